@@ -1,0 +1,164 @@
+//! `RuleError`: every consensus rule violation, each with a stable code string.
+//!
+//! Tests, logs and RPC replies all use `code()`. Codes follow Bitcoin Core's where one exists.
+//! Must not grow variants for policy (mempool) or I/O failures; those have their own enums.
+
+/// A consensus rule a block or transaction broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum RuleError {
+    // Block, context-free.
+    #[error("bad-blk-length: block is over 1,000,000 encoded bytes")]
+    BlockTooLarge,
+    #[error("bad-version: block version is not 1")]
+    BadBlockVersion,
+    #[error("bad-compact-bits: bits is a negative, zero or overflowing target")]
+    BadCompactBits,
+    #[error("high-hash: proof of work does not meet the target in bits")]
+    HighHash,
+    #[error("bad-txnmrklroot: merkle root does not match the transactions")]
+    BadMerkleRoot,
+    #[error("bad-cb-missing: first transaction is not a coinbase")]
+    CoinbaseMissing,
+    #[error("bad-cb-multiple: more than one coinbase")]
+    CoinbaseMultiple,
+    #[error("bad-txns-duplicate: block contains the same transaction twice")]
+    DuplicateTx,
+    // Block, contextual.
+    #[error("bad-diffbits: bits differ from the required difficulty")]
+    BadDiffBits,
+    #[error("time-too-old: block time is not after the median of the last 11 blocks")]
+    TimeTooOld,
+    #[error("time-too-new: block time is too far in the future")]
+    TimeTooNew,
+    #[error("bad-prevblk: previous block is invalid")]
+    BadPrevBlock,
+    #[error("bad-cb-height: coinbase height does not match the block height")]
+    CoinbaseHeight,
+    #[error("bad-cb-amount: coinbase pays more than subsidy plus fees")]
+    CoinbaseAmount,
+    // Transaction, context-free.
+    #[error("bad-txns-version: transaction version is not 1")]
+    BadTxVersion,
+    #[error("bad-txns-vin-empty: transaction has no inputs")]
+    NoInputs,
+    #[error("bad-txns-vout-empty: transaction has no outputs")]
+    NoOutputs,
+    #[error("bad-txns-oversize: transaction is larger than a block")]
+    TxTooLarge,
+    #[error("bad-txns-vout-zero: an output pays nothing")]
+    ZeroOutput,
+    #[error("bad-txns-vout-toolarge: an output is over the money supply")]
+    OutputTooLarge,
+    #[error("bad-txns-txouttotal-toolarge: outputs sum to more than the money supply")]
+    OutputTotalTooLarge,
+    #[error("bad-txns-inputs-duplicate: transaction spends the same outpoint twice")]
+    DuplicateInputs,
+    #[error("bad-cb-inputs: coinbase spends inputs")]
+    CoinbaseHasInputs,
+    // Transaction, contextual.
+    #[error("bad-txns-inputs-missingorspent: an input is missing or already spent")]
+    MissingOrSpent,
+    #[error("bad-txns-premature-spend-of-coinbase: coinbase output spent before maturity")]
+    PrematureCoinbaseSpend,
+    #[error("bad-txns-inputvalues-outofrange: inputs sum to more than the money supply")]
+    InputValuesOutOfRange,
+    #[error("bad-txns-in-belowout: outputs are worth more than inputs")]
+    InputsBelowOutputs,
+    #[error("bad-txns-pubkey-mismatch: public key does not hash to the spent output's address")]
+    PubkeyMismatch,
+    #[error("bad-txns-sig: signature does not verify")]
+    BadSignature,
+}
+
+impl RuleError {
+    /// Every variant, for tests that must cover each code.
+    pub const ALL: [RuleError; 29] = [
+        RuleError::BlockTooLarge,
+        RuleError::BadBlockVersion,
+        RuleError::BadCompactBits,
+        RuleError::HighHash,
+        RuleError::BadMerkleRoot,
+        RuleError::CoinbaseMissing,
+        RuleError::CoinbaseMultiple,
+        RuleError::DuplicateTx,
+        RuleError::BadDiffBits,
+        RuleError::TimeTooOld,
+        RuleError::TimeTooNew,
+        RuleError::BadPrevBlock,
+        RuleError::CoinbaseHeight,
+        RuleError::CoinbaseAmount,
+        RuleError::BadTxVersion,
+        RuleError::NoInputs,
+        RuleError::NoOutputs,
+        RuleError::TxTooLarge,
+        RuleError::ZeroOutput,
+        RuleError::OutputTooLarge,
+        RuleError::OutputTotalTooLarge,
+        RuleError::DuplicateInputs,
+        RuleError::CoinbaseHasInputs,
+        RuleError::MissingOrSpent,
+        RuleError::PrematureCoinbaseSpend,
+        RuleError::InputValuesOutOfRange,
+        RuleError::InputsBelowOutputs,
+        RuleError::PubkeyMismatch,
+        RuleError::BadSignature,
+    ];
+
+    /// The stable code: the text of the message before the first colon.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RuleError::BlockTooLarge => "bad-blk-length",
+            RuleError::BadBlockVersion => "bad-version",
+            RuleError::BadCompactBits => "bad-compact-bits",
+            RuleError::HighHash => "high-hash",
+            RuleError::BadMerkleRoot => "bad-txnmrklroot",
+            RuleError::CoinbaseMissing => "bad-cb-missing",
+            RuleError::CoinbaseMultiple => "bad-cb-multiple",
+            RuleError::DuplicateTx => "bad-txns-duplicate",
+            RuleError::BadDiffBits => "bad-diffbits",
+            RuleError::TimeTooOld => "time-too-old",
+            RuleError::TimeTooNew => "time-too-new",
+            RuleError::BadPrevBlock => "bad-prevblk",
+            RuleError::CoinbaseHeight => "bad-cb-height",
+            RuleError::CoinbaseAmount => "bad-cb-amount",
+            RuleError::BadTxVersion => "bad-txns-version",
+            RuleError::NoInputs => "bad-txns-vin-empty",
+            RuleError::NoOutputs => "bad-txns-vout-empty",
+            RuleError::TxTooLarge => "bad-txns-oversize",
+            RuleError::ZeroOutput => "bad-txns-vout-zero",
+            RuleError::OutputTooLarge => "bad-txns-vout-toolarge",
+            RuleError::OutputTotalTooLarge => "bad-txns-txouttotal-toolarge",
+            RuleError::DuplicateInputs => "bad-txns-inputs-duplicate",
+            RuleError::CoinbaseHasInputs => "bad-cb-inputs",
+            RuleError::MissingOrSpent => "bad-txns-inputs-missingorspent",
+            RuleError::PrematureCoinbaseSpend => "bad-txns-premature-spend-of-coinbase",
+            RuleError::InputValuesOutOfRange => "bad-txns-inputvalues-outofrange",
+            RuleError::InputsBelowOutputs => "bad-txns-in-belowout",
+            RuleError::PubkeyMismatch => "bad-txns-pubkey-mismatch",
+            RuleError::BadSignature => "bad-txns-sig",
+        }
+    }
+
+    /// Whether a block failing this rule is invalid forever. A block from the future may become
+    /// valid as the clock advances, so it is refused but not marked invalid.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, RuleError::TimeTooNew)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_lead_the_message() {
+        let codes: HashSet<&str> = RuleError::ALL.iter().map(RuleError::code).collect();
+        assert_eq!(codes.len(), RuleError::ALL.len());
+        for error in RuleError::ALL {
+            assert!(error
+                .to_string()
+                .starts_with(&format!("{}: ", error.code())));
+        }
+    }
+}

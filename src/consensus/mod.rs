@@ -1,0 +1,12 @@
+//! Consensus: the rules every node must agree on, bit for bit.
+//!
+//! `pow` holds the proof-of-work arithmetic (compact bits, target, work, ASERT); `rules` holds
+//! the checks behind every `RuleError`. Owns rule logic only; must not keep state, do I/O or
+//! read the clock (the caller passes `now`).
+
+mod error;
+pub mod pow;
+pub mod rules;
+
+pub use error::RuleError;
+pub use rules::{Coin, UtxoView};

@@ -1,0 +1,37 @@
+//! nakachain: a small but real proof-of-work blockchain node.
+//!
+//! Mine on a laptop, run a devnet of nodes on one machine, and watch forks and reorgs happen.
+//! A deterministic, sans-I/O core (no tokio, files, clock or unseeded randomness) sits inside a
+//! thin tokio shell.
+//!
+//! # Layout
+//!
+//! Core (time and randomness are arguments):
+//! - [`types`]: hashes, the 80-byte header, blocks, transactions, amounts, addresses, merkle root
+//! - [`codec`]: the one module that knows bincode; bounded decode, no trailing bytes
+//! - [`params`]: network parameters (regtest, devnet) and the network identity
+//! - [`consensus`]: proof-of-work arithmetic and ASERT; every rule as a `RuleError`
+//! - [`chain`]: block tree, most-work selection, reorgs with undo data, UTXO set, orphans
+//! - [`mempool`]: admission, conflicts, eviction; reaction to tip changes
+//! - [`wallet`]: keys, addresses, balance, coin selection, signing
+//! - [`miner`]: block templates and the nonce-search kernel (no threads)
+//! - [`events`]: the bounded, sequence-numbered log of what happened
+//!
+//! Shell (I/O):
+//! - [`store`]: chain-data on disk (block log, wallet file, cookie); the only module that
+//!   touches `std::fs` for chain data
+//! - [`rpc`]: JSON-RPC over HTTP on loopback with cookie auth, server and client
+//! - [`net`]: the tokio node task: owns the state, runs miner threads, executes commands
+
+pub mod chain;
+pub mod codec;
+pub mod consensus;
+pub mod events;
+pub mod mempool;
+pub mod miner;
+pub mod net;
+pub mod params;
+pub mod rpc;
+pub mod store;
+pub mod types;
+pub mod wallet;

@@ -1,0 +1,1 @@
+//! mempool: filled in by its own change.

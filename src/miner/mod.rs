@@ -1,0 +1,1 @@
+//! miner: filled in by its own change.

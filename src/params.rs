@@ -1,0 +1,259 @@
+//! Network parameters for regtest and devnet: genesis, proof-of-work limit, spacing, half-life,
+//! reward, maturity, magic and default ports, and the network identity derived from them.
+//!
+//! Owns constants only. Must not validate anything; `consensus` reads these values.
+
+use crate::codec;
+use crate::consensus::pow::compact_to_target;
+use crate::types::{
+    merkle_root, Address, Amount, Block, BlockHeader, CoinbaseData, Hash256, Transaction, TxOut,
+    COIN,
+};
+use primitive_types::U256;
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// Largest encoded block in bytes.
+pub const MAX_BLOCK_BYTES: usize = 1_000_000;
+/// The only block version v1 accepts.
+pub const BLOCK_VERSION: u32 = 1;
+/// How many previous blocks the median-time-past rule looks at.
+pub const MEDIAN_TIME_SPAN: usize = 11;
+
+/// Which chain a node runs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+pub enum Network {
+    /// Multi-node playground with real difficulty that retargets every block.
+    Devnet,
+    /// Instant blocks for tests: no retargeting, about one hash in two wins.
+    Regtest,
+}
+
+impl Network {
+    pub fn name(self) -> &'static str {
+        match self {
+            Network::Devnet => "devnet",
+            Network::Regtest => "regtest",
+        }
+    }
+}
+
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Network {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "devnet" => Ok(Network::Devnet),
+            "regtest" => Ok(Network::Regtest),
+            other => Err(format!(
+                "unknown network {other:?}: expected devnet or regtest"
+            )),
+        }
+    }
+}
+
+/// Everything consensus needs to know about a network.
+#[derive(Clone, Debug)]
+pub struct Params {
+    pub network: Network,
+    /// First bytes of every wire frame and block-log record.
+    pub magic: [u8; 4],
+    /// The easiest target any block may claim, in compact form.
+    pub pow_limit_bits: u32,
+    pub target_spacing_secs: u32,
+    /// ASERT half-life; `None` turns retargeting off (regtest).
+    pub asert_half_life_secs: Option<u32>,
+    /// How far past the node's clock a block's time may be.
+    pub max_future_block_secs: u32,
+    /// Blocks a coinbase output must wait before it can be spent.
+    pub coinbase_maturity: u32,
+    pub initial_subsidy: Amount,
+    pub halving_interval_blocks: u32,
+    pub default_p2p_port: u16,
+    pub default_rpc_port: u16,
+    pub genesis: Block,
+}
+
+/// Genesis time: 2026-01-01T00:00:00Z.
+const GENESIS_TIME: u32 = 1_767_225_600;
+
+fn genesis_block(bits: u32) -> Block {
+    let coinbase = Transaction {
+        version: Transaction::VERSION,
+        coinbase: Some(CoinbaseData {
+            height: 0,
+            extra_nonce: 0,
+        }),
+        inputs: Vec::new(),
+        // Paid to an address no key hashes to; the genesis output is never spendable anyway
+        // because genesis is not connected through the UTXO rules.
+        outputs: vec![TxOut {
+            amount: Amount::from_coins(50),
+            address: Address([0; 20]),
+        }],
+    };
+    let header = BlockHeader {
+        version: BLOCK_VERSION,
+        prev_hash: Hash256::ZERO,
+        merkle_root: merkle_root(&[coinbase.txid()]),
+        time: GENESIS_TIME,
+        bits,
+        nonce: 0,
+    };
+    Block {
+        header,
+        transactions: vec![coinbase],
+    }
+}
+
+#[derive(Serialize)]
+struct IdentityFields<'a> {
+    genesis: Hash256,
+    network: &'a str,
+    pow_limit_bits: u32,
+    target_spacing_secs: u32,
+    asert_half_life_secs: Option<u32>,
+    max_future_block_secs: u32,
+    coinbase_maturity: u32,
+    initial_subsidy: Amount,
+    halving_interval_blocks: u32,
+}
+
+impl Params {
+    /// Devnet with the default 10 s spacing.
+    pub fn devnet() -> Params {
+        Params::devnet_with_spacing(10)
+    }
+
+    /// Devnet with another block spacing; that is another network with another identity.
+    pub fn devnet_with_spacing(target_spacing_secs: u32) -> Params {
+        // 2^230: about 2^26 hashes a block, roughly one spacing for one laptop core.
+        let genesis_bits = 0x1d40_0000;
+        Params {
+            network: Network::Devnet,
+            magic: *b"nkdv",
+            pow_limit_bits: 0x207f_ffff,
+            target_spacing_secs,
+            asert_half_life_secs: Some(60 * target_spacing_secs),
+            max_future_block_secs: 120,
+            coinbase_maturity: 20,
+            initial_subsidy: Amount(50 * COIN),
+            halving_interval_blocks: 210_000,
+            default_p2p_port: 18_444,
+            default_rpc_port: 18_443,
+            genesis: genesis_block(genesis_bits),
+        }
+    }
+
+    pub fn regtest() -> Params {
+        let bits = 0x207f_ffff;
+        Params {
+            network: Network::Regtest,
+            magic: *b"nkrt",
+            pow_limit_bits: bits,
+            target_spacing_secs: 600,
+            asert_half_life_secs: None,
+            max_future_block_secs: 2 * 60 * 60,
+            coinbase_maturity: 100,
+            initial_subsidy: Amount(50 * COIN),
+            halving_interval_blocks: 210_000,
+            default_p2p_port: 28_444,
+            default_rpc_port: 28_443,
+            genesis: genesis_block(bits),
+        }
+    }
+
+    pub fn for_network(network: Network) -> Params {
+        match network {
+            Network::Devnet => Params::devnet(),
+            Network::Regtest => Params::regtest(),
+        }
+    }
+
+    pub fn genesis_hash(&self) -> Hash256 {
+        self.genesis.hash()
+    }
+
+    /// The pow limit as a target.
+    pub fn pow_limit(&self) -> U256 {
+        // Cannot fail: both networks use the valid encoding 0x207fffff, checked by a test.
+        compact_to_target(self.pow_limit_bits).expect("pow limit bits are a valid encoding")
+    }
+
+    /// Block subsidy at `height`: 50 coins halving every interval, zero after 64 halvings.
+    pub fn subsidy(&self, height: u32) -> Amount {
+        let halvings = height / self.halving_interval_blocks;
+        if halvings >= 64 {
+            return Amount::ZERO;
+        }
+        Amount(self.initial_subsidy.0 >> halvings)
+    }
+
+    /// The network identity: the hash of the genesis block and every consensus parameter, so a
+    /// devnet with another block time is another network.
+    pub fn network_id(&self) -> Hash256 {
+        let fields = IdentityFields {
+            genesis: self.genesis_hash(),
+            network: self.network.name(),
+            pow_limit_bits: self.pow_limit_bits,
+            target_spacing_secs: self.target_spacing_secs,
+            asert_half_life_secs: self.asert_half_life_secs,
+            max_future_block_secs: self.max_future_block_secs,
+            coinbase_maturity: self.coinbase_maturity,
+            initial_subsidy: self.initial_subsidy,
+            halving_interval_blocks: self.halving_interval_blocks,
+        };
+        crate::types::sha256d(&codec::encode(&fields))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pow_limits_decode() {
+        assert!(!Params::regtest().pow_limit().is_zero());
+        assert!(!Params::devnet().pow_limit().is_zero());
+        assert!(compact_to_target(Params::devnet().genesis.header.bits).is_ok());
+    }
+
+    #[test]
+    fn identities_differ_by_network_and_spacing() {
+        let ids = [
+            Params::regtest().network_id(),
+            Params::devnet().network_id(),
+            Params::devnet_with_spacing(5).network_id(),
+        ];
+        assert_ne!(ids[0], ids[1]);
+        assert_ne!(ids[1], ids[2]);
+        assert_eq!(Params::devnet().network_id(), ids[1]);
+    }
+
+    #[test]
+    fn subsidy_halves() {
+        let params = Params::regtest();
+        assert_eq!(params.subsidy(0), Amount::from_coins(50));
+        assert_eq!(params.subsidy(210_000), Amount::from_coins(25));
+        assert_eq!(params.subsidy(210_000 * 64), Amount::ZERO);
+    }
+
+    #[test]
+    fn genesis_merkle_root_matches_its_transactions() {
+        let genesis = Params::regtest().genesis;
+        assert_eq!(genesis.compute_merkle_root(), genesis.header.merkle_root);
+    }
+
+    #[test]
+    fn network_names_parse() {
+        assert_eq!("regtest".parse::<Network>(), Ok(Network::Regtest));
+        assert!("mainnet".parse::<Network>().is_err());
+    }
+}

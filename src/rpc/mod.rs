@@ -1,0 +1,1 @@
+//! rpc: filled in by its own change.

@@ -1,0 +1,1 @@
+//! store: filled in by its own change.
