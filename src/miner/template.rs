@@ -1,0 +1,149 @@
+//! Block templates: the coinbase, the transaction list and the header a miner hashes, and the
+//! single-threaded solve loop tests and `generate` use.
+//!
+//! Owns block assembly. Must not choose transactions' validity (the mempool hands over only
+//! admitted ones) nor spawn threads (the shell runs workers over disjoint extra-nonce ranges).
+
+use super::kernel::{search_nonces, SearchOutcome};
+use crate::consensus::pow::compact_to_target;
+use crate::params::BLOCK_VERSION;
+use crate::types::{
+    merkle_root, Address, Amount, Block, BlockHeader, CoinbaseData, Hash256, Transaction, TxOut,
+};
+use std::sync::atomic::AtomicBool;
+
+/// Everything about the next block except its transactions.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockSpec {
+    pub prev_hash: Hash256,
+    pub height: u32,
+    pub bits: u32,
+    pub time: u32,
+    pub payout: Address,
+    /// Subsidy plus the fees of the transactions.
+    pub coinbase_value: Amount,
+    pub extra_nonce: u64,
+}
+
+/// The coinbase paying `value` to `payout` at `height`.
+pub fn coinbase_transaction(
+    height: u32,
+    extra_nonce: u64,
+    payout: Address,
+    value: Amount,
+) -> Transaction {
+    Transaction {
+        version: Transaction::VERSION,
+        coinbase: Some(CoinbaseData {
+            height,
+            extra_nonce,
+        }),
+        inputs: Vec::new(),
+        outputs: vec![TxOut {
+            amount: value,
+            address: payout,
+        }],
+    }
+}
+
+/// A block for `spec` with the coinbase first and then `transactions`, nonce 0.
+pub fn assemble_block(spec: &BlockSpec, transactions: Vec<Transaction>) -> Block {
+    let mut all = Vec::with_capacity(transactions.len() + 1);
+    all.push(coinbase_transaction(
+        spec.height,
+        spec.extra_nonce,
+        spec.payout,
+        spec.coinbase_value,
+    ));
+    all.extend(transactions);
+    let txids: Vec<_> = all.iter().map(Transaction::txid).collect();
+    Block {
+        header: BlockHeader {
+            version: BLOCK_VERSION,
+            prev_hash: spec.prev_hash,
+            merkle_root: merkle_root(&txids),
+            time: spec.time,
+            bits: spec.bits,
+            nonce: 0,
+        },
+        transactions: all,
+    }
+}
+
+/// Rolls a block's extra nonce: rewrites the coinbase and the merkle root.
+pub fn set_extra_nonce(block: &mut Block, extra_nonce: u64) {
+    if let Some(data) = block
+        .transactions
+        .first_mut()
+        .and_then(|tx| tx.coinbase.as_mut())
+    {
+        data.extra_nonce = extra_nonce;
+    }
+    block.header.merkle_root = block.compute_merkle_root();
+}
+
+/// Searches nonces on one thread, rolling the extra nonce whenever the nonce range runs out,
+/// until the block meets its own bits or `stop` is set. Returns whether it found one.
+pub fn solve_block(block: &mut Block, stop: &AtomicBool) -> bool {
+    let Ok(target) = compact_to_target(block.header.bits) else {
+        return false;
+    };
+    let mut extra_nonce = block.transactions[0]
+        .coinbase
+        .map_or(0, |data| data.extra_nonce);
+    loop {
+        match search_nonces(&block.header, 0..=u32::MAX, &target, stop).outcome {
+            SearchOutcome::Found(nonce) => {
+                block.header.nonce = nonce;
+                return true;
+            }
+            SearchOutcome::Stopped => return false,
+            SearchOutcome::Exhausted => {
+                extra_nonce = extra_nonce.wrapping_add(1);
+                set_extra_nonce(block, extra_nonce);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consensus::rules::check_block;
+    use crate::params::Params;
+
+    #[test]
+    fn a_solved_template_passes_the_block_checks() {
+        let params = Params::regtest();
+        let spec = BlockSpec {
+            prev_hash: params.genesis_hash(),
+            height: 1,
+            bits: params.pow_limit_bits,
+            time: params.genesis.header.time + 1,
+            payout: Address([5; 20]),
+            coinbase_value: params.subsidy(1),
+            extra_nonce: 0,
+        };
+        let mut block = assemble_block(&spec, Vec::new());
+        assert!(solve_block(&mut block, &AtomicBool::new(false)));
+        assert_eq!(check_block(&block, &params), Ok(()));
+    }
+
+    #[test]
+    fn rolling_the_extra_nonce_changes_the_merkle_root() {
+        let spec = BlockSpec {
+            prev_hash: Hash256::ZERO,
+            height: 3,
+            bits: 0x207f_ffff,
+            time: 1,
+            payout: Address([1; 20]),
+            coinbase_value: Amount(10),
+            extra_nonce: 0,
+        };
+        let mut block = assemble_block(&spec, Vec::new());
+        let before = block.header.merkle_root;
+        set_extra_nonce(&mut block, 1);
+        assert_ne!(block.header.merkle_root, before);
+        assert_eq!(block.header.merkle_root, block.compute_merkle_root());
+    }
+}
