@@ -1,1 +1,165 @@
-//! events: filled in by its own change.
+//! The node's event log: a bounded, sequence-numbered record of what happened — blocks connected
+//! and disconnected, reorgs with everything a reader needs to explain them, blocks mined, blocks
+//! found invalid, and transactions returned to or dropped from the mempool.
+//!
+//! Owns the log and the event shapes (which RPC `getevents` returns as JSON). Must not decide
+//! anything: the node pushes facts in, with the time as an argument.
+
+use crate::types::{Hash256, Txid};
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// How many events the node keeps before forgetting the oldest.
+pub const DEFAULT_EVENT_CAPACITY: usize = 10_000;
+
+/// A transaction a reorg could not put back into the mempool, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DroppedTx {
+    pub txid: Txid,
+    pub reason: String,
+}
+
+/// One thing that happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    NodeStarted {
+        network: String,
+        height: u32,
+        tip: Hash256,
+    },
+    BlockConnected {
+        hash: Hash256,
+        height: u32,
+        txs: usize,
+    },
+    BlockDisconnected {
+        hash: Hash256,
+        height: u32,
+    },
+    Reorg {
+        old_tip: Hash256,
+        new_tip: Hash256,
+        fork_point: Hash256,
+        fork_height: u32,
+        /// Blocks taken off the active chain.
+        depth: usize,
+        blocks_out: Vec<Hash256>,
+        blocks_in: Vec<Hash256>,
+        txs_returned: Vec<Txid>,
+        txs_dropped: Vec<DroppedTx>,
+    },
+    BlockMined {
+        hash: Hash256,
+        height: u32,
+    },
+    BlockInvalid {
+        hash: Hash256,
+        reason: String,
+    },
+    TxDropped {
+        txid: Txid,
+        reason: String,
+    },
+}
+
+/// An event with its place in the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Event {
+    pub seq: u64,
+    /// Unix seconds when the node recorded it.
+    pub time: u64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// The bounded log. Sequence numbers start at 1 and never repeat, so a reader that asks for
+/// events after the last number it saw misses nothing unless the log wrapped.
+#[derive(Debug)]
+pub struct EventLog {
+    capacity: usize,
+    events: VecDeque<Event>,
+    last_seq: u64,
+}
+
+impl EventLog {
+    pub fn new(capacity: usize) -> EventLog {
+        EventLog {
+            capacity: capacity.max(1),
+            events: VecDeque::new(),
+            last_seq: 0,
+        }
+    }
+
+    /// Records `kind` at `time` and returns its sequence number.
+    pub fn push(&mut self, time: u64, kind: EventKind) -> u64 {
+        self.last_seq += 1;
+        if self.events.len() == self.capacity {
+            self.events.pop_front();
+        }
+        self.events.push_back(Event {
+            seq: self.last_seq,
+            time,
+            kind,
+        });
+        self.last_seq
+    }
+
+    /// Up to `limit` events with a sequence number above `after`, oldest first.
+    pub fn since(&self, after: u64, limit: usize) -> Vec<&Event> {
+        let first_kept = self.events.front().map_or(after + 1, |event| event.seq);
+        let skip = (after + 1).saturating_sub(first_kept) as usize;
+        self.events.iter().skip(skip).take(limit).collect()
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mined(height: u32) -> EventKind {
+        EventKind::BlockMined {
+            hash: Hash256([height as u8; 32]),
+            height,
+        }
+    }
+
+    #[test]
+    fn since_returns_events_after_a_sequence_number() {
+        let mut log = EventLog::new(10);
+        for height in 1..=5 {
+            log.push(100, mined(height));
+        }
+        let seqs: Vec<u64> = log.since(2, 10).iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![3, 4, 5]);
+        assert_eq!(log.since(0, 2).len(), 2);
+        assert!(log.since(5, 10).is_empty());
+    }
+
+    #[test]
+    fn forgets_the_oldest_past_capacity_and_never_reuses_numbers() {
+        let mut log = EventLog::new(3);
+        for height in 1..=5 {
+            log.push(100, mined(height));
+        }
+        let seqs: Vec<u64> = log.since(0, 10).iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![3, 4, 5]);
+        assert_eq!(log.last_seq(), 5);
+        let seqs: Vec<u64> = log.since(3, 10).iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![4, 5]);
+    }
+
+    #[test]
+    fn serializes_with_a_type_tag() {
+        let mut log = EventLog::new(3);
+        log.push(7, mined(1));
+        let json = serde_json::to_value(log.since(0, 1)[0]).unwrap();
+        assert_eq!(json["type"], "block_mined");
+        assert_eq!(json["seq"], 1);
+        assert_eq!(json["height"], 1);
+    }
+}

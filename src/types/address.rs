@@ -5,16 +5,39 @@
 //! The same form on every network. Must not know about keys beyond hashing a public key.
 
 use super::hash::{sha256, sha256d_parts};
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
 const PREFIX: &str = "nk";
 const CHECKSUM_DOMAIN: &[u8] = b"nakachain-address";
 
-/// The hash of a public key that outputs pay to.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// The hash of a public key that outputs pay to. Binary encodings carry the raw 20 bytes;
+/// human-readable ones (JSON) carry the checksummed text form.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Address(pub [u8; 20]);
+
+impl Serialize for Address {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            self.0.serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            text.parse().map_err(D::Error::custom)
+        } else {
+            <[u8; 20]>::deserialize(deserializer).map(Address)
+        }
+    }
+}
 
 impl Address {
     pub fn from_pubkey(pubkey: &[u8; 32]) -> Address {

@@ -4,14 +4,37 @@
 //! byte-reversed value (as Bitcoin does), so leading zeros in the display show the work.
 //! Must not know about headers, transactions or any encoding beyond raw bytes.
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::str::FromStr;
 
-/// A 32-byte SHA-256d digest in internal (little-endian) byte order.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+/// A 32-byte SHA-256d digest in internal (little-endian) byte order. Binary encodings carry the
+/// raw 32 bytes; human-readable ones (JSON) carry the display hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Hash256(pub [u8; 32]);
+
+impl Serialize for Hash256 {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&self.to_hex())
+        } else {
+            self.0.serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash256 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            text.parse().map_err(D::Error::custom)
+        } else {
+            <[u8; 32]>::deserialize(deserializer).map(Hash256)
+        }
+    }
+}
 
 impl Hash256 {
     pub const ZERO: Hash256 = Hash256([0; 32]);
@@ -86,6 +109,15 @@ mod tests {
         let hash = Hash256(bytes);
         assert!(hash.to_hex().starts_with("ab00"));
         assert_eq!(hash.to_hex().parse::<Hash256>().unwrap(), hash);
+    }
+
+    #[test]
+    fn json_carries_display_hex_and_binary_carries_raw_bytes() {
+        let hash = Hash256([1; 32]);
+        let json = serde_json::to_string(&hash).unwrap();
+        assert_eq!(json, format!("\"{}\"", hash.to_hex()));
+        assert_eq!(serde_json::from_str::<Hash256>(&json).unwrap(), hash);
+        assert_eq!(crate::codec::encode(&hash), vec![1; 32]);
     }
 
     #[test]
