@@ -1,1 +1,308 @@
-fn main() {}
+//! The `nakachain` command line: parses arguments and calls the library. No logic lives here
+//! beyond turning RPC answers into readable lines.
+
+use clap::{Args, Parser, Subcommand};
+use nakachain::net::{self, NodeConfig};
+use nakachain::params::{Network, Params};
+use nakachain::rpc::{ClientError, Cookie, RpcClient};
+use nakachain::store::DataDir;
+use serde_json::Value;
+use std::io::IsTerminal;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "nakachain",
+    version,
+    about = "A small but real proof-of-work blockchain node: mine on a laptop, run a devnet, watch forks and reorgs",
+    after_help = "Examples:\n  nakachain mine --blocks 5           mine five devnet blocks with every core\n  nakachain --network regtest node    run a regtest node in the foreground\n  nakachain status                    ask the running node how it is doing"
+)]
+struct Cli {
+    #[command(flatten)]
+    target: NodeTarget,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which node a command runs or talks to.
+#[derive(Args, Clone)]
+struct NodeTarget {
+    /// Network: devnet (real difficulty, 10 s blocks) or regtest (instant blocks)
+    #[arg(long, global = true, default_value = "devnet")]
+    network: Network,
+    /// Data directory [default: chain-data/<network>/default]
+    #[arg(long, global = true)]
+    datadir: Option<PathBuf>,
+    /// RPC port on 127.0.0.1 [default: 18443 devnet, 28443 regtest]
+    #[arg(long, global = true)]
+    rpc_port: Option<u16>,
+}
+
+impl NodeTarget {
+    fn params(&self) -> Params {
+        Params::for_network(self.network)
+    }
+
+    fn datadir(&self) -> PathBuf {
+        self.datadir.clone().unwrap_or_else(|| {
+            PathBuf::from("chain-data")
+                .join(self.network.name())
+                .join("default")
+        })
+    }
+
+    fn rpc_port(&self) -> u16 {
+        self.rpc_port
+            .unwrap_or_else(|| self.params().default_rpc_port)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node in the foreground (Ctrl-C stops it cleanly)
+    #[command(after_help = "Example:\n  nakachain --network regtest node --mine --threads 2")]
+    Node {
+        /// Mine from the start
+        #[arg(long)]
+        mine: bool,
+        /// Miner threads [default: one per core]
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Run a node that mines, with a live line of height, hashrate and difficulty
+    #[command(after_help = "Example:\n  nakachain mine --blocks 10 --threads 2")]
+    Mine {
+        /// Exit after mining this many blocks
+        #[arg(long)]
+        blocks: Option<u64>,
+        /// Miner threads [default: one per core]
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Call an RPC method and print its JSON answer (arguments are JSON where they parse as
+    /// JSON, strings otherwise)
+    #[command(after_help = "Examples:\n  nakachain rpc getblockchaininfo\n  nakachain --network regtest rpc generate 101\n  nakachain rpc getblock 00ab…ff 2")]
+    Rpc {
+        method: String,
+        args: Vec<String>,
+    },
+    /// Height, tip, mempool, balance and mining at a glance
+    #[command(after_help = "Example:\n  nakachain status")]
+    Status,
+    /// Every known chain tip (getchaintips)
+    #[command(after_help = "Example:\n  nakachain tips")]
+    Tips,
+    /// The node's wallet
+    #[command(subcommand)]
+    Wallet(WalletCommand),
+    /// Pay an address from the node's wallet
+    #[command(after_help = "Example:\n  nakachain send nk3f…a1 1.5")]
+    Send {
+        address: String,
+        /// Coins, up to 8 decimals
+        amount: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum WalletCommand {
+    /// Derive and print a new receiving address
+    #[command(after_help = "Example:\n  nakachain wallet new")]
+    New,
+    /// Confirmed, immature and pending balance
+    #[command(after_help = "Example:\n  nakachain wallet balance")]
+    Balance,
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+fn init_logging(quiet_by_default: bool) {
+    let default = if quiet_by_default { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Node { mine, threads } => {
+            init_logging(false);
+            run_node(&cli.target, mine.then(|| threads.unwrap_or_else(default_threads)), None, false)
+        }
+        Command::Mine { blocks, threads } => {
+            // The live line owns the terminal; logs would tear it, so only warnings show there.
+            let interactive = std::io::stderr().is_terminal();
+            init_logging(interactive);
+            let threads = threads.unwrap_or_else(default_threads);
+            run_node(&cli.target, Some(threads), blocks, interactive)
+        }
+        Command::Rpc { method, args } => {
+            let params = args.iter().map(|arg| parse_cli_arg(arg)).collect();
+            rpc_command(&cli.target, &method, params, print_json)
+        }
+        Command::Status => status(&cli.target),
+        Command::Tips => rpc_command(&cli.target, "getchaintips", vec![], print_tips),
+        Command::Wallet(WalletCommand::New) => {
+            rpc_command(&cli.target, "getnewaddress", vec![], print_json)
+        }
+        Command::Wallet(WalletCommand::Balance) => {
+            rpc_command(&cli.target, "getbalances", vec![], print_balances)
+        }
+        Command::Send { address, amount } => rpc_command(
+            &cli.target,
+            "sendtoaddress",
+            vec![Value::from(address), Value::from(amount)],
+            print_json,
+        ),
+    }
+}
+
+fn run_node(
+    target: &NodeTarget,
+    mine_threads: Option<usize>,
+    stop_after_mined: Option<u64>,
+    status_line: bool,
+) -> ExitCode {
+    let config = NodeConfig {
+        params: target.params(),
+        datadir: target.datadir(),
+        rpc_port: target.rpc_port(),
+        mine_threads,
+        stop_after_mined,
+        status_line,
+    };
+    match net::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Turns a command-line argument into a JSON parameter: JSON literals, arrays, objects and short
+/// numbers stay JSON; anything else (addresses, hashes, hex) is a string. Long digit strings are
+/// kept as strings so a hash that happens to be all digits is not read as a float.
+fn parse_cli_arg(arg: &str) -> Value {
+    match serde_json::from_str::<Value>(arg) {
+        Ok(Value::Number(_)) if arg.len() > 17 => Value::from(arg),
+        Ok(value) => value,
+        Err(_) => Value::from(arg),
+    }
+}
+
+fn client(target: &NodeTarget) -> Result<RpcClient, String> {
+    let datadir = target.datadir();
+    let contents = DataDir::read_cookie(&datadir).map_err(|error| error.to_string())?;
+    let cookie = Cookie::parse(&contents).map_err(|error| {
+        format!("{}: {error}", DataDir::cookie_path(&datadir).display())
+    })?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, target.rpc_port()));
+    Ok(RpcClient::new(addr, cookie))
+}
+
+fn call(target: &NodeTarget, method: &str, params: Vec<Value>) -> Result<Value, String> {
+    let client = client(target)?;
+    client.call(method, params).map_err(|error| match error {
+        ClientError::Rpc(rpc) => format!("error code: {}\nerror message:\n{}", rpc.code, rpc.message),
+        other => format!("error: {other}"),
+    })
+}
+
+fn rpc_command(
+    target: &NodeTarget,
+    method: &str,
+    params: Vec<Value>,
+    print: fn(&Value),
+) -> ExitCode {
+    match call(target, method, params) {
+        Ok(value) => {
+            print(&value);
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints like bitcoin-cli: strings bare, null as nothing, everything else as pretty JSON.
+fn print_json(value: &Value) {
+    match value {
+        Value::String(text) => println!("{text}"),
+        Value::Null => {}
+        other => println!(
+            "{}",
+            serde_json::to_string_pretty(other).unwrap_or_else(|_| other.to_string())
+        ),
+    }
+}
+
+fn print_tips(value: &Value) {
+    println!("{:>8}  {:>9}  {:<13}  hash", "height", "branchlen", "status");
+    for tip in value.as_array().into_iter().flatten() {
+        println!(
+            "{:>8}  {:>9}  {:<13}  {}",
+            tip["height"],
+            tip["branchlen"],
+            tip["status"].as_str().unwrap_or("?"),
+            tip["hash"].as_str().unwrap_or("?"),
+        );
+    }
+}
+
+fn print_balances(value: &Value) {
+    let mine = &value["mine"];
+    println!("confirmed: {}", mine["trusted"]);
+    println!("immature:  {}", mine["immature"]);
+    println!("pending:   {}", mine["untrusted_pending"]);
+}
+
+fn status(target: &NodeTarget) -> ExitCode {
+    let gather = || -> Result<[Value; 4], String> {
+        Ok([
+            call(target, "getblockchaininfo", vec![])?,
+            call(target, "getmempoolinfo", vec![])?,
+            call(target, "getmininginfo", vec![])?,
+            call(target, "getbalances", vec![])?,
+        ])
+    };
+    match gather() {
+        Ok([chain, mempool, mining, balances]) => {
+            println!("network:    {}", chain["chain"].as_str().unwrap_or("?"));
+            println!("height:     {}", chain["blocks"]);
+            println!("tip:        {}", chain["bestblockhash"].as_str().unwrap_or("?"));
+            println!("difficulty: {}", chain["difficulty"]);
+            println!("mempool:    {} tx, {} bytes", mempool["size"], mempool["bytes"]);
+            let hashrate = mining["hashespersec"].as_f64().unwrap_or(0.0);
+            if mining["generate"].as_bool().unwrap_or(false) {
+                println!(
+                    "mining:     {} threads, {} ({})",
+                    mining["threads"],
+                    net::format_hashrate(hashrate),
+                    mining["kernel"].as_str().unwrap_or("?")
+                );
+            } else {
+                println!("mining:     off");
+            }
+            println!(
+                "balance:    {} confirmed, {} immature",
+                balances["mine"]["trusted"], balances["mine"]["immature"]
+            );
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}

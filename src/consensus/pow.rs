@@ -64,6 +64,22 @@ pub fn work_from_bits(bits: u32) -> Result<U256, RuleError> {
     compact_to_target(bits).map(work_from_target)
 }
 
+/// Bitcoin-style difficulty: how many times harder than the target of bits 0x1d00ffff.
+/// For display only (floating point never decides anything).
+pub fn difficulty(bits: u32) -> f64 {
+    let to_f64 = |value: U256| {
+        value
+            .0
+            .iter()
+            .rev()
+            .fold(0.0, |acc, word| acc * 18_446_744_073_709_551_616.0 + *word as f64)
+    };
+    match compact_to_target(bits) {
+        Ok(target) => to_f64(U256::from(0xffffu64) << 208) / to_f64(target),
+        Err(_) => 0.0,
+    }
+}
+
 /// Whether `hash`, read as a little-endian 256-bit integer, is at most `target`.
 pub fn hash_meets_target(hash: &Hash256, target: &U256) -> bool {
     U256::from_little_endian(&hash.0) <= *target
@@ -193,6 +209,13 @@ mod tests {
             work_from_bits(0x1d00_ffff).unwrap(),
             U256::from(0x0001_0001_0001u64)
         );
+    }
+
+    #[test]
+    fn difficulty_is_relative_to_bitcoins_first_target() {
+        assert_eq!(difficulty(0x1d00_ffff), 1.0);
+        assert_eq!(difficulty(0x1c7f_ff80), 2.0);
+        assert!(difficulty(0x207f_ffff) < 1e-9);
     }
 
     #[test]

@@ -1,1 +1,16 @@
-//! net: filled in by its own change.
+//! The tokio shell around the core: the node task that owns a node's state, its miner threads,
+//! the RPC methods it answers, and the terminal status line.
+//!
+//! Owns every thread, socket and clock read of a running node. Must not hold chain state behind
+//! locks or implement consensus: it feeds the core events and executes what the core decides.
+
+mod methods;
+mod mining;
+pub mod node;
+mod runtime;
+mod status;
+
+pub use methods::METHODS;
+pub use node::{Node, NodeError};
+pub use runtime::{run, NodeConfig};
+pub use status::format_hashrate;

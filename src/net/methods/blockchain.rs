@@ -1,0 +1,246 @@
+//! Chain and mempool queries, and the two manual fork controls (invalidate, reconsider).
+
+use crate::chain::BlockEntry;
+use crate::consensus::pow::difficulty;
+use crate::net::node::Node;
+use crate::rpc::params::{optional_u64, required_hash, required_u64};
+use crate::rpc::RpcError;
+use crate::types::{Block, Hash256, Transaction, HEADER_BYTES};
+use serde_json::{json, Map, Value};
+
+/// The most events one `getevents` call returns.
+const MAX_EVENTS_PER_CALL: u64 = 10_000;
+
+pub(super) fn get_blockchain_info(node: &Node) -> Value {
+    let tip = node.chain.tip();
+    json!({
+        "chain": node.params().network.name(),
+        "blocks": tip.height,
+        "headers": tip.height,
+        "bestblockhash": tip.hash,
+        "difficulty": difficulty(tip.header.bits),
+        "time": tip.header.time,
+        "mediantime": node.chain.median_time_past(),
+        "chainwork": format!("{:064x}", tip.chainwork),
+        "size_on_disk": node.block_log_bytes(),
+        "orphans": node.chain.orphan_count(),
+        "initialblockdownload": false,
+        "warnings": "",
+    })
+}
+
+pub(super) fn get_best_block_hash(node: &Node) -> Value {
+    json!(node.chain.tip().hash)
+}
+
+pub(super) fn get_block_count(node: &Node) -> Value {
+    json!(node.chain.height())
+}
+
+pub(super) fn get_block_hash(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let height = required_u64(params, 0, "height")?;
+    u32::try_from(height)
+        .ok()
+        .and_then(|height| node.chain.active_hash_at(height))
+        .map(|hash| json!(hash))
+        .ok_or_else(|| RpcError::invalid_parameter("Block height out of range"))
+}
+
+fn find_entry<'a>(node: &'a Node, hash: &Hash256) -> Result<&'a BlockEntry, RpcError> {
+    node.chain
+        .entry(hash)
+        .ok_or_else(|| RpcError::invalid_address(format!("Block not found: {hash}")))
+}
+
+/// The header fields Bitcoin Core shows for a block.
+fn header_json(node: &Node, entry: &BlockEntry) -> Map<String, Value> {
+    let tip_height = node.chain.height();
+    let active = node.chain.is_active(&entry.hash);
+    let confirmations = if active {
+        i64::from(tip_height) - i64::from(entry.height) + 1
+    } else {
+        -1
+    };
+    let header = &entry.header;
+    let mut fields = Map::new();
+    fields.insert("hash".into(), json!(entry.hash));
+    fields.insert("confirmations".into(), json!(confirmations));
+    fields.insert("height".into(), json!(entry.height));
+    fields.insert("version".into(), json!(header.version));
+    fields.insert("merkleroot".into(), json!(header.merkle_root));
+    fields.insert("time".into(), json!(header.time));
+    fields.insert("nonce".into(), json!(header.nonce));
+    fields.insert("bits".into(), json!(format!("{:08x}", header.bits)));
+    fields.insert("difficulty".into(), json!(difficulty(header.bits)));
+    fields.insert("chainwork".into(), json!(format!("{:064x}", entry.chainwork)));
+    fields.insert("status".into(), json!(entry.status.as_str()));
+    if entry.height > 0 {
+        fields.insert("previousblockhash".into(), json!(header.prev_hash));
+    }
+    if active {
+        if let Some(next) = node.chain.active_hash_at(entry.height + 1) {
+            fields.insert("nextblockhash".into(), json!(next));
+        }
+    }
+    fields
+}
+
+fn transaction_json(tx: &Transaction) -> Value {
+    let inputs: Vec<Value> = tx
+        .inputs
+        .iter()
+        .map(|input| {
+            json!({
+                "txid": input.prevout.txid,
+                "vout": input.prevout.vout,
+                "pubkey": hex::encode(input.pubkey),
+            })
+        })
+        .collect();
+    let outputs: Vec<Value> = tx
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(n, output)| {
+            json!({
+                "n": n,
+                "value": output.amount.to_coins_f64(),
+                "address": output.address,
+            })
+        })
+        .collect();
+    let mut fields = json!({
+        "txid": tx.txid(),
+        "size": tx.encoded_len(),
+        "vin": inputs,
+        "vout": outputs,
+    });
+    if let Some(coinbase) = tx.coinbase {
+        fields["coinbase"] = json!({"height": coinbase.height, "extra_nonce": coinbase.extra_nonce});
+    }
+    fields
+}
+
+pub(super) fn get_block(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let hash = required_hash(params, 0, "blockhash")?;
+    let verbosity = optional_u64(params, 1, "verbosity")?.unwrap_or(1);
+    let entry = find_entry(node, &hash)?;
+    let block: std::sync::Arc<Block> = node
+        .chain
+        .block(&hash)
+        .ok_or_else(|| RpcError::misc(format!("Block not available: {hash}")))?;
+    if verbosity == 0 {
+        return Ok(json!(hex::encode(crate::codec::encode(&*block))));
+    }
+    let mut fields = header_json(node, entry);
+    fields.insert("size".into(), json!(block.encoded_len()));
+    fields.insert("nTx".into(), json!(block.transactions.len()));
+    let txs: Vec<Value> = match verbosity {
+        1 => block.transactions.iter().map(|tx| json!(tx.txid())).collect(),
+        2 => block.transactions.iter().map(transaction_json).collect(),
+        _ => {
+            return Err(RpcError::invalid_parameter(
+                "verbosity must be 0 (hex), 1 (txids) or 2 (transactions)",
+            ))
+        }
+    };
+    fields.insert("tx".into(), Value::Array(txs));
+    Ok(Value::Object(fields))
+}
+
+pub(super) fn get_block_header(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let hash = required_hash(params, 0, "blockhash")?;
+    let verbose = crate::rpc::params::optional_bool(params, 1, "verbose")?.unwrap_or(true);
+    let entry = find_entry(node, &hash)?;
+    if !verbose {
+        let bytes: [u8; HEADER_BYTES] = entry.header.to_bytes();
+        return Ok(json!(hex::encode(bytes)));
+    }
+    let mut fields = header_json(node, entry);
+    if let Some(block) = node.chain.block(&hash) {
+        fields.insert("nTx".into(), json!(block.transactions.len()));
+    }
+    Ok(Value::Object(fields))
+}
+
+pub(super) fn get_chain_tips(node: &Node) -> Value {
+    let tips: Vec<Value> = node
+        .chain
+        .tips()
+        .iter()
+        .map(|tip| {
+            json!({
+                "height": tip.height,
+                "hash": tip.hash,
+                "branchlen": tip.branch_len,
+                "status": tip.status.as_str(),
+            })
+        })
+        .collect();
+    Value::Array(tips)
+}
+
+pub(super) fn get_mempool_info(node: &Node) -> Value {
+    let pool = &node.mempool;
+    let min_fee = crate::types::Amount(crate::net::node::MIN_FEE_RATE * 1000);
+    json!({
+        "loaded": true,
+        "size": pool.len(),
+        "bytes": pool.total_bytes(),
+        "total_fee": pool.total_fees().to_coins_f64(),
+        "maxmempool": pool.max_bytes(),
+        "minrelaytxfee": min_fee.to_coins_f64(),
+    })
+}
+
+pub(super) fn get_raw_mempool(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let verbose = crate::rpc::params::optional_bool(params, 0, "verbose")?.unwrap_or(false);
+    if !verbose {
+        let txids: Vec<Value> = node.mempool.entries().map(|e| json!(e.txid)).collect();
+        return Ok(Value::Array(txids));
+    }
+    let entries: Map<String, Value> = node
+        .mempool
+        .entries()
+        .map(|entry| {
+            (
+                entry.txid.to_hex(),
+                json!({"size": entry.size, "fee": entry.fee.to_coins_f64()}),
+            )
+        })
+        .collect();
+    Ok(Value::Object(entries))
+}
+
+fn chain_error(error: crate::chain::ChainError) -> RpcError {
+    match error {
+        crate::chain::ChainError::UnknownBlock(hash) => {
+            RpcError::invalid_address(format!("Block not found: {hash}"))
+        }
+        other => RpcError::invalid_parameter(other.to_string()),
+    }
+}
+
+pub(super) fn invalidate_block(node: &mut Node, params: &[Value]) -> Result<Value, RpcError> {
+    let hash = required_hash(params, 0, "blockhash")?;
+    node.invalidate(&hash).map_err(chain_error)?;
+    Ok(Value::Null)
+}
+
+pub(super) fn reconsider_block(node: &mut Node, params: &[Value]) -> Result<Value, RpcError> {
+    let hash = required_hash(params, 0, "blockhash")?;
+    node.reconsider(&hash).map_err(chain_error)?;
+    Ok(Value::Null)
+}
+
+pub(super) fn get_events(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let after = optional_u64(params, 0, "since")?.unwrap_or(0);
+    let limit = optional_u64(params, 1, "limit")?
+        .unwrap_or(1_000)
+        .min(MAX_EVENTS_PER_CALL);
+    let events = node.events.since(after, limit as usize);
+    Ok(json!({
+        "events": events,
+        "last_seq": node.events.last_seq(),
+    }))
+}

@@ -1,0 +1,373 @@
+//! `Node`: the state one node task owns — chain, mempool, wallet, event log and the block log —
+//! and the steps that keep them consistent: a block is appended and fsynced before anything
+//! reacts to it, then the mempool follows the tip, then the events are recorded.
+//!
+//! Owns the ordering between the core modules and the store. Must not block on the network or
+//! spawn threads (the runtime does); reads the wall clock only through `unix_now`.
+
+use crate::chain::{BlockOutcome, Chain, TipChanged};
+use crate::events::{DroppedTx, EventKind, EventLog, DEFAULT_EVENT_CAPACITY};
+use crate::mempool::{Mempool, MempoolError};
+use crate::miner::{assemble_block, BlockSpec};
+use crate::params::{Params, MAX_BLOCK_BYTES};
+use crate::store::{BlockLog, DataDir, StoreError};
+use crate::types::{Address, Amount, Block, Hash256, Transaction, Txid};
+use crate::wallet::{Wallet, WalletError};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Mempool byte bound.
+pub const MEMPOOL_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Minimum relay fee rate, base units per encoded byte; also the wallet's fee rate.
+pub const MIN_FEE_RATE: u64 = 1;
+/// Bytes of a block kept free for the coinbase when filling a template.
+const COINBASE_RESERVE_BYTES: usize = 1_000;
+
+/// Seconds since the Unix epoch by the wall clock; the shell's only clock.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// What stops a node from starting or keeps it from going on.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("wallet: {0}")]
+    Wallet(#[from] WalletError),
+    #[error("cannot listen for RPC on {addr}: {source} (is another node using this port? pick one with --rpc-port)")]
+    RpcBind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot read OS randomness: {0}")]
+    Randomness(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl NodeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            NodeError::Store(error) => error.code(),
+            NodeError::Wallet(error) => error.code(),
+            NodeError::RpcBind { .. } => "rpc-bind",
+            NodeError::Randomness(_) => "randomness",
+            NodeError::Runtime(_) => "runtime",
+        }
+    }
+}
+
+/// Who handed the node a block.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BlockOrigin {
+    Mined,
+    Submitted,
+}
+
+/// 32 bytes from the operating system's generator.
+pub fn os_random_bytes() -> Result<[u8; 32], NodeError> {
+    use rand::TryRngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|error| NodeError::Randomness(error.to_string()))?;
+    Ok(bytes)
+}
+
+/// The state of one node.
+pub struct Node {
+    pub chain: Chain,
+    pub mempool: Mempool,
+    pub wallet: Wallet,
+    pub events: EventLog,
+    datadir: DataDir,
+    block_log: BlockLog,
+    /// Bumped whenever the mempool's contents change, so miners know to refresh templates.
+    mempool_revision: u64,
+}
+
+impl Node {
+    /// Opens the data directory, replays the block log and loads (or creates) the wallet.
+    pub fn open(params: Params, root: &Path) -> Result<Node, NodeError> {
+        let datadir = DataDir::open(root)?;
+        let (block_log, replay) = BlockLog::open(&datadir.block_log_path(), params.magic)?;
+        let mut chain = Chain::new(params);
+        replay_blocks(&mut chain, replay.blocks);
+        let wallet = load_or_create_wallet(&datadir)?;
+        let mut events = EventLog::new(DEFAULT_EVENT_CAPACITY);
+        events.push(
+            unix_now(),
+            EventKind::NodeStarted {
+                network: chain.params().network.name().to_string(),
+                height: chain.height(),
+                tip: chain.tip().hash,
+            },
+        );
+        tracing::info!(
+            height = chain.height(),
+            tip = %chain.tip().hash,
+            datadir = %root.display(),
+            "chain loaded"
+        );
+        Ok(Node {
+            chain,
+            mempool: Mempool::new(MEMPOOL_MAX_BYTES, MIN_FEE_RATE),
+            wallet,
+            events,
+            datadir,
+            block_log,
+            mempool_revision: 0,
+        })
+    }
+
+    pub fn params(&self) -> &Params {
+        self.chain.params()
+    }
+
+    pub fn datadir(&self) -> &DataDir {
+        &self.datadir
+    }
+
+    pub fn block_log_bytes(&self) -> u64 {
+        self.block_log.len_bytes()
+    }
+
+    pub fn mempool_revision(&self) -> u64 {
+        self.mempool_revision
+    }
+
+    /// Validates a block, stores (and fsyncs) every block it adds to the tree, then lets the
+    /// mempool and the event log follow. A store failure means the node can no longer promise
+    /// durability; the caller stops the node on it.
+    pub fn submit_block(
+        &mut self,
+        block: Block,
+        origin: BlockOrigin,
+    ) -> Result<BlockOutcome, SubmitError> {
+        let hash = block.hash();
+        let outcome = self
+            .chain
+            .process_block(block, unix_now())
+            .map_err(SubmitError::Rejected)?;
+        for accepted in &outcome.accepted {
+            if let Some(stored) = self.chain.block(accepted) {
+                self.block_log.append(&stored).map_err(SubmitError::Store)?;
+            }
+        }
+        let now = unix_now();
+        for (invalid, error) in &outcome.invalid {
+            tracing::warn!(block = %invalid, reason = error.code(), "block failed to connect");
+            self.events.push(
+                now,
+                EventKind::BlockInvalid {
+                    hash: *invalid,
+                    reason: error.to_string(),
+                },
+            );
+        }
+        if origin == BlockOrigin::Mined && outcome.accepted.contains(&hash) {
+            if let Some(entry) = self.chain.entry(&hash) {
+                tracing::info!(block = %hash, height = entry.height, "mined a block");
+                let height = entry.height;
+                self.events
+                    .push(now, EventKind::BlockMined { hash, height });
+            }
+        }
+        if let Some(change) = &outcome.tip_changed {
+            self.follow_tip(change);
+        }
+        Ok(outcome)
+    }
+
+    /// Admits a transaction to the mempool.
+    pub fn accept_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
+        let next_height = self.chain.height() + 1;
+        let accepted = self.mempool.accept(
+            tx,
+            self.chain.utxos(),
+            next_height,
+            self.chain.params(),
+        )?;
+        self.mempool_revision += 1;
+        Ok(accepted.txid)
+    }
+
+    /// Lets the mempool and the event log follow a move of the active chain.
+    pub fn follow_tip(&mut self, change: &TipChanged) {
+        let next_height = self.chain.height() + 1;
+        let update = self.mempool.apply_tip_change(
+            change,
+            self.chain.utxos(),
+            next_height,
+            self.chain.params(),
+        );
+        self.mempool_revision += 1;
+        let now = unix_now();
+        let dropped: Vec<DroppedTx> = update
+            .dropped
+            .iter()
+            .map(|(txid, error)| DroppedTx {
+                txid: *txid,
+                reason: error.to_string(),
+            })
+            .collect();
+        let fork_height = self.chain.entry(&change.fork_point).map_or(0, |e| e.height);
+        for (offset, block) in change.disconnected.iter().enumerate() {
+            let height = fork_height + (change.disconnected.len() - offset) as u32;
+            self.events.push(
+                now,
+                EventKind::BlockDisconnected {
+                    hash: block.hash(),
+                    height,
+                },
+            );
+        }
+        for (offset, block) in change.connected.iter().enumerate() {
+            self.events.push(
+                now,
+                EventKind::BlockConnected {
+                    hash: block.hash(),
+                    height: fork_height + 1 + offset as u32,
+                    txs: block.transactions.len(),
+                },
+            );
+        }
+        if change.is_reorg() {
+            tracing::warn!(
+                depth = change.disconnected.len(),
+                fork_point = %change.fork_point,
+                old_tip = %change.old_tip,
+                new_tip = %change.new_tip,
+                returned = update.returned.len(),
+                dropped = dropped.len(),
+                "reorg"
+            );
+            self.events.push(
+                now,
+                EventKind::Reorg {
+                    old_tip: change.old_tip,
+                    new_tip: change.new_tip,
+                    fork_point: change.fork_point,
+                    fork_height,
+                    depth: change.disconnected.len(),
+                    blocks_out: change.disconnected.iter().map(|b| b.hash()).collect(),
+                    blocks_in: change.connected.iter().map(|b| b.hash()).collect(),
+                    txs_returned: update.returned.clone(),
+                    txs_dropped: dropped,
+                },
+            );
+        } else {
+            for DroppedTx { txid, reason } in dropped {
+                self.events.push(now, EventKind::TxDropped { txid, reason });
+            }
+        }
+    }
+
+    /// A block template on the current tip paying subsidy plus fees to `payout`.
+    pub fn block_template(&self, payout: Address, extra_nonce: u64) -> Block {
+        let next = self.chain.next_block();
+        let selected = self
+            .mempool
+            .select_for_block(MAX_BLOCK_BYTES - COINBASE_RESERVE_BYTES);
+        let fees = selected
+            .iter()
+            .fold(Amount::ZERO, |sum, (_, fee)| sum.checked_add(*fee).unwrap_or(sum));
+        let subsidy = self.chain.params().subsidy(next.height);
+        let spec = BlockSpec {
+            prev_hash: next.prev_hash,
+            height: next.height,
+            bits: next.bits,
+            time: next.min_time.max(u32::try_from(unix_now()).unwrap_or(u32::MAX)),
+            payout,
+            coinbase_value: subsidy.checked_add(fees).unwrap_or(subsidy),
+            extra_nonce,
+        };
+        assemble_block(&spec, selected.into_iter().map(|(tx, _)| tx).collect())
+    }
+
+    /// The address mined coins go to: the wallet's first address.
+    pub fn mining_address(&mut self) -> Result<Address, NodeError> {
+        if let Some(address) = self.wallet.addresses().next() {
+            return Ok(address);
+        }
+        self.new_address()
+    }
+
+    /// Derives a new wallet address and saves the wallet before handing it out.
+    pub fn new_address(&mut self) -> Result<Address, NodeError> {
+        let address = self.wallet.new_address();
+        self.datadir.save_wallet(&self.wallet.encode())?;
+        Ok(address)
+    }
+
+    /// Saves the wallet (after a payment derived a change address).
+    pub fn save_wallet(&self) -> Result<(), NodeError> {
+        self.datadir.save_wallet(&self.wallet.encode())?;
+        Ok(())
+    }
+
+    /// Marks a block invalid by hand and follows the resulting move.
+    pub fn invalidate(&mut self, hash: &Hash256) -> Result<(), crate::chain::ChainError> {
+        if let Some(change) = self.chain.invalidate_block(hash)? {
+            self.follow_tip(&change);
+        }
+        Ok(())
+    }
+
+    /// Clears a hand-made (or earlier) invalid mark and follows the resulting move.
+    pub fn reconsider(&mut self, hash: &Hash256) -> Result<(), crate::chain::ChainError> {
+        if let Some(change) = self.chain.reconsider_block(hash)? {
+            self.follow_tip(&change);
+        }
+        Ok(())
+    }
+}
+
+/// Why `submit_block` did not accept a block.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Rejected(crate::chain::BlockError),
+    #[error("cannot store the block: {0}")]
+    Store(StoreError),
+}
+
+/// Re-validates every stored block in log order, with a progress bar when there are many.
+fn replay_blocks(chain: &mut Chain, blocks: Vec<Block>) {
+    // Blocks in the log passed the future-time rule when they arrived; a clock that has since
+    // gone backwards must not drop them, so replay judges time against the latest possible
+    // header time.
+    let replay_now = u64::from(u32::MAX);
+    let progress = if blocks.len() >= 10_000 {
+        ProgressBar::new(blocks.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    progress.set_style(
+        ProgressStyle::with_template("replaying blocks.log {bar:40} {pos}/{len} blocks ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    for block in blocks {
+        let hash = block.hash();
+        if let Err(error) = chain.process_block(block, replay_now) {
+            tracing::warn!(block = %hash, reason = error.code(), "stored block refused on replay");
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+}
+
+fn load_or_create_wallet(datadir: &DataDir) -> Result<Wallet, NodeError> {
+    if let Some(bytes) = datadir.load_wallet()? {
+        return Ok(Wallet::decode(&bytes)?);
+    }
+    let mut wallet = Wallet::from_seed(os_random_bytes()?);
+    wallet.new_address();
+    datadir.save_wallet(&wallet.encode())?;
+    tracing::info!(path = %datadir.root().display(), "created a new wallet");
+    Ok(wallet)
+}

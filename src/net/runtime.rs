@@ -1,0 +1,362 @@
+//! The node task: starts a node (data directory, RPC server, miner threads), then owns its state
+//! and feeds it one event at a time — RPC calls, blocks found by workers, `generate` steps, the
+//! one-second tick and Ctrl-C — until it is told to stop.
+//!
+//! Owns the event loop, the mining job hand-off and shutdown. Must not hold chain state behind
+//! locks: everything that touches `Node` runs on this one task.
+
+use super::methods;
+use super::mining::MinerPool;
+use super::node::{os_random_bytes, BlockOrigin, Node, NodeError, SubmitError};
+use super::status::StatusLine;
+use crate::params::Params;
+use crate::rpc::{serve, Cookie, RpcCall, RpcError};
+use crate::types::{Address, Block, Hash256};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// How often the node refreshes hashrate, the status line and stale templates.
+const TICK: Duration = Duration::from_secs(1);
+/// A template is rebuilt for new mempool transactions at most this often.
+const TEMPLATE_REFRESH: Duration = Duration::from_secs(5);
+
+/// How to run a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub params: Params,
+    pub datadir: PathBuf,
+    pub rpc_port: u16,
+    /// Worker threads to mine with from the start; `None` starts without mining.
+    pub mine_threads: Option<usize>,
+    /// Stop after this many blocks mined by this node's workers.
+    pub stop_after_mined: Option<u64>,
+    /// Show a live status line (height, hashrate, difficulty) on the terminal.
+    pub status_line: bool,
+}
+
+/// Messages to the node task from its helpers.
+pub(super) enum Command {
+    /// A worker solved a block.
+    Found(Block),
+    /// `generate` wants a template and the flag that says when it went stale.
+    Template {
+        payout: Option<Address>,
+        reply: oneshot::Sender<Result<(Block, Arc<AtomicBool>), RpcError>>,
+    },
+    /// `generate` solved a block.
+    SubmitGenerated {
+        block: Block,
+        reply: oneshot::Sender<Result<Hash256, RpcError>>,
+    },
+}
+
+/// The node task's state: the node plus what the shell keeps around it.
+pub(super) struct NodeTask {
+    pub(super) node: Node,
+    pub(super) miner: Option<MinerPool>,
+    pub(super) commands: mpsc::UnboundedSender<Command>,
+    pub(super) hashes_per_sec: f64,
+    pub(super) stop_requested: bool,
+    /// Raised (and replaced) whenever the tip moves, so in-flight `generate` searches end.
+    tip_stale: Arc<AtomicBool>,
+    last_tip: Hash256,
+    template_revision: u64,
+    template_built: Instant,
+    mined: u64,
+    stop_after_mined: Option<u64>,
+    status: Option<StatusLine>,
+    hash_sample: (Instant, u64),
+}
+
+/// Runs a node until Ctrl-C, RPC `stop`, or the requested number of mined blocks.
+pub fn run(config: NodeConfig) -> Result<(), NodeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(NodeError::Runtime)?;
+    runtime.block_on(run_async(config))
+}
+
+async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
+    let node = Node::open(config.params.clone(), &config.datadir)?;
+    let rpc_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, config.rpc_port));
+    let listener = tokio::net::TcpListener::bind(rpc_addr)
+        .await
+        .map_err(|source| NodeError::RpcBind {
+            addr: rpc_addr,
+            source,
+        })?;
+    let cookie = Cookie::from_secret(os_random_bytes()?);
+    node.datadir().write_cookie(&cookie.file_contents())?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (calls_tx, mut calls) = mpsc::channel::<RpcCall>(64);
+    let server = tokio::spawn(serve(listener, cookie, calls_tx, shutdown_rx));
+    tracing::info!(network = %config.params.network, rpc = %rpc_addr, "node started");
+
+    let (commands_tx, mut commands) = mpsc::unbounded_channel();
+    let mut task = NodeTask {
+        last_tip: node.chain.tip().hash,
+        node,
+        miner: None,
+        commands: commands_tx,
+        hashes_per_sec: 0.0,
+        stop_requested: false,
+        tip_stale: Arc::new(AtomicBool::new(false)),
+        template_revision: 0,
+        template_built: Instant::now(),
+        mined: 0,
+        stop_after_mined: config.stop_after_mined,
+        status: config.status_line.then(StatusLine::new),
+        hash_sample: (Instant::now(), 0),
+    };
+    if let Some(threads) = config.mine_threads {
+        task.start_mining(threads)?;
+    }
+    let result = task.event_loop(&mut calls, &mut commands).await;
+
+    task.shutdown();
+    let _ = shutdown_tx.send(true);
+    let _ = server.await;
+    task.node.datadir().remove_cookie();
+    tracing::info!(height = task.node.chain.height(), "node stopped");
+    result
+}
+
+impl NodeTask {
+    async fn event_loop(
+        &mut self,
+        calls: &mut mpsc::Receiver<RpcCall>,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+    ) -> Result<(), NodeError> {
+        let mut tick = tokio::time::interval(TICK);
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        while !self.stop_requested {
+            tokio::select! {
+                Some(call) = calls.recv() => self.handle_call(call)?,
+                Some(command) = commands.recv() => self.handle_command(command)?,
+                _ = tick.tick() => self.on_tick()?,
+                _ = &mut ctrl_c => {
+                    tracing::info!("Ctrl-C: shutting down");
+                    break;
+                }
+            }
+            self.after_event()?;
+        }
+        Ok(())
+    }
+
+    fn handle_call(&mut self, call: RpcCall) -> Result<(), NodeError> {
+        if matches!(call.method.as_str(), "generate" | "generatetoaddress") {
+            let commands = self.commands.clone();
+            let request = methods::parse_generate(&call.method, &call.params);
+            tokio::spawn(async move {
+                let result = match request {
+                    Ok((count, payout)) => generate(commands, count, payout).await,
+                    Err(error) => Err(error),
+                };
+                let _ = call.reply.send(result);
+            });
+            return Ok(());
+        }
+        match methods::dispatch(self, &call.method, &call.params) {
+            Ok(value) => {
+                let _ = call.reply.send(Ok(value));
+                Ok(())
+            }
+            Err(MethodFailure::Rpc(error)) => {
+                let _ = call.reply.send(Err(error));
+                Ok(())
+            }
+            Err(MethodFailure::Fatal(error)) => {
+                let _ = call.reply.send(Err(RpcError::misc(error.to_string())));
+                Err(error)
+            }
+        }
+    }
+
+    fn handle_command(&mut self, command: Command) -> Result<(), NodeError> {
+        match command {
+            Command::Found(block) => {
+                let hash = block.hash();
+                match self.node.submit_block(block, BlockOrigin::Mined) {
+                    Ok(outcome) if outcome.accepted.contains(&hash) => self.count_mined(hash),
+                    Ok(_) => {}
+                    Err(SubmitError::Store(error)) => return Err(error.into()),
+                    Err(SubmitError::Rejected(error)) => {
+                        tracing::warn!(block = %hash, reason = error.code(), "mined block refused");
+                    }
+                }
+            }
+            Command::Template { payout, reply } => {
+                let payout = match payout {
+                    Some(address) => address,
+                    None => self.node.mining_address()?,
+                };
+                let template = self.node.block_template(payout, 0);
+                let _ = reply.send(Ok((template, Arc::clone(&self.tip_stale))));
+            }
+            Command::SubmitGenerated { block, reply } => {
+                let hash = block.hash();
+                let result = match self.node.submit_block(block, BlockOrigin::Mined) {
+                    Ok(_) => Ok(hash),
+                    Err(SubmitError::Store(error)) => {
+                        let _ = reply.send(Err(RpcError::misc(error.to_string())));
+                        return Err(error.into());
+                    }
+                    Err(SubmitError::Rejected(error)) => {
+                        Err(RpcError::verify_error(error.to_string()))
+                    }
+                };
+                let _ = reply.send(result);
+            }
+        }
+        Ok(())
+    }
+
+    fn count_mined(&mut self, hash: Hash256) {
+        self.mined += 1;
+        if let Some(status) = &self.status {
+            let height = self.node.chain.entry(&hash).map_or(0, |entry| entry.height);
+            status.println(&format!("mined block {height} {hash}"));
+        }
+        if self.stop_after_mined.is_some_and(|limit| self.mined >= limit) {
+            tracing::info!(mined = self.mined, "mined the requested number of blocks");
+            self.stop_requested = true;
+        }
+    }
+
+    fn on_tick(&mut self) -> Result<(), NodeError> {
+        let (then, hashes_then) = self.hash_sample;
+        let hashes_now = self.miner.as_ref().map_or(0, MinerPool::hashes);
+        let elapsed = then.elapsed().as_secs_f64();
+        if elapsed > 0.0 {
+            self.hashes_per_sec = hashes_now.saturating_sub(hashes_then) as f64 / elapsed;
+        }
+        self.hash_sample = (Instant::now(), hashes_now);
+        if self.miner.is_some()
+            && self.node.mempool_revision() != self.template_revision
+            && self.template_built.elapsed() >= TEMPLATE_REFRESH
+        {
+            self.publish_job()?;
+        }
+        if let Some(status) = &self.status {
+            status.update(&self.node, self.hashes_per_sec, self.miner_threads());
+        }
+        Ok(())
+    }
+
+    /// After every event: if the tip moved, retire every search on the old tip.
+    fn after_event(&mut self) -> Result<(), NodeError> {
+        let tip = self.node.chain.tip().hash;
+        if tip == self.last_tip {
+            return Ok(());
+        }
+        self.last_tip = tip;
+        self.tip_stale.store(true, Ordering::Relaxed);
+        self.tip_stale = Arc::new(AtomicBool::new(false));
+        if self.miner.is_some() {
+            self.publish_job()?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn miner_threads(&self) -> usize {
+        self.miner.as_ref().map_or(0, MinerPool::threads)
+    }
+
+    /// Starts `threads` workers (replacing any running ones) on a fresh template.
+    pub(super) fn start_mining(&mut self, threads: usize) -> Result<(), NodeError> {
+        self.stop_mining();
+        let commands = self.commands.clone();
+        self.miner = Some(MinerPool::start(threads, move |block| {
+            let _ = commands.send(Command::Found(block));
+        }));
+        tracing::info!(threads, kernel = crate::miner::KERNEL_NAME, "mining started");
+        self.publish_job()
+    }
+
+    pub(super) fn stop_mining(&mut self) {
+        if let Some(pool) = self.miner.take() {
+            pool.stop();
+            self.hashes_per_sec = 0.0;
+            tracing::info!("mining stopped");
+        }
+    }
+
+    fn publish_job(&mut self) -> Result<(), NodeError> {
+        let payout = self.node.mining_address()?;
+        let template = self.node.block_template(payout, 0);
+        self.template_revision = self.node.mempool_revision();
+        self.template_built = Instant::now();
+        if let Some(pool) = self.miner.as_mut() {
+            pool.set_job(template);
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        self.tip_stale.store(true, Ordering::Relaxed);
+        self.stop_mining();
+        if let Some(status) = self.status.take() {
+            status.finish();
+        }
+    }
+}
+
+/// Why an RPC method failed: an answer for the caller, or a failure that must stop the node
+/// (after the caller is told).
+pub(super) enum MethodFailure {
+    Rpc(RpcError),
+    Fatal(NodeError),
+}
+
+impl From<RpcError> for MethodFailure {
+    fn from(error: RpcError) -> Self {
+        MethodFailure::Rpc(error)
+    }
+}
+
+impl From<NodeError> for MethodFailure {
+    fn from(error: NodeError) -> Self {
+        MethodFailure::Fatal(error)
+    }
+}
+
+/// Mines `count` blocks on the node's tip, one at a time, without blocking the node task: each
+/// template is solved on a blocking thread and retried on a fresh template if the tip moves.
+async fn generate(
+    commands: mpsc::UnboundedSender<Command>,
+    count: u64,
+    payout: Option<Address>,
+) -> Result<serde_json::Value, RpcError> {
+    let gone = || RpcError::misc("the node is shutting down");
+    let mut hashes = Vec::new();
+    while (hashes.len() as u64) < count {
+        let (reply, answer) = oneshot::channel();
+        commands
+            .send(Command::Template { payout, reply })
+            .map_err(|_| gone())?;
+        let (mut block, stale) = answer.await.map_err(|_| gone())??;
+        let solved = tokio::task::spawn_blocking(move || {
+            crate::miner::solve_block(&mut block, &stale).then_some(block)
+        })
+        .await
+        .map_err(|_| RpcError::misc("the solving thread panicked"))?;
+        // No block means the tip moved (or the node is stopping): the next request tells which.
+        let Some(block) = solved else {
+            continue;
+        };
+        let (reply, answer) = oneshot::channel();
+        commands
+            .send(Command::SubmitGenerated { block, reply })
+            .map_err(|_| gone())?;
+        hashes.push(answer.await.map_err(|_| gone())??);
+    }
+    Ok(serde_json::json!(hashes))
+}

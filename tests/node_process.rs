@@ -1,0 +1,208 @@
+//! Real-process test: the `nakachain` binary on regtest, driven over its RPC on loopback.
+//! Mines, pays, restarts, and checks that height, tip and balance survive; also checks that
+//! bad requests get clear errors while the node keeps running.
+
+use nakachain::codec;
+use nakachain::consensus::pow::{compact_to_target, hash_meets_target};
+use nakachain::params::MAX_BLOCK_BYTES;
+use nakachain::rpc::{ClientError, Cookie, RpcClient};
+use nakachain::types::Block;
+use nakachain::store::DataDir;
+use serde_json::{json, Value};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// How long a node may take to start or stop before the test gives up (not a speed assertion:
+/// only a bound so a broken build fails instead of hanging).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+struct NodeProcess {
+    child: Child,
+    datadir: PathBuf,
+    port: u16,
+}
+
+impl NodeProcess {
+    fn start(datadir: &Path, port: u16) -> NodeProcess {
+        let log = std::fs::File::create(datadir.with_extension("log")).expect("create node log");
+        let child = Command::new(env!("CARGO_BIN_EXE_nakachain"))
+            .args(["--network", "regtest", "--datadir"])
+            .arg(datadir)
+            .args(["--rpc-port", &port.to_string(), "node"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start nakachain");
+        let node = NodeProcess {
+            child,
+            datadir: datadir.to_path_buf(),
+            port,
+        };
+        node.wait_ready();
+        node
+    }
+
+    fn client(&self) -> RpcClient {
+        let cookie = DataDir::read_cookie(&self.datadir).expect("cookie");
+        RpcClient::new(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
+            Cookie::parse(&cookie).expect("cookie parses"),
+        )
+    }
+
+    fn call(&self, method: &str, params: Vec<Value>) -> Value {
+        self.client()
+            .call(method, params)
+            .unwrap_or_else(|error| panic!("{method} failed: {error}"))
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let ready = DataDir::read_cookie(&self.datadir)
+                .ok()
+                .and_then(|cookie| Cookie::parse(&cookie).ok())
+                .map(|cookie| {
+                    RpcClient::new(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)), cookie)
+                        .call("getblockcount", vec![])
+                        .is_ok()
+                })
+                .unwrap_or(false);
+            if ready {
+                return;
+            }
+            assert!(Instant::now() < deadline, "node did not come up; see {}.log", self.datadir.display());
+            sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn stop(mut self) {
+        assert_eq!(self.call("stop", vec![]), json!("nakachain stopping"));
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for node") {
+                assert!(status.success(), "node exited with {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "node did not stop");
+            sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("free port")
+}
+
+fn units(coins: &Value) -> i64 {
+    (coins.as_f64().expect("amount") * 1e8).round() as i64
+}
+
+#[test]
+fn mine_pay_restart_and_keep_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let datadir = dir.path().join("node");
+    let port = free_port();
+    let node = NodeProcess::start(&datadir, port);
+
+    let hashes = node.call("generate", vec![json!(101)]);
+    assert_eq!(hashes.as_array().map(Vec::len), Some(101));
+    assert_eq!(node.call("getblockcount", vec![]), json!(101));
+    let balances = node.call("getbalances", vec![]);
+    assert_eq!(units(&balances["mine"]["trusted"]), 50 * 100_000_000);
+    assert_eq!(units(&balances["mine"]["immature"]), 100 * 50 * 100_000_000);
+
+    let to = node.call("getnewaddress", vec![]);
+    let txid = node.call("sendtoaddress", vec![to.clone(), json!("1.5")]);
+    let pool = node.call("getrawmempool", vec![json!(true)]);
+    let fee = units(&pool[txid.as_str().expect("txid")]["fee"]);
+    assert!(fee > 0, "the payment pays a fee");
+    let pending = node.call("getbalances", vec![]);
+    assert!(units(&pending["mine"]["untrusted_pending"]) >= 150_000_000);
+
+    let mined = node.call("generate", vec![json!(1)]);
+    let block = node.call("getblock", vec![mined[0].clone(), json!(1)]);
+    assert!(block["tx"].as_array().expect("txids").contains(&txid));
+    assert_eq!(node.call("getrawmempool", vec![]), json!([]));
+    let after = node.call("getbalances", vec![]);
+    // Paid ourselves: only the fee left; block 2's coinbase matured meanwhile.
+    assert_eq!(units(&after["mine"]["trusted"]), 2 * 50 * 100_000_000 - fee);
+
+    let tip = node.call("getbestblockhash", vec![]);
+    node.stop();
+
+    let node = NodeProcess::start(&datadir, port);
+    assert_eq!(node.call("getblockcount", vec![]), json!(102));
+    assert_eq!(node.call("getbestblockhash", vec![]), tip);
+    assert_eq!(node.call("getbalances", vec![]), after);
+    node.stop();
+}
+
+#[test]
+fn bad_requests_get_clear_errors_and_the_node_keeps_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let datadir = dir.path().join("node");
+    let node = NodeProcess::start(&datadir, free_port());
+
+    let wrong = RpcClient::new(
+        SocketAddr::from((Ipv4Addr::LOCALHOST, node.port)),
+        Cookie::from_secret([7; 32]),
+    );
+    assert!(matches!(
+        wrong.call("getblockcount", vec![]),
+        Err(ClientError::Unauthorized)
+    ));
+
+    let rpc_error = |method: &str, params: Vec<Value>| match node.client().call(method, params) {
+        Err(ClientError::Rpc(error)) => error,
+        other => panic!("{method}: expected an RPC error, got {other:?}"),
+    };
+    assert_eq!(rpc_error("nosuchmethod", vec![]).code, -32601);
+    assert_eq!(rpc_error("getblockhash", vec![json!(5)]).code, -8);
+    assert_eq!(rpc_error("getblockhash", vec![json!("x")]).code, -32602);
+    assert_eq!(rpc_error("getblock", vec![json!("00".repeat(32))]).code, -5);
+    let address = node.call("getnewaddress", vec![]);
+    let mut typo = address.as_str().expect("address").to_string();
+    typo.replace_range(5..6, if &typo[5..6] == "0" { "1" } else { "0" });
+    let error = rpc_error("sendtoaddress", vec![json!(typo), json!(1)]);
+    assert!(error.message.contains("checksum"), "{}", error.message);
+    let error = rpc_error("sendtoaddress", vec![address.clone(), json!(1)]);
+    assert_eq!(error.code, -6, "an empty wallet cannot pay: {}", error.message);
+    let error = rpc_error("submitblock", vec![json!("00ff")]);
+    assert_eq!(error.code, -22);
+
+    // A block with bad proof of work: a real block whose nonce is bumped until its hash misses
+    // the target (about every other nonce on regtest).
+    node.call("generate", vec![json!(1)]);
+    let tip = node.call("getbestblockhash", vec![]);
+    let raw = node.call("getblock", vec![tip.clone(), json!(0)]);
+    let bytes = hex::decode(raw.as_str().expect("hex")).expect("hex decodes");
+    let mut block: Block = codec::decode(&bytes, MAX_BLOCK_BYTES).expect("block decodes");
+    let target = compact_to_target(block.header.bits).expect("bits");
+    while hash_meets_target(&block.hash(), &target) {
+        block.header.nonce = block.header.nonce.wrapping_add(1);
+    }
+    let error = rpc_error("submitblock", vec![json!(hex::encode(codec::encode(&block)))]);
+    assert!(error.message.starts_with("high-hash"), "{}", error.message);
+
+    node.call("invalidateblock", vec![tip.clone()]);
+    assert_eq!(node.call("getblockcount", vec![]), json!(0));
+    node.call("reconsiderblock", vec![tip.clone()]);
+    assert_eq!(node.call("getbestblockhash", vec![]), tip);
+
+    assert_eq!(node.call("getblockcount", vec![]), json!(1), "still serving");
+    node.stop();
+}
