@@ -47,10 +47,6 @@ impl DataDir {
             .truncate(false)
             .open(&lock_path)
             .map_err(StoreError::io(&lock_path))?;
-        // File::try_lock is stable since Rust 1.89, newer than the crate's declared 1.85 MSRV;
-        // the toolchain in use has it, and Cargo.toml's rust-version is not this module's to
-        // change (reported for a bump to 1.89).
-        #[allow(clippy::incompatible_msrv)]
         let locked = lock.try_lock();
         match locked {
             Ok(()) => {}
