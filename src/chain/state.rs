@@ -138,12 +138,13 @@ impl Chain {
         outcome: &mut BlockOutcome,
     ) -> Result<(), RuleError> {
         let hash = block.hash();
-        let work = self.contextual_checks(&block, parent, now).map_err(|err| {
-            if is_header_rule(err) {
-                self.rejected.insert(hash);
-            }
-            err
-        })?;
+        let work = self
+            .contextual_checks(&block, parent, now)
+            .inspect_err(|err| {
+                if is_header_rule(*err) {
+                    self.rejected.insert(hash);
+                }
+            })?;
         self.tree.insert(Arc::new(block), parent, work);
         outcome.accepted.push(hash);
         self.activate_best_chain(&mut outcome.invalid);
@@ -196,7 +197,12 @@ impl Chain {
     /// Connects `id`, whose parent is the tip.
     fn connect_tip(&mut self, id: usize) -> Result<(), RuleError> {
         let node = self.tree.node(id);
-        let undo = connect_block(&mut self.utxos, &node.block, node.entry.height, &self.params)?;
+        let undo = connect_block(
+            &mut self.utxos,
+            &node.block,
+            node.entry.height,
+            &self.params,
+        )?;
         self.active.push(id);
         self.undo.push(undo);
         self.tree.set_connected(id);
@@ -386,5 +392,76 @@ impl Chain {
     /// Blocks in the tree, genesis and invalid blocks included.
     pub fn block_count(&self) -> usize {
         self.tree.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::miner::{assemble_block, solve_block, BlockSpec};
+    use crate::types::Address;
+    use std::sync::atomic::AtomicBool;
+
+    /// A chain of `length` blocks on regtest, each one second after the previous one.
+    fn chain_of(length: u32) -> Chain {
+        let mut chain = Chain::new(Params::regtest());
+        let now = u64::from(chain.params().genesis.header.time) + 100_000;
+        for _ in 0..length {
+            let next = chain.next_block();
+            let spec = BlockSpec {
+                prev_hash: next.prev_hash,
+                height: next.height,
+                bits: next.bits,
+                time: chain.tip().header.time + 1,
+                payout: Address([3; 20]),
+                coinbase_value: chain.params().subsidy(next.height),
+                extra_nonce: 0,
+            };
+            let mut block = assemble_block(&spec, Vec::new());
+            assert!(solve_block(&mut block, &AtomicBool::new(false)));
+            chain.process_block(block, now).unwrap();
+        }
+        chain
+    }
+
+    #[test]
+    fn genesis_is_the_tip_of_a_new_chain() {
+        let chain = Chain::new(Params::regtest());
+        assert_eq!(chain.height(), 0);
+        assert_eq!(chain.tip().hash, chain.params().genesis_hash());
+        assert!(chain.utxos().is_empty());
+        assert_eq!(chain.block_count(), 1);
+        assert_eq!(chain.locator(), vec![chain.params().genesis_hash()]);
+    }
+
+    #[test]
+    fn next_block_follows_the_tip() {
+        let chain = chain_of(12);
+        let genesis_time = chain.params().genesis.header.time;
+        // Times are genesis + 0..=12; the last 11 are genesis + 2..=12, median genesis + 7.
+        assert_eq!(chain.median_time_past(), genesis_time + 7);
+        let next = chain.next_block();
+        assert_eq!(next.prev_hash, chain.tip().hash);
+        assert_eq!(next.height, 13);
+        assert_eq!(next.bits, chain.params().pow_limit_bits);
+        assert_eq!(next.min_time, genesis_time + 8);
+    }
+
+    #[test]
+    fn locator_is_dense_then_sparse_and_ends_at_genesis() {
+        let chain = chain_of(40);
+        let heights: Vec<u32> = chain
+            .locator()
+            .iter()
+            .map(|hash| chain.entry(hash).map(|entry| entry.height).unwrap())
+            .collect();
+        assert_eq!(
+            heights,
+            vec![40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 29, 25, 17, 1, 0]
+        );
+        let tip = chain.tip().hash;
+        assert_eq!(chain.ancestor_at(&tip, 17), chain.active_hash_at(17));
+        assert_eq!(chain.locator_fork_height(&[Hash256([1; 32]), tip]), 40);
+        assert_eq!(chain.locator_fork_height(&[Hash256([1; 32])]), 0);
     }
 }

@@ -182,7 +182,8 @@ impl BlockTree {
     /// invalid marks), and drops them all from the candidates.
     pub(super) fn mark_invalid(&mut self, id: usize, status: BlockStatus) {
         self.nodes[id].entry.status = status;
-        self.candidates.remove(&candidate_key(&self.nodes[id].entry));
+        self.candidates
+            .remove(&candidate_key(&self.nodes[id].entry));
         for descendant in self.descendants(id) {
             let entry = &mut self.nodes[descendant].entry;
             if !entry.status.is_invalid() {
