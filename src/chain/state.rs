@@ -235,6 +235,7 @@ impl Chain {
             }
         }
         let fork_height = self.tree.entry(cursor).height as usize;
+        // The walk stopped on the active chain, so `fork_height` is a valid index.
         let connected = self.active[fork_height + 1..]
             .iter()
             .map(|&id| Arc::clone(&self.tree.node(id).block))
@@ -337,9 +338,10 @@ impl Chain {
     /// ending with genesis.
     pub fn locator(&self) -> Vec<Hash256> {
         let mut hashes = Vec::new();
-        let mut height = self.active.len() - 1;
+        let mut height = self.height() as usize;
         let mut step = 1;
         loop {
+            // `height` starts at the tip's and only decreases.
             hashes.push(self.tree.entry(self.active[height]).hash);
             if height == 0 {
                 return hashes;
