@@ -3,9 +3,27 @@
 //!
 //! Owns chain state. Must not do I/O, read the clock (callers pass `now`) or know about the
 //! mempool; it reports what changed as `TipChanged` and lets the caller react.
+//!
+//! - `tree`: the block index and the candidate set (most chainwork, first seen on a tie)
+//! - `connect`: connecting and disconnecting a block against the UTXO set, with undo data
+//! - `state`: `Chain`: accepting blocks, activating the best chain, invalidate / reconsider
+//! - `orphans`: the bounded orphan pool and the memory of refused headers
+//! - `tips`: `getchaintips`
+//! - `outcome`: result and error types
 
+mod connect;
+mod orphans;
+mod outcome;
+mod state;
+mod tips;
+mod tree;
 mod utxo;
 
+pub use orphans::{MAX_ORPHAN_BLOCKS, MAX_ORPHAN_BYTES, MAX_REJECTED_HEADERS};
+pub use outcome::{BlockError, BlockOutcome, ChainError};
+pub use state::{Chain, NextBlock};
+pub use tips::{ChainTip, TipStatus};
+pub use tree::{BlockEntry, BlockStatus};
 pub use utxo::UtxoSet;
 
 use crate::types::{Block, Hash256};
