@@ -20,7 +20,11 @@ struct Ready {
 
 impl Ord for Ready {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.rate.cmp(&other.rate).then(other.seq.cmp(&self.seq))
+        // Sequence numbers are unique; the txid only keeps `Ord` in step with the derived `Eq`.
+        self.rate
+            .cmp(&other.rate)
+            .then(other.seq.cmp(&self.seq))
+            .then(self.txid.cmp(&other.txid))
     }
 }
 
