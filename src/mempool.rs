@@ -1,1 +1,0 @@
-//! mempool: filled in by its own change.
