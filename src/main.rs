@@ -84,11 +84,10 @@ enum Command {
     },
     /// Call an RPC method and print its JSON answer (arguments are JSON where they parse as
     /// JSON, strings otherwise)
-    #[command(after_help = "Examples:\n  nakachain rpc getblockchaininfo\n  nakachain --network regtest rpc generate 101\n  nakachain rpc getblock 00ab…ff 2")]
-    Rpc {
-        method: String,
-        args: Vec<String>,
-    },
+    #[command(
+        after_help = "Examples:\n  nakachain rpc getblockchaininfo\n  nakachain --network regtest rpc generate 101\n  nakachain rpc getblock 00ab…ff 2"
+    )]
+    Rpc { method: String, args: Vec<String> },
     /// Height, tip, mempool, balance and mining at a glance
     #[command(after_help = "Example:\n  nakachain status")]
     Status,
@@ -135,7 +134,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Node { mine, threads } => {
             init_logging(false);
-            run_node(&cli.target, mine.then(|| threads.unwrap_or_else(default_threads)), None, false)
+            run_node(
+                &cli.target,
+                mine.then(|| threads.unwrap_or_else(default_threads)),
+                None,
+                false,
+            )
         }
         Command::Mine { blocks, threads } => {
             // The live line owns the terminal; logs would tear it, so only warnings show there.
@@ -202,9 +206,8 @@ fn parse_cli_arg(arg: &str) -> Value {
 fn client(target: &NodeTarget) -> Result<RpcClient, String> {
     let datadir = target.datadir();
     let contents = DataDir::read_cookie(&datadir).map_err(|error| error.to_string())?;
-    let cookie = Cookie::parse(&contents).map_err(|error| {
-        format!("{}: {error}", DataDir::cookie_path(&datadir).display())
-    })?;
+    let cookie = Cookie::parse(&contents)
+        .map_err(|error| format!("{}: {error}", DataDir::cookie_path(&datadir).display()))?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, target.rpc_port()));
     Ok(RpcClient::new(addr, cookie))
 }
@@ -212,7 +215,9 @@ fn client(target: &NodeTarget) -> Result<RpcClient, String> {
 fn call(target: &NodeTarget, method: &str, params: Vec<Value>) -> Result<Value, String> {
     let client = client(target)?;
     client.call(method, params).map_err(|error| match error {
-        ClientError::Rpc(rpc) => format!("error code: {}\nerror message:\n{}", rpc.code, rpc.message),
+        ClientError::Rpc(rpc) => {
+            format!("error code: {}\nerror message:\n{}", rpc.code, rpc.message)
+        }
         other => format!("error: {other}"),
     })
 }
@@ -248,7 +253,10 @@ fn print_json(value: &Value) {
 }
 
 fn print_tips(value: &Value) {
-    println!("{:>8}  {:>9}  {:<13}  hash", "height", "branchlen", "status");
+    println!(
+        "{:>8}  {:>9}  {:<13}  hash",
+        "height", "branchlen", "status"
+    );
     for tip in value.as_array().into_iter().flatten() {
         println!(
             "{:>8}  {:>9}  {:<13}  {}",
@@ -280,9 +288,15 @@ fn status(target: &NodeTarget) -> ExitCode {
         Ok([chain, mempool, mining, balances]) => {
             println!("network:    {}", chain["chain"].as_str().unwrap_or("?"));
             println!("height:     {}", chain["blocks"]);
-            println!("tip:        {}", chain["bestblockhash"].as_str().unwrap_or("?"));
+            println!(
+                "tip:        {}",
+                chain["bestblockhash"].as_str().unwrap_or("?")
+            );
             println!("difficulty: {}", chain["difficulty"]);
-            println!("mempool:    {} tx, {} bytes", mempool["size"], mempool["bytes"]);
+            println!(
+                "mempool:    {} tx, {} bytes",
+                mempool["size"], mempool["bytes"]
+            );
             let hashrate = mining["hashespersec"].as_f64().unwrap_or(0.0);
             if mining["generate"].as_bool().unwrap_or(false) {
                 println!(

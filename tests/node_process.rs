@@ -6,8 +6,8 @@ use nakachain::codec;
 use nakachain::consensus::pow::{compact_to_target, hash_meets_target};
 use nakachain::params::MAX_BLOCK_BYTES;
 use nakachain::rpc::{ClientError, Cookie, RpcClient};
-use nakachain::types::Block;
 use nakachain::store::DataDir;
+use nakachain::types::Block;
 use serde_json::{json, Value};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -74,7 +74,11 @@ impl NodeProcess {
             if ready {
                 return;
             }
-            assert!(Instant::now() < deadline, "node did not come up; see {}.log", self.datadir.display());
+            assert!(
+                Instant::now() < deadline,
+                "node did not come up; see {}.log",
+                self.datadir.display()
+            );
             sleep(Duration::from_millis(100));
         }
     }
@@ -122,8 +126,9 @@ fn mine_pay_restart_and_keep_everything() {
     assert_eq!(hashes.as_array().map(Vec::len), Some(101));
     assert_eq!(node.call("getblockcount", vec![]), json!(101));
     let balances = node.call("getbalances", vec![]);
-    assert_eq!(units(&balances["mine"]["trusted"]), 50 * 100_000_000);
-    assert_eq!(units(&balances["mine"]["immature"]), 100 * 50 * 100_000_000);
+    // Maturity 100: at height 101 the next block may spend the coinbases of heights 1 and 2.
+    assert_eq!(units(&balances["mine"]["trusted"]), 2 * 50 * 100_000_000);
+    assert_eq!(units(&balances["mine"]["immature"]), 99 * 50 * 100_000_000);
 
     let to = node.call("getnewaddress", vec![]);
     let txid = node.call("sendtoaddress", vec![to.clone(), json!("1.5")]);
@@ -138,8 +143,8 @@ fn mine_pay_restart_and_keep_everything() {
     assert!(block["tx"].as_array().expect("txids").contains(&txid));
     assert_eq!(node.call("getrawmempool", vec![]), json!([]));
     let after = node.call("getbalances", vec![]);
-    // Paid ourselves: only the fee left; block 2's coinbase matured meanwhile.
-    assert_eq!(units(&after["mine"]["trusted"]), 2 * 50 * 100_000_000 - fee);
+    // Paid ourselves: only the fee is gone; block 3's coinbase matured meanwhile.
+    assert_eq!(units(&after["mine"]["trusted"]), 3 * 50 * 100_000_000 - fee);
 
     let tip = node.call("getbestblockhash", vec![]);
     node.stop();
@@ -172,7 +177,8 @@ fn bad_requests_get_clear_errors_and_the_node_keeps_running() {
     };
     assert_eq!(rpc_error("nosuchmethod", vec![]).code, -32601);
     assert_eq!(rpc_error("getblockhash", vec![json!(5)]).code, -8);
-    assert_eq!(rpc_error("getblockhash", vec![json!("x")]).code, -32602);
+    assert_eq!(rpc_error("getblockhash", vec![]).code, -32602);
+    assert_eq!(rpc_error("getblockhash", vec![json!("x")]).code, -3);
     assert_eq!(rpc_error("getblock", vec![json!("00".repeat(32))]).code, -5);
     let address = node.call("getnewaddress", vec![]);
     let mut typo = address.as_str().expect("address").to_string();
@@ -180,7 +186,11 @@ fn bad_requests_get_clear_errors_and_the_node_keeps_running() {
     let error = rpc_error("sendtoaddress", vec![json!(typo), json!(1)]);
     assert!(error.message.contains("checksum"), "{}", error.message);
     let error = rpc_error("sendtoaddress", vec![address.clone(), json!(1)]);
-    assert_eq!(error.code, -6, "an empty wallet cannot pay: {}", error.message);
+    assert_eq!(
+        error.code, -6,
+        "an empty wallet cannot pay: {}",
+        error.message
+    );
     let error = rpc_error("submitblock", vec![json!("00ff")]);
     assert_eq!(error.code, -22);
 
@@ -195,7 +205,10 @@ fn bad_requests_get_clear_errors_and_the_node_keeps_running() {
     while hash_meets_target(&block.hash(), &target) {
         block.header.nonce = block.header.nonce.wrapping_add(1);
     }
-    let error = rpc_error("submitblock", vec![json!(hex::encode(codec::encode(&block)))]);
+    let error = rpc_error(
+        "submitblock",
+        vec![json!(hex::encode(codec::encode(&block)))],
+    );
     assert!(error.message.starts_with("high-hash"), "{}", error.message);
 
     node.call("invalidateblock", vec![tip.clone()]);
@@ -203,6 +216,10 @@ fn bad_requests_get_clear_errors_and_the_node_keeps_running() {
     node.call("reconsiderblock", vec![tip.clone()]);
     assert_eq!(node.call("getbestblockhash", vec![]), tip);
 
-    assert_eq!(node.call("getblockcount", vec![]), json!(1), "still serving");
+    assert_eq!(
+        node.call("getblockcount", vec![]),
+        json!(1),
+        "still serving"
+    );
     node.stop();
 }

@@ -68,11 +68,9 @@ pub fn work_from_bits(bits: u32) -> Result<U256, RuleError> {
 /// For display only (floating point never decides anything).
 pub fn difficulty(bits: u32) -> f64 {
     let to_f64 = |value: U256| {
-        value
-            .0
-            .iter()
-            .rev()
-            .fold(0.0, |acc, word| acc * 18_446_744_073_709_551_616.0 + *word as f64)
+        value.0.iter().rev().fold(0.0, |acc, word| {
+            acc * 18_446_744_073_709_551_616.0 + *word as f64
+        })
     };
     match compact_to_target(bits) {
         Ok(target) => to_f64(U256::from(0xffffu64) << 208) / to_f64(target),

@@ -186,12 +186,9 @@ impl Node {
     /// Admits a transaction to the mempool.
     pub fn accept_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
         let next_height = self.chain.height() + 1;
-        let accepted = self.mempool.accept(
-            tx,
-            self.chain.utxos(),
-            next_height,
-            self.chain.params(),
-        )?;
+        let accepted =
+            self.mempool
+                .accept(tx, self.chain.utxos(), next_height, self.chain.params())?;
         self.mempool_revision += 1;
         Ok(accepted.txid)
     }
@@ -273,15 +270,17 @@ impl Node {
         let selected = self
             .mempool
             .select_for_block(MAX_BLOCK_BYTES - COINBASE_RESERVE_BYTES);
-        let fees = selected
-            .iter()
-            .fold(Amount::ZERO, |sum, (_, fee)| sum.checked_add(*fee).unwrap_or(sum));
+        let fees = selected.iter().fold(Amount::ZERO, |sum, (_, fee)| {
+            sum.checked_add(*fee).unwrap_or(sum)
+        });
         let subsidy = self.chain.params().subsidy(next.height);
         let spec = BlockSpec {
             prev_hash: next.prev_hash,
             height: next.height,
             bits: next.bits,
-            time: next.min_time.max(u32::try_from(unix_now()).unwrap_or(u32::MAX)),
+            time: next
+                .min_time
+                .max(u32::try_from(unix_now()).unwrap_or(u32::MAX)),
             payout,
             coinbase_value: subsidy.checked_add(fees).unwrap_or(subsidy),
             extra_nonce,
@@ -348,8 +347,10 @@ fn replay_blocks(chain: &mut Chain, blocks: Vec<Block>) {
         ProgressBar::hidden()
     };
     progress.set_style(
-        ProgressStyle::with_template("replaying blocks.log {bar:40} {pos}/{len} blocks ({per_sec})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "replaying blocks.log {bar:40} {pos}/{len} blocks ({per_sec})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     for block in blocks {
         let hash = block.hash();

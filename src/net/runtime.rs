@@ -225,7 +225,10 @@ impl NodeTask {
             let height = self.node.chain.entry(&hash).map_or(0, |entry| entry.height);
             status.println(&format!("mined block {height} {hash}"));
         }
-        if self.stop_after_mined.is_some_and(|limit| self.mined >= limit) {
+        if self
+            .stop_after_mined
+            .is_some_and(|limit| self.mined >= limit)
+        {
             tracing::info!(mined = self.mined, "mined the requested number of blocks");
             self.stop_requested = true;
         }
@@ -277,7 +280,11 @@ impl NodeTask {
         self.miner = Some(MinerPool::start(threads, move |block| {
             let _ = commands.send(Command::Found(block));
         }));
-        tracing::info!(threads, kernel = crate::miner::KERNEL_NAME, "mining started");
+        tracing::info!(
+            threads,
+            kernel = crate::miner::KERNEL_NAME,
+            "mining started"
+        );
         self.publish_job()
     }
 

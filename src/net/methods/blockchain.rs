@@ -72,7 +72,10 @@ fn header_json(node: &Node, entry: &BlockEntry) -> Map<String, Value> {
     fields.insert("nonce".into(), json!(header.nonce));
     fields.insert("bits".into(), json!(format!("{:08x}", header.bits)));
     fields.insert("difficulty".into(), json!(difficulty(header.bits)));
-    fields.insert("chainwork".into(), json!(format!("{:064x}", entry.chainwork)));
+    fields.insert(
+        "chainwork".into(),
+        json!(format!("{:064x}", entry.chainwork)),
+    );
     fields.insert("status".into(), json!(entry.status.as_str()));
     if entry.height > 0 {
         fields.insert("previousblockhash".into(), json!(header.prev_hash));
@@ -116,7 +119,8 @@ fn transaction_json(tx: &Transaction) -> Value {
         "vout": outputs,
     });
     if let Some(coinbase) = tx.coinbase {
-        fields["coinbase"] = json!({"height": coinbase.height, "extra_nonce": coinbase.extra_nonce});
+        fields["coinbase"] =
+            json!({"height": coinbase.height, "extra_nonce": coinbase.extra_nonce});
     }
     fields
 }
@@ -136,7 +140,11 @@ pub(super) fn get_block(node: &Node, params: &[Value]) -> Result<Value, RpcError
     fields.insert("size".into(), json!(block.encoded_len()));
     fields.insert("nTx".into(), json!(block.transactions.len()));
     let txs: Vec<Value> = match verbosity {
-        1 => block.transactions.iter().map(|tx| json!(tx.txid())).collect(),
+        1 => block
+            .transactions
+            .iter()
+            .map(|tx| json!(tx.txid()))
+            .collect(),
         2 => block.transactions.iter().map(transaction_json).collect(),
         _ => {
             return Err(RpcError::invalid_parameter(

@@ -37,15 +37,14 @@ pub(super) fn set_generate(task: &mut NodeTask, params: &[Value]) -> Result<Valu
     let on = match params.first() {
         Some(Value::Bool(on)) => *on,
         _ => {
-            return Err(RpcError::invalid_params(
-                "parameter 1 (generate) must be true or false",
+            return Err(
+                RpcError::invalid_params("parameter 1 (generate) must be true or false").into(),
             )
-            .into())
         }
     };
     if on {
-        let threads = optional_u64(params, 1, "genproclimit")?
-            .map_or_else(default_threads, |n| n as usize);
+        let threads =
+            optional_u64(params, 1, "genproclimit")?.map_or_else(default_threads, |n| n as usize);
         if threads == 0 || threads > 1024 {
             return Err(RpcError::invalid_parameter("genproclimit must be 1 to 1024").into());
         }
