@@ -118,6 +118,21 @@ fn appended_blocks_come_back_in_order() {
 }
 
 #[test]
+fn a_batch_append_stores_the_same_records_as_single_appends() {
+    let dir = TempDir::new().unwrap();
+    let blocks = chain(BLOCKS);
+    let (_, single) = write_log(dir.path(), &blocks);
+
+    let path = dir.path().join("batch.log");
+    let (mut log, _) = open(&path).unwrap();
+    log.append_all(&blocks[..1]).unwrap();
+    log.append_all(&blocks[1..]).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), single);
+    let (_, replay) = open(&path).unwrap();
+    assert_eq!(replay.blocks, blocks);
+}
+
+#[test]
 fn a_log_cut_anywhere_in_its_last_record_recovers_and_stays_usable() {
     let dir = TempDir::new().unwrap();
     let blocks = chain(BLOCKS);

@@ -153,11 +153,14 @@ impl Node {
             .chain
             .process_block(block, unix_now())
             .map_err(SubmitError::Rejected)?;
-        for accepted in &outcome.accepted {
-            if let Some(stored) = self.chain.block(accepted) {
-                self.block_log.append(&stored).map_err(SubmitError::Store)?;
-            }
-        }
+        let accepted: Vec<_> = outcome
+            .accepted
+            .iter()
+            .filter_map(|hash| self.chain.block(hash))
+            .collect();
+        self.block_log
+            .append_all(accepted.iter().map(|block| &**block))
+            .map_err(SubmitError::Store)?;
         let now = unix_now();
         for (invalid, error) in &outcome.invalid {
             tracing::warn!(block = %invalid, reason = error.code(), "block failed to connect");

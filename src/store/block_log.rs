@@ -95,27 +95,39 @@ impl BlockLog {
 
     /// Appends one record and fsyncs it.
     pub fn append(&mut self, block: &Block) -> Result<(), StoreError> {
+        self.append_all([block])
+    }
+
+    /// Appends one record per block, in order, with a single fsync at the end: every block counts
+    /// as accepted once this returns `Ok`, none of them before.
+    pub fn append_all<'a>(
+        &mut self,
+        blocks: impl IntoIterator<Item = &'a Block>,
+    ) -> Result<(), StoreError> {
         if self.unwritable {
             return Err(StoreError::LogUnwritable {
                 path: self.path.clone(),
             });
         }
-        let body = codec::encode(block);
-        // Scanning treats longer records as corruption, so writing one would brick the log.
-        if body.len() > MAX_BLOCK_BYTES {
-            return Err(StoreError::TooLarge {
-                path: self.path.clone(),
-                len: body.len() as u64,
-                max: MAX_BLOCK_BYTES as u64,
-            });
+        let mut records = Vec::new();
+        for block in blocks {
+            let body = codec::encode(block);
+            // Scanning treats longer records as corruption, so writing one would brick the log.
+            if body.len() > MAX_BLOCK_BYTES {
+                return Err(StoreError::TooLarge {
+                    path: self.path.clone(),
+                    len: body.len() as u64,
+                    max: MAX_BLOCK_BYTES as u64,
+                });
+            }
+            records.extend_from_slice(&encode_record(self.magic, &body));
         }
-        let record = encode_record(self.magic, &body);
         let written = self
             .file
-            .write_all(&record)
+            .write_all(&records)
             .and_then(|()| self.file.sync_data());
         if let Err(source) = written {
-            // Undo the partial record so the next append does not land after garbage. If even
+            // Undo the partial records so the next append does not land after garbage. If even
             // that fails the file's end is unknown, and only a reopen (which recovers the torn
             // tail) can make the log safe to append to again.
             let undone = self
@@ -130,7 +142,7 @@ impl BlockLog {
                 source,
             });
         }
-        self.len += record.len() as u64;
+        self.len += records.len() as u64;
         Ok(())
     }
 
