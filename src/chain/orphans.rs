@@ -15,6 +15,7 @@ pub const MAX_ORPHAN_BYTES: usize = 16 * 1024 * 1024;
 /// Most block hashes remembered as refused for header-level reasons.
 pub const MAX_REJECTED_HEADERS: usize = 10_000;
 
+#[derive(Clone)]
 struct Orphan {
     block: Block,
     age: u64,
@@ -22,7 +23,7 @@ struct Orphan {
 }
 
 /// Blocks waiting for their parent, evicted oldest first.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct OrphanPool {
     blocks: HashMap<Hash256, Orphan>,
     /// Children waiting on each missing parent, in arrival order.
@@ -99,7 +100,7 @@ impl OrphanPool {
 
 /// Hashes of blocks refused for a header-level reason, so a resend is answered without
 /// checking it again. Bounded, forgetting the oldest first.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct RejectedHeaders {
     hashes: HashSet<Hash256>,
     order: VecDeque<Hash256>,

@@ -32,7 +32,9 @@ pub struct NextBlock {
     pub min_time: u32,
 }
 
-/// The block tree, the active chain and its UTXO set.
+/// The block tree, the active chain and its UTXO set. Cloning copies the whole state (block
+/// bodies are shared), so a caller can try something on a copy.
+#[derive(Clone)]
 pub struct Chain {
     params: Params,
     tree: BlockTree,

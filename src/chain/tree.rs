@@ -66,6 +66,7 @@ impl BlockStatus {
 
 /// A block in the tree with its links. Ids are indexes into the tree's node list and are never
 /// reused: blocks are never removed.
+#[derive(Clone)]
 pub(super) struct Node {
     pub(super) entry: BlockEntry,
     pub(super) parent: Option<usize>,
@@ -78,6 +79,7 @@ pub(super) struct Node {
 type CandidateKey = (U256, Reverse<u64>);
 
 /// Every block the node keeps, indexed by hash.
+#[derive(Clone)]
 pub(super) struct BlockTree {
     nodes: Vec<Node>,
     index: HashMap<Hash256, usize>,
