@@ -305,6 +305,40 @@ fn a_reorg_reports_the_transactions_of_the_losing_branch() {
 }
 
 #[test]
+fn a_reorg_returns_transactions_to_the_mempool_and_drops_the_conflicting_one() {
+    run(
+        "
+        genesis -> a1 -> a2 -> b3 (pay spends a1, keep spends a2)
+                            \\-> c3 (pay2 spends a1 again) -> c4
+        ",
+        &[
+            Step::mine("a1", "genesis"),
+            Step::mine("a2", "a1"),
+            Step::mine("b3", "a2")
+                .spend("pay", "a1", 49)
+                .spend("keep", "a2", 49)
+                .tip("b3")
+                .mempool(&[]),
+            Step::mine("c3", "a2").spend("pay2", "a1", 48).tip("b3"),
+            Step::mine("c4", "c3")
+                .tip("c4")
+                .moved(&["b3"], &["c3", "c4"])
+                .disconnected_txs(&["pay", "keep"])
+                .mempool(&["keep"])
+                .dropped(&[("pay", "txn-block-conflict")]),
+            // Back again: b3 confirms `keep` (out of the mempool) and `pay`, which conflicts with
+            // the returning `pay2`.
+            Step::mine("b4", "b3"),
+            Step::mine("b5", "b4")
+                .tip("b5")
+                .moved(&["c4", "c3"], &["b3", "b4", "b5"])
+                .mempool(&[])
+                .dropped(&[("pay2", "txn-block-conflict")]),
+        ],
+    );
+}
+
+#[test]
 fn block_errors_have_stable_codes() {
     assert_eq!(BlockError::Duplicate.code(), "duplicate");
     assert_eq!(BlockError::DuplicateInvalid.code(), "duplicate-invalid");

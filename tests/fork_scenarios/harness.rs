@@ -3,6 +3,7 @@
 
 use ed25519_dalek::{Signer, SigningKey};
 use nakachain::chain::{BlockOutcome, Chain, TipChanged};
+use nakachain::mempool::Mempool;
 use nakachain::miner::{assemble_block, solve_block, BlockSpec};
 use nakachain::params::Params;
 use nakachain::types::{
@@ -87,6 +88,8 @@ pub struct Step {
     tips: Option<Vec<(&'static str, u32, &'static str)>>,
     disconnected_txs: Vec<&'static str>,
     orphans: Option<usize>,
+    mempool: Option<Vec<&'static str>>,
+    dropped: Option<Vec<(&'static str, &'static str)>>,
 }
 
 impl Step {
@@ -108,6 +111,8 @@ impl Step {
             tips: None,
             disconnected_txs: Vec::new(),
             orphans: None,
+            mempool: None,
+            dropped: None,
         }
     }
 
@@ -234,6 +239,18 @@ impl Step {
         self.orphans = Some(count);
         self
     }
+
+    /// The mempool (which follows every tip move) holds exactly these transactions.
+    pub fn mempool(mut self, txs: &[&'static str]) -> Step {
+        self.mempool = Some(txs.to_vec());
+        self
+    }
+
+    /// This step's tip move dropped exactly these transactions, with these error codes.
+    pub fn dropped(mut self, txs: &[(&'static str, &'static str)]) -> Step {
+        self.dropped = Some(txs.to_vec());
+        self
+    }
 }
 
 /// What a step's action returned, in one shape for blocks and manual commands.
@@ -244,6 +261,10 @@ struct Observed {
 
 pub struct Harness {
     pub chain: Chain,
+    /// Follows every tip move, as the node's mempool does.
+    mempool: Mempool,
+    /// What the last tip move dropped from the mempool: txid and error code.
+    last_dropped: Vec<(Txid, &'static str)>,
     key: SigningKey,
     blocks: HashMap<&'static str, Block>,
     heights: HashMap<&'static str, u32>,
@@ -259,6 +280,8 @@ impl Harness {
         blocks.insert("genesis", params.genesis.clone());
         Harness {
             chain: Chain::new(params),
+            mempool: Mempool::new(1 << 20, 0),
+            last_dropped: Vec::new(),
             key: SigningKey::from_bytes(&[1; 32]),
             blocks,
             heights: HashMap::from([("genesis", 0)]),
@@ -354,6 +377,32 @@ impl Harness {
         block
     }
 
+    /// Lets the mempool follow a tip move and remembers what it dropped.
+    fn follow(&mut self, change: Option<&TipChanged>) {
+        self.last_dropped.clear();
+        if let Some(change) = change {
+            let next_height = self.chain.height() + 1;
+            let update = self.mempool.apply_tip_change(
+                change,
+                self.chain.utxos(),
+                next_height,
+                self.chain.params(),
+            );
+            self.last_dropped = update
+                .dropped
+                .iter()
+                .map(|(txid, error)| (*txid, error.code()))
+                .collect();
+        }
+    }
+
+    fn tx_name(&self, txid: &Txid) -> String {
+        self.txs
+            .iter()
+            .find(|(_, tx)| tx.txid() == *txid)
+            .map_or_else(|| txid.to_string(), |(name, _)| name.to_string())
+    }
+
     fn submit(&mut self, block: Block, now: u64) -> Observed {
         match self.chain.process_block(block, now) {
             Ok(outcome) => Observed {
@@ -384,6 +433,15 @@ impl Harness {
     }
 
     fn run(&mut self, step: &Step) -> Option<Observed> {
+        let observed = self.act(step);
+        let change = observed
+            .as_ref()
+            .and_then(|observed| observed.outcome.tip_changed.clone());
+        self.follow(change.as_ref());
+        observed
+    }
+
+    fn act(&mut self, step: &Step) -> Option<Observed> {
         match step.action {
             Action::Mine { name, parent, hold } => {
                 let block = self.build(name, parent, step);
@@ -445,6 +503,29 @@ impl Harness {
         }
         if let Some(count) = step.orphans {
             assert_eq!(self.chain.orphan_count(), count, "orphans after {at}");
+        }
+        if let Some(expected) = &step.mempool {
+            let mut pool: Vec<String> = self
+                .mempool
+                .entries()
+                .map(|entry| self.tx_name(&entry.txid))
+                .collect();
+            pool.sort();
+            let mut expected: Vec<String> = expected.iter().map(|tx| tx.to_string()).collect();
+            expected.sort();
+            assert_eq!(pool, expected, "mempool after {at}");
+        }
+        if let Some(expected) = &step.dropped {
+            let dropped: Vec<(String, &str)> = self
+                .last_dropped
+                .iter()
+                .map(|(txid, code)| (self.tx_name(txid), *code))
+                .collect();
+            let expected: Vec<(String, &str)> = expected
+                .iter()
+                .map(|(tx, code)| (tx.to_string(), *code))
+                .collect();
+            assert_eq!(dropped, expected, "dropped from the mempool after {at}");
         }
     }
 
