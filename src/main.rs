@@ -254,15 +254,12 @@ fn print_json(value: &Value) {
 }
 
 fn print_tips(value: &Value) {
-    println!(
-        "{:>8}  {:>9}  {:<13}  hash",
-        "height", "branchlen", "status"
-    );
+    println!("{:>8}  {:>9}  {:<13}  hash", "height", "branchlen", "status");
     for tip in value.as_array().into_iter().flatten() {
         println!(
             "{:>8}  {:>9}  {:<13}  {}",
-            tip["height"],
-            tip["branchlen"],
+            tip["height"].to_string(),
+            tip["branchlen"].to_string(),
             tip["status"].as_str().unwrap_or("?"),
             tip["hash"].as_str().unwrap_or("?"),
         );

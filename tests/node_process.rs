@@ -104,6 +104,18 @@ impl Drop for NodeProcess {
     }
 }
 
+/// Runs the node on `datadir` expecting it to refuse to start; returns what it printed.
+fn failed_start(datadir: &Path, port: u16) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_nakachain"))
+        .args(["--network", "regtest", "--datadir"])
+        .arg(datadir)
+        .args(["--rpc-port", &port.to_string(), "node"])
+        .output()
+        .expect("run nakachain");
+    assert!(!output.status.success(), "the node started on bad chain-data");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|listener| listener.local_addr())
@@ -221,5 +233,49 @@ fn bad_requests_get_clear_errors_and_the_node_keeps_running() {
         json!(1),
         "still serving"
     );
+    node.stop();
+}
+
+#[test]
+fn a_torn_tail_is_dropped_and_mid_file_corruption_stops_the_node_with_the_offset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let datadir = dir.path().join("node");
+    let port = free_port();
+    let node = NodeProcess::start(&datadir, port);
+    node.call("generate", vec![json!(5)]);
+    let fourth = node.call("getblockhash", vec![json!(4)]);
+    node.stop();
+
+    let log = datadir.join("blocks.log");
+    let bytes = std::fs::read(&log).expect("read log");
+    std::fs::write(&log, &bytes[..bytes.len() - 3]).expect("tear the tail");
+    let node = NodeProcess::start(&datadir, port);
+    assert_eq!(node.call("getblockcount", vec![]), json!(4), "only the torn block is lost");
+    assert_eq!(node.call("getbestblockhash", vec![]), fourth);
+    node.stop();
+
+    let mut bytes = std::fs::read(&log).expect("read log");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&log, &bytes).expect("flip a byte");
+    let stderr = failed_start(&datadir, port);
+    assert!(stderr.contains("blocks.log"), "{stderr}");
+    assert!(stderr.contains("corrupt record at byte"), "{stderr}");
+    assert_eq!(std::fs::read(&log).expect("read log"), bytes, "nothing was truncated");
+}
+
+#[test]
+fn a_second_node_on_the_same_datadir_or_port_is_refused_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let datadir = dir.path().join("node");
+    let port = free_port();
+    let node = NodeProcess::start(&datadir, port);
+
+    let stderr = failed_start(&datadir, free_port());
+    assert!(stderr.contains("in use by another node"), "{stderr}");
+    let stderr = failed_start(&dir.path().join("other"), port);
+    assert!(stderr.contains("cannot listen for RPC"), "{stderr}");
+
+    assert_eq!(node.call("getblockcount", vec![]), json!(0), "the first node is unharmed");
     node.stop();
 }
