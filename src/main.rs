@@ -254,7 +254,10 @@ fn print_json(value: &Value) {
 }
 
 fn print_tips(value: &Value) {
-    println!("{:>8}  {:>9}  {:<13}  hash", "height", "branchlen", "status");
+    println!(
+        "{:>8}  {:>9}  {:<13}  hash",
+        "height", "branchlen", "status"
+    );
     for tip in value.as_array().into_iter().flatten() {
         println!(
             "{:>8}  {:>9}  {:<13}  {}",

@@ -112,7 +112,10 @@ fn failed_start(datadir: &Path, port: u16) -> String {
         .args(["--rpc-port", &port.to_string(), "node"])
         .output()
         .expect("run nakachain");
-    assert!(!output.status.success(), "the node started on bad chain-data");
+    assert!(
+        !output.status.success(),
+        "the node started on bad chain-data"
+    );
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
@@ -250,7 +253,11 @@ fn a_torn_tail_is_dropped_and_mid_file_corruption_stops_the_node_with_the_offset
     let bytes = std::fs::read(&log).expect("read log");
     std::fs::write(&log, &bytes[..bytes.len() - 3]).expect("tear the tail");
     let node = NodeProcess::start(&datadir, port);
-    assert_eq!(node.call("getblockcount", vec![]), json!(4), "only the torn block is lost");
+    assert_eq!(
+        node.call("getblockcount", vec![]),
+        json!(4),
+        "only the torn block is lost"
+    );
     assert_eq!(node.call("getbestblockhash", vec![]), fourth);
     node.stop();
 
@@ -261,7 +268,11 @@ fn a_torn_tail_is_dropped_and_mid_file_corruption_stops_the_node_with_the_offset
     let stderr = failed_start(&datadir, port);
     assert!(stderr.contains("blocks.log"), "{stderr}");
     assert!(stderr.contains("corrupt record at byte"), "{stderr}");
-    assert_eq!(std::fs::read(&log).expect("read log"), bytes, "nothing was truncated");
+    assert_eq!(
+        std::fs::read(&log).expect("read log"),
+        bytes,
+        "nothing was truncated"
+    );
 }
 
 #[test]
@@ -276,6 +287,10 @@ fn a_second_node_on_the_same_datadir_or_port_is_refused_clearly() {
     let stderr = failed_start(&dir.path().join("other"), port);
     assert!(stderr.contains("cannot listen for RPC"), "{stderr}");
 
-    assert_eq!(node.call("getblockcount", vec![]), json!(0), "the first node is unharmed");
+    assert_eq!(
+        node.call("getblockcount", vec![]),
+        json!(0),
+        "the first node is unharmed"
+    );
     node.stop();
 }

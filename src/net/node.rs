@@ -86,8 +86,6 @@ pub struct Node {
     pub events: EventLog,
     datadir: DataDir,
     block_log: BlockLog,
-    /// Bumped whenever the mempool's contents change, so miners know to refresh templates.
-    mempool_revision: u64,
 }
 
 impl Node {
@@ -120,7 +118,6 @@ impl Node {
             events,
             datadir,
             block_log,
-            mempool_revision: 0,
         })
     }
 
@@ -134,10 +131,6 @@ impl Node {
 
     pub fn block_log_bytes(&self) -> u64 {
         self.block_log.len_bytes()
-    }
-
-    pub fn mempool_revision(&self) -> u64 {
-        self.mempool_revision
     }
 
     /// Validates a block, stores (and fsyncs) every block it adds to the tree, then lets the
@@ -192,7 +185,6 @@ impl Node {
         let accepted =
             self.mempool
                 .accept(tx, self.chain.utxos(), next_height, self.chain.params())?;
-        self.mempool_revision += 1;
         Ok(accepted.txid)
     }
 
@@ -205,7 +197,6 @@ impl Node {
             next_height,
             self.chain.params(),
         );
-        self.mempool_revision += 1;
         let now = unix_now();
         let dropped: Vec<DroppedTx> = update
             .dropped

@@ -21,7 +21,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// How often the node refreshes hashrate, the status line and stale templates.
 const TICK: Duration = Duration::from_secs(1);
-/// A template is rebuilt for new mempool transactions at most this often.
+/// Workers get a fresh template this often even when the tip stays: it picks up new mempool
+/// transactions and moves the header time on, so a block's time says when it was found (ASERT
+/// reads solve times from block times).
 const TEMPLATE_REFRESH: Duration = Duration::from_secs(5);
 
 /// How to run a node.
@@ -64,7 +66,6 @@ pub(super) struct NodeTask {
     /// Raised (and replaced) whenever the tip moves, so in-flight `generate` searches end.
     tip_stale: Arc<AtomicBool>,
     last_tip: Hash256,
-    template_revision: u64,
     template_built: Instant,
     mined: u64,
     stop_after_mined: Option<u64>,
@@ -107,7 +108,6 @@ async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
         hashes_per_sec: 0.0,
         stop_requested: false,
         tip_stale: Arc::new(AtomicBool::new(false)),
-        template_revision: 0,
         template_built: Instant::now(),
         mined: 0,
         stop_after_mined: config.stop_after_mined,
@@ -242,10 +242,7 @@ impl NodeTask {
             self.hashes_per_sec = hashes_now.saturating_sub(hashes_then) as f64 / elapsed;
         }
         self.hash_sample = (Instant::now(), hashes_now);
-        if self.miner.is_some()
-            && self.node.mempool_revision() != self.template_revision
-            && self.template_built.elapsed() >= TEMPLATE_REFRESH
-        {
+        if self.miner.is_some() && self.template_built.elapsed() >= TEMPLATE_REFRESH {
             self.publish_job()?;
         }
         if let Some(status) = &self.status {
@@ -299,7 +296,6 @@ impl NodeTask {
     fn publish_job(&mut self) -> Result<(), NodeError> {
         let payout = self.node.mining_address()?;
         let template = self.node.block_template(payout, 0);
-        self.template_revision = self.node.mempool_revision();
         self.template_built = Instant::now();
         if let Some(pool) = self.miner.as_mut() {
             pool.set_job(template);
