@@ -85,13 +85,27 @@ impl NodeProcess {
 
     fn stop(mut self) {
         assert_eq!(self.call("stop", vec![]), json!("nakachain stopping"));
+        self.expect_clean_exit("RPC stop");
+    }
+
+    /// Sends SIGTERM and expects a clean exit.
+    fn terminate(mut self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        self.expect_clean_exit("SIGTERM");
+    }
+
+    fn expect_clean_exit(&mut self, after: &str) {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for node") {
-                assert!(status.success(), "node exited with {status}");
+                assert!(status.success(), "node exited with {status} after {after}");
                 return;
             }
-            assert!(Instant::now() < deadline, "node did not stop");
+            assert!(Instant::now() < deadline, "node did not stop after {after}");
             sleep(Duration::from_millis(50));
         }
     }
@@ -292,5 +306,9 @@ fn a_second_node_on_the_same_datadir_or_port_is_refused_clearly() {
         json!(0),
         "the first node is unharmed"
     );
-    node.stop();
+    node.terminate();
+    assert!(
+        DataDir::read_cookie(&datadir).is_err(),
+        "a clean stop removes the cookie"
+    );
 }

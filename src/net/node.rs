@@ -45,7 +45,7 @@ pub enum NodeError {
     },
     #[error("cannot read OS randomness: {0}")]
     Randomness(String),
-    #[error("cannot start the async runtime: {0}")]
+    #[error("cannot start the async runtime or its signal handlers: {0}")]
     Runtime(std::io::Error),
 }
 

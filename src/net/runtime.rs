@@ -136,6 +136,10 @@ impl NodeTask {
         let mut tick = tokio::time::interval(TICK);
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
+        // SIGTERM (what `kill` and process supervisors send) stops the node as cleanly as Ctrl-C.
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(NodeError::Runtime)?;
         while !self.stop_requested {
             tokio::select! {
                 Some(call) = calls.recv() => self.handle_call(call)?,
@@ -143,6 +147,10 @@ impl NodeTask {
                 _ = tick.tick() => self.on_tick()?,
                 _ = &mut ctrl_c => {
                     tracing::info!("Ctrl-C: shutting down");
+                    break;
+                }
+                _ = terminate.recv() => {
+                    tracing::info!("SIGTERM: shutting down");
                     break;
                 }
             }
