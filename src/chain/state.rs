@@ -249,8 +249,10 @@ impl Chain {
             disconnected,
             connected,
         };
+        // Debug here: the node logs each reorg at WARN with what the mempool did, and a replay
+        // at start-up must not repeat old reorgs as warnings.
         if change.is_reorg() {
-            tracing::warn!(
+            tracing::debug!(
                 depth = change.disconnected.len(),
                 old_tip = %change.old_tip,
                 new_tip = %change.new_tip,
