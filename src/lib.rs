@@ -23,6 +23,9 @@
 //! - [`rpc`]: JSON-RPC over HTTP on loopback with cookie auth, server and client
 //! - [`net`]: the tokio node task: owns the state, runs miner threads, executes commands
 
+// The only unsafe code is the SHA-NI kernel (`miner::kernel::sha_ni`), which allows it for itself.
+#![deny(unsafe_code)]
+
 pub mod chain;
 pub mod codec;
 pub mod consensus;

@@ -82,6 +82,21 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Measure the miner's hash kernel against plain SHA-256d and a single compress256 stream
+    #[command(
+        after_help = "Examples:\n  nakachain bench-hash\n  nakachain bench-hash --seconds 5 --threads 2 --json"
+    )]
+    BenchHash {
+        /// Seconds per measurement
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// Miner threads [default: one per core]
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print one JSON object instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// Call an RPC method and print its JSON answer (arguments are JSON where they parse as
     /// JSON, strings otherwise)
     #[command(
@@ -148,6 +163,20 @@ fn main() -> ExitCode {
             init_logging(interactive);
             let threads = threads.unwrap_or_else(default_threads);
             run_node(&cli.target, Some(threads), blocks, interactive)
+        }
+        Command::BenchHash {
+            seconds,
+            threads,
+            json,
+        } => {
+            init_logging(true);
+            let report = net::hash_bench::run(seconds, threads.unwrap_or_else(default_threads));
+            if json {
+                println!("{}", serde_json::json!(report));
+            } else {
+                println!("{}", report.table());
+            }
+            ExitCode::SUCCESS
         }
         Command::Rpc { method, args } => {
             let params = args.iter().map(|arg| parse_cli_arg(arg)).collect();

@@ -7,8 +7,7 @@
 pub mod kernel;
 pub mod template;
 
-pub use kernel::{search_nonces, HeaderMidstate, SearchOutcome, SearchReport};
-pub use template::{assemble_block, coinbase_transaction, set_extra_nonce, solve_block, BlockSpec};
-
-/// The nonce-search kernel in use, as logs and `getmininginfo` name it.
-pub const KERNEL_NAME: &str = "portable-midstate";
+pub use kernel::{HeaderMidstate, Kernel, SearchOutcome, SearchReport};
+pub use template::{
+    assemble_block, coinbase_transaction, set_extra_nonce, solve_block, BlockSpec, CoinbaseBranch,
+};

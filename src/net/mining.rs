@@ -1,26 +1,37 @@
 //! Miner worker threads: one per requested thread, each searching its own extra-nonce lane of the
-//! current job, handing found blocks to the node task.
+//! current job with the fastest kernel, handing found blocks to the node task.
 //!
-//! Owns the threads, the current job and the hash counters. Must not validate or store blocks
-//! (the node task submits what a worker finds like any other block) and must not touch chain
-//! state: a job is a self-contained template.
+//! Owns the threads, the current job, the hash counter and the restart measurement. Must not
+//! validate or store blocks (the node task submits what a worker finds like any other block)
+//! and must not touch chain state: a job is a self-contained template.
 
 use crate::consensus::pow::compact_to_target;
-use crate::miner::{search_nonces, set_extra_nonce, SearchOutcome};
+use crate::miner::{set_extra_nonce, CoinbaseBranch, Kernel, SearchOutcome};
 use crate::types::Block;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-/// Nonces a worker hashes between updates of its hash counter: about a tenth of a second.
+/// Nonces a worker hashes between updates of its hash counter: a few hundredths of a second.
 const NONCES_PER_CHUNK: u32 = 1 << 20;
 
 /// A template for the workers and the flag that retires it.
 struct Job {
     id: u64,
     block: Block,
+    branch: CoinbaseBranch,
     /// Set when the tip moves or the node stops; every search on this job then ends.
     stale: Arc<AtomicBool>,
+    published: Instant,
+}
+
+/// How quickly the workers moved to the latest job.
+#[derive(Default)]
+struct Restart {
+    job: AtomicU64,
+    workers_started: AtomicUsize,
+    slowest_nanos: AtomicU64,
 }
 
 struct Shared {
@@ -28,6 +39,7 @@ struct Shared {
     job_changed: Condvar,
     shutdown: AtomicBool,
     hashes: AtomicU64,
+    restart: Restart,
 }
 
 impl Shared {
@@ -41,17 +53,24 @@ impl Shared {
 pub struct MinerPool {
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
+    kernel: Kernel,
     next_job_id: u64,
 }
 
 impl MinerPool {
-    /// Starts `threads` workers that call `on_found` with every block they solve.
-    pub fn start(threads: usize, on_found: impl Fn(Block) + Send + Sync + 'static) -> MinerPool {
+    /// Starts `threads` workers searching with `kernel`, calling `on_found` with every block
+    /// they solve.
+    pub fn start(
+        threads: usize,
+        kernel: Kernel,
+        on_found: impl Fn(Block) + Send + Sync + 'static,
+    ) -> MinerPool {
         let shared = Arc::new(Shared {
             job: Mutex::new(None),
             job_changed: Condvar::new(),
             shutdown: AtomicBool::new(false),
             hashes: AtomicU64::new(0),
+            restart: Restart::default(),
         });
         let on_found = Arc::new(on_found);
         let threads = threads.max(1);
@@ -59,9 +78,13 @@ impl MinerPool {
             .map(|lane| {
                 let shared = Arc::clone(&shared);
                 let on_found = Arc::clone(&on_found);
+                let lane = Lane {
+                    first_extra_nonce: lane as u64,
+                    stride: threads as u64,
+                };
                 std::thread::Builder::new()
-                    .name(format!("miner-{lane}"))
-                    .spawn(move || work(lane as u64, threads as u64, &shared, &*on_found))
+                    .name(format!("miner-{}", lane.first_extra_nonce))
+                    .spawn(move || work(lane, kernel, &shared, &*on_found))
             })
             .filter_map(|spawned| match spawned {
                 Ok(handle) => Some(handle),
@@ -74,12 +97,17 @@ impl MinerPool {
         MinerPool {
             shared,
             workers,
+            kernel,
             next_job_id: 1,
         }
     }
 
     pub fn threads(&self) -> usize {
         self.workers.len()
+    }
+
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     /// Total nonces hashed by all workers since start.
@@ -89,18 +117,33 @@ impl MinerPool {
 
     /// Retires the current job and hands the workers `block` instead.
     pub fn set_job(&mut self, block: Block) {
+        let id = self.next_job_id;
+        self.next_job_id += 1;
+        let restart = &self.shared.restart;
+        restart.workers_started.store(0, Ordering::Relaxed);
+        restart.slowest_nanos.store(0, Ordering::Relaxed);
+        restart.job.store(id, Ordering::Release);
         let job = Arc::new(Job {
-            id: self.next_job_id,
+            id,
+            branch: CoinbaseBranch::of(&block),
             block,
             stale: Arc::new(AtomicBool::new(false)),
+            published: Instant::now(),
         });
-        self.next_job_id += 1;
         let mut current = self.shared.lock_job();
         if let Some(old) = current.replace(job) {
             old.stale.store(true, Ordering::Relaxed);
         }
         drop(current);
         self.shared.job_changed.notify_all();
+    }
+
+    /// Once every worker hashes the latest job: how long the slowest took to get there from
+    /// `set_job` (noticing the old job was stale, taking the new one, preparing its header).
+    pub fn last_restart(&self) -> Option<Duration> {
+        let restart = &self.shared.restart;
+        (restart.workers_started.load(Ordering::Acquire) >= self.workers.len())
+            .then(|| Duration::from_nanos(restart.slowest_nanos.load(Ordering::Relaxed)))
     }
 
     /// Stops and joins every worker.
@@ -116,6 +159,14 @@ impl MinerPool {
             }
         }
     }
+}
+
+/// Which extra nonces a worker owns: first, first + stride, … so no two workers ever hash the
+/// same header.
+#[derive(Clone, Copy)]
+struct Lane {
+    first_extra_nonce: u64,
+    stride: u64,
 }
 
 /// Waits for a job newer than `seen`, or `None` on shutdown.
@@ -135,9 +186,17 @@ fn next_job(shared: &Shared, seen: u64) -> Option<Arc<Job>> {
     }
 }
 
-/// One worker: lane `lane` of `lanes` searches extra nonces lane, lane + lanes, … so no two
-/// workers ever hash the same header.
-fn work(lane: u64, lanes: u64, shared: &Shared, on_found: &(dyn Fn(Block) + Send + Sync)) {
+fn record_start(shared: &Shared, job: &Job) {
+    let restart = &shared.restart;
+    if restart.job.load(Ordering::Acquire) != job.id {
+        return;
+    }
+    let nanos = u64::try_from(job.published.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    restart.slowest_nanos.fetch_max(nanos, Ordering::Relaxed);
+    restart.workers_started.fetch_add(1, Ordering::Release);
+}
+
+fn work(lane: Lane, kernel: Kernel, shared: &Shared, on_found: &(dyn Fn(Block) + Send + Sync)) {
     let mut seen = 0;
     while let Some(job) = next_job(shared, seen) {
         seen = job.id;
@@ -145,12 +204,13 @@ fn work(lane: u64, lanes: u64, shared: &Shared, on_found: &(dyn Fn(Block) + Send
             continue;
         };
         let mut block = job.block.clone();
-        let mut extra_nonce = lane;
-        set_extra_nonce(&mut block, extra_nonce);
+        let mut extra_nonce = lane.first_extra_nonce;
+        set_extra_nonce(&mut block, extra_nonce, &job.branch);
+        record_start(shared, &job);
         let mut chunk_start: u32 = 0;
         loop {
             let chunk_end = chunk_start.saturating_add(NONCES_PER_CHUNK - 1);
-            let report = search_nonces(&block.header, chunk_start..=chunk_end, &target, &job.stale);
+            let report = kernel.search(&block.header, chunk_start..=chunk_end, &target, &job.stale);
             shared.hashes.fetch_add(report.hashes, Ordering::Relaxed);
             match report.outcome {
                 SearchOutcome::Found(nonce) => {
@@ -160,8 +220,8 @@ fn work(lane: u64, lanes: u64, shared: &Shared, on_found: &(dyn Fn(Block) + Send
                 }
                 SearchOutcome::Stopped => break,
                 SearchOutcome::Exhausted if chunk_end == u32::MAX => {
-                    extra_nonce += lanes;
-                    set_extra_nonce(&mut block, extra_nonce);
+                    extra_nonce += lane.stride;
+                    set_extra_nonce(&mut block, extra_nonce, &job.branch);
                     chunk_start = 0;
                 }
                 SearchOutcome::Exhausted => chunk_start = chunk_end + 1,

@@ -4,6 +4,7 @@
 //! Owns every thread, socket and clock read of a running node. Must not hold chain state behind
 //! locks or implement consensus: it feeds the core events and executes what the core decides.
 
+pub mod hash_bench;
 mod methods;
 mod mining;
 pub mod node;

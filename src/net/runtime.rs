@@ -254,7 +254,11 @@ impl NodeTask {
             self.publish_job()?;
         }
         if let Some(status) = &self.status {
-            status.update(&self.node, self.hashes_per_sec, self.miner_threads());
+            let mining = self
+                .miner
+                .as_ref()
+                .map(|pool| (pool.kernel().name(), pool.threads()));
+            status.update(&self.node, self.hashes_per_sec, mining);
         }
         Ok(())
     }
@@ -282,14 +286,11 @@ impl NodeTask {
     pub(super) fn start_mining(&mut self, threads: usize) -> Result<(), NodeError> {
         self.stop_mining();
         let commands = self.commands.clone();
-        self.miner = Some(MinerPool::start(threads, move |block| {
+        let kernel = crate::miner::Kernel::detect();
+        self.miner = Some(MinerPool::start(threads, kernel, move |block| {
             let _ = commands.send(Command::Found(block));
         }));
-        tracing::info!(
-            threads,
-            kernel = crate::miner::KERNEL_NAME,
-            "mining started"
-        );
+        tracing::info!(threads, kernel = kernel.name(), "mining started");
         self.publish_job()
     }
 

@@ -33,20 +33,22 @@ impl StatusLine {
         StatusLine { bar }
     }
 
-    pub(super) fn update(&self, node: &Node, hashes_per_sec: f64, threads: usize) {
+    /// Redraws the line; `mining` names the kernel and thread count when workers run.
+    pub(super) fn update(&self, node: &Node, hashes_per_sec: f64, mining: Option<(&str, usize)>) {
         let tip = node.chain.tip();
         let age = unix_now().saturating_sub(u64::from(tip.header.time));
-        let per_thread = if threads > 0 {
-            hashes_per_sec / threads as f64
-        } else {
-            0.0
+        let hashing = match mining {
+            Some((kernel, threads)) => format!(
+                "{} total, {} per thread × {threads} ({kernel})",
+                format_hashrate(hashes_per_sec),
+                format_hashrate(hashes_per_sec / threads.max(1) as f64),
+            ),
+            None => "not mining".to_string(),
         };
         self.bar.set_message(format!(
-            "{} height {} | {} total, {} per thread × {threads} | difficulty {:.6} | tip {}s old | mempool {} tx",
+            "{} height {} | {hashing} | difficulty {:.6} | tip {}s old | mempool {} tx",
             node.params().network,
             tip.height,
-            format_hashrate(hashes_per_sec),
-            format_hashrate(per_thread),
             difficulty(node.chain.next_block().bits),
             age,
             node.mempool.len(),

@@ -33,26 +33,57 @@ impl Block {
     }
 }
 
+fn merkle_leaf(txid: &Txid) -> Hash256 {
+    sha256d_parts(&[&[0x00], &txid.0])
+}
+
+fn merkle_node(left: &Hash256, right: &Hash256) -> Hash256 {
+    sha256d_parts(&[&[0x01], &left.0, &right.0])
+}
+
+/// One level up: pairs hashed, an odd last node carried unchanged.
+fn merkle_level(level: &[Hash256]) -> Vec<Hash256> {
+    level
+        .chunks(2)
+        .map(|pair| match pair {
+            [left, right] => merkle_node(left, right),
+            [odd] => *odd,
+            _ => unreachable!("chunks(2) yields one or two items"),
+        })
+        .collect()
+}
+
 /// Merkle root over txids; the root of no transactions is all zeros.
 pub fn merkle_root(txids: &[Txid]) -> Hash256 {
-    let mut level: Vec<Hash256> = txids
-        .iter()
-        .map(|txid| sha256d_parts(&[&[0x00], &txid.0]))
-        .collect();
+    let mut level: Vec<Hash256> = txids.iter().map(merkle_leaf).collect();
     if level.is_empty() {
         return Hash256::ZERO;
     }
     while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [left, right] => sha256d_parts(&[&[0x01], &left.0, &right.0]),
-                [odd] => *odd,
-                _ => unreachable!("chunks(2) yields one or two items"),
-            })
-            .collect();
+        level = merkle_level(&level);
     }
     level[0]
+}
+
+/// The siblings of the first leaf (the coinbase's) on its way to the root, bottom up. With
+/// them a miner that changes only the coinbase recomputes the root in one hash per level.
+pub fn first_leaf_branch(txids: &[Txid]) -> Vec<Hash256> {
+    let mut level: Vec<Hash256> = txids.iter().map(merkle_leaf).collect();
+    let mut branch = Vec::new();
+    while level.len() > 1 {
+        // The first node always has a right-hand partner while the level has two or more.
+        branch.push(level[1]);
+        level = merkle_level(&level);
+    }
+    branch
+}
+
+/// The merkle root of a transaction list whose first txid is `first` and whose first-leaf
+/// branch is `branch`.
+pub fn merkle_root_from_first(first: &Txid, branch: &[Hash256]) -> Hash256 {
+    branch.iter().fold(merkle_leaf(first), |node, sibling| {
+        merkle_node(&node, sibling)
+    })
 }
 
 #[cfg(test)]
@@ -72,6 +103,24 @@ mod tests {
         assert_ne!(three, merkle_root(&four));
         assert_ne!(merkle_root(&ids(1)), ids(1)[0]);
         assert_ne!(merkle_root(&ids(2)), merkle_root(&ids(2)[..1]));
+    }
+
+    #[test]
+    fn the_first_leaf_branch_rebuilds_the_root_for_any_first_txid() {
+        for n in 1..=9u8 {
+            let mut txids = ids(n);
+            let branch = first_leaf_branch(&txids);
+            assert_eq!(
+                merkle_root_from_first(&txids[0], &branch),
+                merkle_root(&txids)
+            );
+            txids[0] = Hash256([0xee; 32]);
+            assert_eq!(
+                merkle_root_from_first(&txids[0], &branch),
+                merkle_root(&txids),
+                "{n} txids"
+            );
+        }
     }
 
     #[test]

@@ -25,7 +25,16 @@ pub(super) fn get_mining_info(task: &NodeTask) -> Value {
         "chain": node.params().network.name(),
         "generate": task.miner.is_some(),
         "threads": task.miner_threads(),
-        "kernel": crate::miner::KERNEL_NAME,
+        "kernel": task
+            .miner
+            .as_ref()
+            .map_or_else(crate::miner::Kernel::detect, |pool| pool.kernel())
+            .name(),
+        "restart_ms": task
+            .miner
+            .as_ref()
+            .and_then(|pool| pool.last_restart())
+            .map(|latency| latency.as_secs_f64() * 1e3),
     })
 }
 

@@ -1,0 +1,282 @@
+//! Nonce-search kernels: SHA-256d over the 80-byte header with a changing nonce, the hot loop
+//! of mining, behind one interface with the fastest kernel picked at run time.
+//!
+//! - `portable`: midstate plus two `sha2::compress256` calls per nonce; every CPU.
+//! - `sha_ni` (x86-64 with the SHA extensions): several nonces in flight to hide the latency of
+//!   `sha256rnds2`, per-template precomputation, and an early test of the last hash word.
+//!
+//! Owns the arithmetic and the only `unsafe` code of the crate (in `sha_ni`). Must not decide
+//! block validity (consensus re-checks every block a kernel finds) and must not spawn threads.
+
+mod portable;
+#[cfg(target_arch = "x86_64")]
+mod sha_ni;
+
+pub use portable::{compress, HeaderMidstate};
+
+use crate::types::{BlockHeader, Hash256};
+use primitive_types::U256;
+use std::ops::RangeInclusive;
+use std::sync::atomic::AtomicBool;
+
+/// SHA-256's initial state.
+pub const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+/// How many nonces pass between looks at the stop flag: about 0.2 ms of hashing, so a new tip
+/// reaches every worker well within 10 ms, while the atomic load costs nothing.
+const STOP_CHECK_INTERVAL: u32 = 4096;
+
+/// How a search ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SearchOutcome {
+    Found(u32),
+    Exhausted,
+    Stopped,
+}
+
+/// A search's outcome and the number of nonces it hashed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SearchReport {
+    pub outcome: SearchOutcome,
+    pub hashes: u64,
+}
+
+/// A target prepared for the early test: almost every hash is rejected by comparing its most
+/// significant 32 bits (the last digest word) alone, before any 256-bit comparison.
+#[derive(Clone, Copy, Debug)]
+pub struct TargetCheck {
+    target: U256,
+    top_word: u32,
+}
+
+impl TargetCheck {
+    pub fn new(target: &U256) -> TargetCheck {
+        TargetCheck {
+            target: *target,
+            top_word: (*target >> 224).low_u32(),
+        }
+    }
+
+    /// Whether a hash whose most significant 32 bits are `top` may meet the target: false
+    /// means it certainly does not.
+    pub fn may_meet(&self, top: u32) -> bool {
+        top <= self.top_word
+    }
+
+    /// The exact test: `hash` as a little-endian 256-bit integer is at most the target.
+    pub fn meets(&self, hash: &Hash256) -> bool {
+        let top = u32::from_le_bytes([hash.0[28], hash.0[29], hash.0[30], hash.0[31]]);
+        top < self.top_word
+            || (top == self.top_word && U256::from_little_endian(&hash.0) <= self.target)
+    }
+}
+
+/// A nonce-search kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    Portable,
+    /// x86-64 SHA extensions; on a CPU without them it searches with the portable kernel.
+    ShaNi,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs.
+    pub fn detect() -> Kernel {
+        Kernel::available().pop().unwrap_or(Kernel::Portable)
+    }
+
+    /// Every kernel this CPU runs, slowest first.
+    pub fn available() -> Vec<Kernel> {
+        let mut kernels = vec![Kernel::Portable];
+        #[cfg(target_arch = "x86_64")]
+        if sha_ni::supported() {
+            kernels.push(Kernel::ShaNi);
+        }
+        kernels
+    }
+
+    /// The name logs, `getmininginfo` and `bench-hash` show.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Portable => "portable-midstate",
+            Kernel::ShaNi => "sha-ni-x4",
+        }
+    }
+
+    /// Tries every nonce in `nonces` on `header`, in order, until one meets `target` or `stop`
+    /// is set. Every kernel finds the same first nonce and reports the same hash count.
+    pub fn search(
+        self,
+        header: &BlockHeader,
+        nonces: RangeInclusive<u32>,
+        target: &U256,
+        stop: &AtomicBool,
+    ) -> SearchReport {
+        let check = TargetCheck::new(target);
+        match self {
+            Kernel::Portable => portable::search(header, nonces, &check, stop),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::ShaNi => sha_ni::search(header, nonces, &check, stop),
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::ShaNi => portable::search(header, nonces, &check, stop),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn header(seed: u8, time: u32) -> BlockHeader {
+        BlockHeader {
+            version: 1,
+            prev_hash: Hash256([seed; 32]),
+            merkle_root: Hash256([seed.wrapping_mul(7); 32]),
+            time,
+            bits: 0x207f_ffff,
+            nonce: 0,
+        }
+    }
+
+    fn hash_at(base: &BlockHeader, nonce: u32) -> Hash256 {
+        BlockHeader { nonce, ..*base }.hash()
+    }
+
+    fn plain_hits(base: &BlockHeader, nonces: RangeInclusive<u32>, target: &U256) -> Vec<u32> {
+        nonces
+            .filter(|&nonce| U256::from_little_endian(&hash_at(base, nonce).0) <= *target)
+            .collect()
+    }
+
+    /// Every nonce `kernel` finds in `nonces`, by searching again after each find.
+    fn kernel_hits(
+        kernel: Kernel,
+        base: &BlockHeader,
+        nonces: RangeInclusive<u32>,
+        target: &U256,
+    ) -> Vec<u32> {
+        let never = AtomicBool::new(false);
+        let (mut next, end) = (*nonces.start(), *nonces.end());
+        let mut hits = Vec::new();
+        loop {
+            let report = kernel.search(base, next..=end, target, &never);
+            match report.outcome {
+                SearchOutcome::Found(nonce) => {
+                    assert_eq!(
+                        report.hashes,
+                        u64::from(nonce - next) + 1,
+                        "{kernel:?} counts every nonce it tried"
+                    );
+                    hits.push(nonce);
+                    if nonce == end {
+                        return hits;
+                    }
+                    next = nonce + 1;
+                }
+                SearchOutcome::Exhausted => {
+                    assert_eq!(report.hashes, u64::from(end - next) + 1);
+                    return hits;
+                }
+                SearchOutcome::Stopped => panic!("{kernel:?} stopped without being asked"),
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn every_kernel_finds_exactly_the_plain_sha256d_hits(
+            seed: u8,
+            time: u32,
+            start: u32,
+            len in 0u32..300,
+            target_shift in 1u32..8,
+            pick in any::<prop::sample::Index>(),
+        ) {
+            let base = header(seed, time);
+            let end = start.saturating_add(len);
+            let easy = U256::MAX >> target_shift;
+            let expected = plain_hits(&base, start..=end, &easy);
+            for kernel in Kernel::available() {
+                prop_assert_eq!(kernel_hits(kernel, &base, start..=end, &easy), expected.clone(), "{:?}", kernel);
+            }
+            // A target equal to one nonce's hash: that nonce meets it, and so do only nonces
+            // whose hashes are no larger; the last word of many candidates ties with it.
+            let chosen = start + pick.index(len as usize + 1) as u32;
+            let exact = U256::from_little_endian(&hash_at(&base, chosen).0);
+            let expected = plain_hits(&base, start..=end, &exact);
+            prop_assert!(expected.contains(&chosen));
+            for kernel in Kernel::available() {
+                prop_assert_eq!(kernel_hits(kernel, &base, start..=end, &exact), expected.clone(), "{:?}", kernel);
+            }
+        }
+
+        #[test]
+        fn a_target_whose_top_word_ties_is_decided_by_the_lower_words(seed: u8, nonce: u32) {
+            let base = header(seed, 7);
+            let hash = U256::from_little_endian(&hash_at(&base, nonce).0);
+            let top_only = (hash >> 224) << 224;
+            let just_below = hash - U256::one();
+            for kernel in Kernel::available() {
+                let found = |target: &U256| {
+                    kernel.search(&base, nonce..=nonce, target, &AtomicBool::new(false)).outcome
+                };
+                prop_assert_eq!(found(&hash), SearchOutcome::Found(nonce));
+                prop_assert_eq!(found(&just_below), SearchOutcome::Exhausted);
+                // Same top word, lower words all zero: below the hash unless the hash is.
+                let expected = if top_only >= hash { SearchOutcome::Found(nonce) } else { SearchOutcome::Exhausted };
+                prop_assert_eq!(found(&top_only), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_stops_when_asked_and_reports_exhaustion() {
+        let base = header(2, 1000);
+        for kernel in Kernel::available() {
+            let stopped = kernel.search(&base, 0..=u32::MAX, &U256::zero(), &AtomicBool::new(true));
+            assert_eq!(stopped.outcome, SearchOutcome::Stopped, "{kernel:?}");
+            let exhausted = kernel.search(&base, 1..=100, &U256::zero(), &AtomicBool::new(false));
+            assert_eq!(exhausted.outcome, SearchOutcome::Exhausted, "{kernel:?}");
+            assert_eq!(exhausted.hashes, 100);
+            #[allow(clippy::reversed_empty_ranges)] // an empty range on purpose
+            let empty = kernel.search(&base, 5..=4, &U256::MAX, &AtomicBool::new(false));
+            assert_eq!(
+                empty,
+                SearchReport {
+                    outcome: SearchOutcome::Exhausted,
+                    hashes: 0
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn the_range_ends_at_u32_max_without_overflow() {
+        let base = header(3, 1000);
+        let target = U256::MAX >> 1;
+        let expected = plain_hits(&base, u32::MAX - 20..=u32::MAX, &target);
+        for kernel in Kernel::available() {
+            assert_eq!(
+                kernel_hits(kernel, &base, u32::MAX - 20..=u32::MAX, &target),
+                expected,
+                "{kernel:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_fastest_available_kernel_is_detected() {
+        assert_eq!(Some(&Kernel::detect()), Kernel::available().last());
+    }
+}
