@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 const CHUNK_NONCES: u32 = 1 << 16;
 /// New jobs published to measure how fast every worker switches.
 const RESTART_SAMPLES: usize = 20;
+/// Time between measured job switches.
+const RESTART_PAUSE: Duration = Duration::from_millis(20);
 /// Bits whose target is 1: no header meets it, so workers hash until told to stop.
 const IMPOSSIBLE_BITS: u32 = 0x0300_0001;
 
@@ -145,20 +147,20 @@ fn restart_latencies(kernel: Kernel, threads: usize) -> Vec<Duration> {
             Vec::new(),
         )
     };
-    pool.set_job(template(0));
     let mut latencies = Vec::with_capacity(RESTART_SAMPLES);
-    for sample in 1..=RESTART_SAMPLES {
-        // Let the workers get deep into the current job before the "tip" moves.
-        std::thread::sleep(Duration::from_millis(20));
-        pool.set_job(template(sample as u32));
-        let deadline = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < deadline {
-            if let Some(latency) = pool.last_restart() {
-                latencies.push(latency);
-                break;
-            }
-            std::thread::sleep(Duration::from_micros(200));
+    let mut previous = None;
+    for sample in 0..=RESTART_SAMPLES {
+        pool.set_job(template(sample as u32), Instant::now());
+        // Let every worker reach the job and get deep into it before the "tip" moves again;
+        // the first job only warms up.
+        std::thread::sleep(RESTART_PAUSE);
+        let latest = pool.last_restart();
+        if sample > 0 {
+            // A job not reached by every worker within the pause counts as the whole pause.
+            let reached = latest.filter(|_| latest != previous);
+            latencies.push(reached.unwrap_or(RESTART_PAUSE));
         }
+        previous = latest;
     }
     pool.stop();
     latencies

@@ -27,11 +27,12 @@ struct Job {
 }
 
 /// How quickly the workers moved to the latest job.
-#[derive(Default)]
 struct Restart {
     job: AtomicU64,
     workers_started: AtomicUsize,
     slowest_nanos: AtomicU64,
+    /// The slowest worker's time for the last job every worker reached; `u64::MAX` before one.
+    last_complete_nanos: AtomicU64,
 }
 
 struct Shared {
@@ -40,6 +41,7 @@ struct Shared {
     shutdown: AtomicBool,
     hashes: AtomicU64,
     restart: Restart,
+    workers: AtomicUsize,
 }
 
 impl Shared {
@@ -70,7 +72,13 @@ impl MinerPool {
             job_changed: Condvar::new(),
             shutdown: AtomicBool::new(false),
             hashes: AtomicU64::new(0),
-            restart: Restart::default(),
+            restart: Restart {
+                job: AtomicU64::new(0),
+                workers_started: AtomicUsize::new(0),
+                slowest_nanos: AtomicU64::new(0),
+                last_complete_nanos: AtomicU64::new(u64::MAX),
+            },
+            workers: AtomicUsize::new(0),
         });
         let on_found = Arc::new(on_found);
         let threads = threads.max(1);
@@ -93,7 +101,8 @@ impl MinerPool {
                     None
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        shared.workers.store(workers.len(), Ordering::Release);
         MinerPool {
             shared,
             workers,
@@ -115,8 +124,10 @@ impl MinerPool {
         self.shared.hashes.load(Ordering::Relaxed)
     }
 
-    /// Retires the current job and hands the workers `block` instead.
-    pub fn set_job(&mut self, block: Block) {
+    /// Retires the current job and hands the workers `block` instead. `since` is when the
+    /// reason for the new job happened (the tip moved), so the restart time includes building
+    /// the template.
+    pub fn set_job(&mut self, block: Block, since: Instant) {
         let id = self.next_job_id;
         self.next_job_id += 1;
         let restart = &self.shared.restart;
@@ -128,7 +139,7 @@ impl MinerPool {
             branch: CoinbaseBranch::of(&block),
             block,
             stale: Arc::new(AtomicBool::new(false)),
-            published: Instant::now(),
+            published: since,
         });
         let mut current = self.shared.lock_job();
         if let Some(old) = current.replace(job) {
@@ -138,12 +149,16 @@ impl MinerPool {
         self.shared.job_changed.notify_all();
     }
 
-    /// Once every worker hashes the latest job: how long the slowest took to get there from
-    /// `set_job` (noticing the old job was stale, taking the new one, preparing its header).
+    /// For the last job every worker reached: how long the slowest took to get there from the
+    /// job's `since` (building the template, noticing the old job was stale, taking the new one,
+    /// preparing its header). `None` before the first.
     pub fn last_restart(&self) -> Option<Duration> {
-        let restart = &self.shared.restart;
-        (restart.workers_started.load(Ordering::Acquire) >= self.workers.len())
-            .then(|| Duration::from_nanos(restart.slowest_nanos.load(Ordering::Relaxed)))
+        let nanos = self
+            .shared
+            .restart
+            .last_complete_nanos
+            .load(Ordering::Acquire);
+        (nanos != u64::MAX).then(|| Duration::from_nanos(nanos))
     }
 
     /// Stops and joins every worker.
@@ -191,9 +206,17 @@ fn record_start(shared: &Shared, job: &Job) {
     if restart.job.load(Ordering::Acquire) != job.id {
         return;
     }
-    let nanos = u64::try_from(job.published.elapsed().as_nanos()).unwrap_or(u64::MAX);
-    restart.slowest_nanos.fetch_max(nanos, Ordering::Relaxed);
-    restart.workers_started.fetch_add(1, Ordering::Release);
+    let nanos = u64::try_from(job.published.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+    let slowest = restart
+        .slowest_nanos
+        .fetch_max(nanos, Ordering::AcqRel)
+        .max(nanos);
+    let started = restart.workers_started.fetch_add(1, Ordering::AcqRel) + 1;
+    if started == shared.workers.load(Ordering::Acquire) {
+        restart
+            .last_complete_nanos
+            .store(slowest, Ordering::Release);
+    }
 }
 
 fn work(lane: Lane, kernel: Kernel, shared: &Shared, on_found: &(dyn Fn(Block) + Send + Sync)) {
@@ -227,5 +250,79 @@ fn work(lane: Lane, kernel: Kernel, shared: &Shared, on_found: &(dyn Fn(Block) +
                 SearchOutcome::Exhausted => chunk_start = chunk_end + 1,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consensus::rules::check_block;
+    use crate::miner::{assemble_block, BlockSpec};
+    use crate::params::Params;
+    use crate::types::Address;
+    use std::sync::mpsc;
+
+    fn regtest_template(params: &Params, bits: u32) -> Block {
+        assemble_block(
+            &BlockSpec {
+                prev_hash: params.genesis_hash(),
+                height: 1,
+                bits,
+                time: params.genesis.header.time + 1,
+                payout: Address([8; 20]),
+                coinbase_value: params.subsidy(1),
+                extra_nonce: 0,
+            },
+            Vec::new(),
+        )
+    }
+
+    /// Waits (bounded, so a bug fails instead of hanging) for `condition`.
+    fn eventually(mut condition: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if condition() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        false
+    }
+
+    #[test]
+    fn workers_hand_over_valid_blocks_from_their_own_lanes() {
+        let params = Params::regtest();
+        let (found_tx, found) = mpsc::channel();
+        let found_tx = Mutex::new(found_tx);
+        let mut pool = MinerPool::start(2, Kernel::detect(), move |block| {
+            let _ = found_tx.lock().map(|tx| tx.send(block));
+        });
+        pool.set_job(
+            regtest_template(&params, params.pow_limit_bits),
+            Instant::now(),
+        );
+        let mut lanes = std::collections::HashSet::new();
+        for _ in 0..2 {
+            let block = found
+                .recv_timeout(Duration::from_secs(30))
+                .expect("a regtest block is found at once");
+            assert_eq!(check_block(&block, &params), Ok(()));
+            lanes.insert(block.transactions[0].coinbase.map(|data| data.extra_nonce));
+        }
+        pool.stop();
+        assert_eq!(lanes.len(), 2, "each worker mines its own extra nonce");
+    }
+
+    #[test]
+    fn every_worker_moves_to_a_new_job_and_the_restart_is_measured() {
+        let params = Params::regtest();
+        let impossible = 0x0300_0001;
+        let mut pool = MinerPool::start(2, Kernel::detect(), |_| {});
+        assert_eq!(pool.last_restart(), None);
+        pool.set_job(regtest_template(&params, impossible), Instant::now());
+        assert!(eventually(|| pool.last_restart().is_some()));
+        let first = pool.hashes();
+        assert!(eventually(|| pool.hashes() > first), "workers are hashing");
+        pool.stop();
     }
 }

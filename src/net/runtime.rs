@@ -251,7 +251,7 @@ impl NodeTask {
         }
         self.hash_sample = (Instant::now(), hashes_now);
         if self.miner.is_some() && self.template_built.elapsed() >= TEMPLATE_REFRESH {
-            self.publish_job()?;
+            self.publish_job(Instant::now())?;
         }
         if let Some(status) = &self.status {
             let mining = self
@@ -273,7 +273,7 @@ impl NodeTask {
         self.tip_stale.store(true, Ordering::Relaxed);
         self.tip_stale = Arc::new(AtomicBool::new(false));
         if self.miner.is_some() {
-            self.publish_job()?;
+            self.publish_job(Instant::now())?;
         }
         Ok(())
     }
@@ -291,7 +291,7 @@ impl NodeTask {
             let _ = commands.send(Command::Found(block));
         }));
         tracing::info!(threads, kernel = kernel.name(), "mining started");
-        self.publish_job()
+        self.publish_job(Instant::now())
     }
 
     pub(super) fn stop_mining(&mut self) {
@@ -302,12 +302,13 @@ impl NodeTask {
         }
     }
 
-    fn publish_job(&mut self) -> Result<(), NodeError> {
+    /// Hands the workers a fresh template; `since` is when the reason for it happened.
+    fn publish_job(&mut self, since: Instant) -> Result<(), NodeError> {
         let payout = self.node.mining_address()?;
         let template = self.node.block_template(payout, 0);
         self.template_built = Instant::now();
         if let Some(pool) = self.miner.as_mut() {
-            pool.set_job(template);
+            pool.set_job(template, since);
         }
         Ok(())
     }
