@@ -103,8 +103,10 @@ pub fn solve_block(block: &mut Block, stop: &AtomicBool) -> bool {
     let Ok(target) = compact_to_target(block.header.bits) else {
         return false;
     };
-    let mut extra_nonce = block.transactions[0]
-        .coinbase
+    let mut extra_nonce = block
+        .transactions
+        .first()
+        .and_then(|tx| tx.coinbase)
         .map_or(0, |data| data.extra_nonce);
     let branch = CoinbaseBranch::of(block);
     loop {
@@ -172,6 +174,20 @@ mod tests {
             block.header.nonce = nonce;
             assert_eq!(check_block(&block, &params), Ok(()), "{kernel:?}");
         }
+    }
+
+    #[test]
+    fn a_block_without_transactions_is_solved_without_panicking() {
+        let params = Params::regtest();
+        let mut block = Block {
+            header: params.genesis.header,
+            transactions: Vec::new(),
+        };
+        assert!(solve_block(&mut block, &AtomicBool::new(false)));
+        assert_eq!(
+            check_block(&block, &params),
+            Err(crate::consensus::RuleError::CoinbaseMissing)
+        );
     }
 
     #[test]
