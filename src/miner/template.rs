@@ -133,9 +133,8 @@ mod tests {
     use crate::consensus::rules::check_block;
     use crate::params::Params;
 
-    #[test]
-    fn a_solved_template_passes_the_block_checks() {
-        let params = Params::regtest();
+    /// An empty block on regtest's genesis, not yet solved.
+    fn first_block(params: &Params) -> Block {
         let spec = BlockSpec {
             prev_hash: params.genesis_hash(),
             height: 1,
@@ -145,7 +144,13 @@ mod tests {
             coinbase_value: params.subsidy(1),
             extra_nonce: 0,
         };
-        let mut block = assemble_block(&spec, Vec::new());
+        assemble_block(&spec, Vec::new())
+    }
+
+    #[test]
+    fn a_solved_template_passes_the_block_checks() {
+        let params = Params::regtest();
+        let mut block = first_block(&params);
         assert!(solve_block(&mut block, &AtomicBool::new(false)));
         assert_eq!(check_block(&block, &params), Ok(()));
     }
@@ -154,16 +159,7 @@ mod tests {
     fn a_block_found_by_any_kernel_passes_the_block_checks() {
         let params = Params::regtest();
         for kernel in Kernel::available() {
-            let spec = BlockSpec {
-                prev_hash: params.genesis_hash(),
-                height: 1,
-                bits: params.pow_limit_bits,
-                time: params.genesis.header.time + 1,
-                payout: Address([6; 20]),
-                coinbase_value: params.subsidy(1),
-                extra_nonce: 0,
-            };
-            let mut block = assemble_block(&spec, Vec::new());
+            let mut block = first_block(&params);
             let target = compact_to_target(block.header.bits).unwrap();
             let never = AtomicBool::new(false);
             // Start past a few nonces so the SHA-NI lanes, not only its first, are exercised.
