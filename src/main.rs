@@ -110,7 +110,10 @@ enum Command {
     #[command(after_help = "Example:\n  nakachain tips")]
     Tips,
     /// The node's wallet
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  nakachain wallet new\n  nakachain wallet balance"
+    )]
     Wallet(WalletCommand),
     /// Pay an address from the node's wallet
     #[command(after_help = "Example:\n  nakachain send nk3f…a1 1.5")]
