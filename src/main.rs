@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use nakachain::net::{self, NodeConfig};
 use nakachain::params::{Network, Params};
 use nakachain::rpc::{ClientError, Cookie, RpcClient};
-use nakachain::store::DataDir;
+use nakachain::store::{DataDir, DEFAULT_NODE_NAME};
 use serde_json::Value;
 use std::io::IsTerminal;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -47,11 +47,9 @@ impl NodeTarget {
     }
 
     fn datadir(&self) -> PathBuf {
-        self.datadir.clone().unwrap_or_else(|| {
-            PathBuf::from("chain-data")
-                .join(self.network.name())
-                .join("default")
-        })
+        self.datadir
+            .clone()
+            .unwrap_or_else(|| DataDir::default_root(self.network, DEFAULT_NODE_NAME))
     }
 
     fn rpc_port(&self) -> u16 {

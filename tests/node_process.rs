@@ -312,3 +312,34 @@ fn a_second_node_on_the_same_datadir_or_port_is_refused_clearly() {
         "a clean stop removes the cookie"
     );
 }
+
+#[test]
+fn invalidateblock_survives_a_restart_until_reconsidered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let datadir = dir.path().join("node");
+    let port = free_port();
+    let node = NodeProcess::start(&datadir, port);
+    node.call("generate", vec![json!(3)]);
+    let tip = node.call("getbestblockhash", vec![]);
+    node.call("invalidateblock", vec![tip.clone()]);
+    assert_eq!(node.call("getblockcount", vec![]), json!(2));
+    node.stop();
+
+    let node = NodeProcess::start(&datadir, port);
+    assert_eq!(
+        node.call("getblockcount", vec![]),
+        json!(2),
+        "still invalidated"
+    );
+    node.call("reconsiderblock", vec![tip.clone()]);
+    assert_eq!(node.call("getbestblockhash", vec![]), tip);
+    node.stop();
+
+    let node = NodeProcess::start(&datadir, port);
+    assert_eq!(
+        node.call("getbestblockhash", vec![]),
+        tip,
+        "reconsidered for good"
+    );
+    node.stop();
+}

@@ -345,3 +345,25 @@ fn a_locked_data_directory_cannot_be_opened_twice() {
     drop(first);
     assert!(DataDir::open(dir.path()).is_ok());
 }
+
+#[test]
+fn invalidated_blocks_round_trip_and_a_bad_line_is_named_by_offset() {
+    let dir = TempDir::new().unwrap();
+    let datadir = DataDir::open(dir.path()).unwrap();
+    assert_eq!(datadir.load_invalidated().unwrap(), Vec::new());
+    let hashes: Vec<_> = chain(2).iter().map(Block::hash).collect();
+    datadir.save_invalidated(&hashes).unwrap();
+    assert_eq!(datadir.load_invalidated().unwrap(), hashes);
+
+    let path = dir.path().join("invalidated.txt");
+    let good_line = format!("{}\n", hashes[0]);
+    std::fs::write(&path, format!("{good_line}not-a-hash\n")).unwrap();
+    let err = datadir.load_invalidated().unwrap_err();
+    assert_eq!(err.code(), "corrupt");
+    let message = err.to_string();
+    assert!(message.contains("invalidated.txt"), "{message}");
+    assert!(
+        message.contains(&format!("corrupt record at byte {}", good_line.len())),
+        "{message}"
+    );
+}

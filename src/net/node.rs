@@ -5,7 +5,7 @@
 //! Owns the ordering between the core modules and the store. Must not block on the network or
 //! spawn threads (the runtime does); reads the wall clock only through `unix_now`.
 
-use crate::chain::{BlockOutcome, Chain, TipChanged};
+use crate::chain::{BlockOutcome, BlockStatus, Chain, TipChanged};
 use crate::events::{DroppedTx, EventKind, EventLog, DEFAULT_EVENT_CAPACITY};
 use crate::mempool::{Mempool, MempoolError};
 use crate::miner::{assemble_block, BlockSpec};
@@ -86,6 +86,8 @@ pub struct Node {
     pub events: EventLog,
     datadir: DataDir,
     block_log: BlockLog,
+    /// Blocks marked invalid by hand, kept in the data directory so a restart keeps them so.
+    invalidated: Vec<Hash256>,
 }
 
 impl Node {
@@ -95,6 +97,12 @@ impl Node {
         let (block_log, replay) = BlockLog::open(&datadir.block_log_path(), params.magic)?;
         let mut chain = Chain::new(params);
         replay_blocks(&mut chain, replay.blocks);
+        let invalidated = datadir.load_invalidated()?;
+        for hash in &invalidated {
+            if let Err(error) = chain.invalidate_block(hash) {
+                tracing::warn!(block = %hash, reason = error.code(), "cannot re-apply invalidateblock");
+            }
+        }
         let wallet = load_or_create_wallet(&datadir)?;
         let mut events = EventLog::new(DEFAULT_EVENT_CAPACITY);
         events.push(
@@ -118,6 +126,7 @@ impl Node {
             events,
             datadir,
             block_log,
+            invalidated,
         })
     }
 
@@ -303,21 +312,44 @@ impl Node {
         Ok(())
     }
 
-    /// Marks a block invalid by hand and follows the resulting move.
-    pub fn invalidate(&mut self, hash: &Hash256) -> Result<(), crate::chain::ChainError> {
-        if let Some(change) = self.chain.invalidate_block(hash)? {
+    /// Marks a block invalid by hand, remembers that across restarts, and follows the move.
+    pub fn invalidate(&mut self, hash: &Hash256) -> Result<(), ManualError> {
+        let change = self.chain.invalidate_block(hash)?;
+        if !self.invalidated.contains(hash) {
+            self.invalidated.push(*hash);
+        }
+        self.datadir.save_invalidated(&self.invalidated)?;
+        if let Some(change) = change {
             self.follow_tip(&change);
         }
         Ok(())
     }
 
-    /// Clears a hand-made (or earlier) invalid mark and follows the resulting move.
-    pub fn reconsider(&mut self, hash: &Hash256) -> Result<(), crate::chain::ChainError> {
-        if let Some(change) = self.chain.reconsider_block(hash)? {
+    /// Clears invalid marks on a block, its ancestors and descendants, forgets the hand-made
+    /// marks that cleared, and follows the move.
+    pub fn reconsider(&mut self, hash: &Hash256) -> Result<(), ManualError> {
+        let change = self.chain.reconsider_block(hash)?;
+        let chain = &self.chain;
+        self.invalidated.retain(|marked| {
+            chain
+                .entry(marked)
+                .is_some_and(|entry| entry.status == BlockStatus::Invalidated)
+        });
+        self.datadir.save_invalidated(&self.invalidated)?;
+        if let Some(change) = change {
             self.follow_tip(&change);
         }
         Ok(())
     }
+}
+
+/// Why `invalidateblock` or `reconsiderblock` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ManualError {
+    #[error(transparent)]
+    Chain(#[from] crate::chain::ChainError),
+    #[error("cannot save the list of invalidated blocks: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// Why `submit_block` did not accept a block.

@@ -1,5 +1,5 @@
 //! One node's data directory, `chain-data/<network>/<node>/` by default: its lock, the paths of
-//! its files, the RPC cookie and the wallet file.
+//! its files, the RPC cookie, the wallet file and the list of blocks invalidated by hand.
 //!
 //! Owns the directory layout and the small private files. The block log's format belongs to
 //! `block_log`; what the wallet bytes mean belongs to `wallet`.
@@ -7,6 +7,7 @@
 use super::block_log::sync_parent_dir;
 use super::StoreError;
 use crate::params::Network;
+use crate::types::Hash256;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{ErrorKind, Read, Write};
@@ -20,6 +21,8 @@ pub const DEFAULT_NODE_NAME: &str = "default";
 pub const MAX_WALLET_BYTES: u64 = 1024 * 1024;
 /// A cookie is one short line; refusing more keeps a stray file from being read into memory.
 const MAX_COOKIE_BYTES: u64 = 4096;
+/// Room for about 15,000 hand-invalidated block hashes.
+const MAX_INVALIDATED_BYTES: u64 = 1024 * 1024;
 /// Only the owner may read keys and RPC credentials.
 const PRIVATE_MODE: u32 = 0o600;
 
@@ -129,30 +132,47 @@ impl DataDir {
 
     /// The wallet file's bytes, or `None` if there is no wallet yet.
     pub fn load_wallet(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = self.wallet_path();
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StoreError::Io { path, source }),
+        read_bounded(&self.wallet_path(), MAX_WALLET_BYTES)
+    }
+
+    fn invalidated_path(&self) -> PathBuf {
+        self.root.join("invalidated.txt")
+    }
+
+    /// Blocks marked invalid by hand (`invalidateblock`), one display hash per line; empty if
+    /// none were. A line that is not a hash is corruption, named by its byte offset.
+    pub fn load_invalidated(&self) -> Result<Vec<Hash256>, StoreError> {
+        let path = self.invalidated_path();
+        let Some(bytes) = read_bounded(&path, MAX_INVALIDATED_BYTES)? else {
+            return Ok(Vec::new());
         };
-        let too_large = |len| StoreError::TooLarge {
+        let corrupt = |offset: usize, reason: String| StoreError::Corrupt {
             path: path.clone(),
-            len,
-            max: MAX_WALLET_BYTES,
+            offset: offset as u64,
+            reason,
         };
-        let claimed = file.metadata().map_err(StoreError::io(&path))?.len();
-        if claimed > MAX_WALLET_BYTES {
-            return Err(too_large(claimed));
+        let text = String::from_utf8(bytes)
+            .map_err(|e| corrupt(e.utf8_error().valid_up_to(), "not UTF-8 text".into()))?;
+        let mut hashes = Vec::new();
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let trimmed = line.trim();
+            if !trimmed.is_empty() {
+                hashes.push(
+                    trimmed.parse().map_err(|e: crate::types::ParseHashError| {
+                        corrupt(offset, e.to_string())
+                    })?,
+                );
+            }
+            offset += line.len();
         }
-        // The length is checked again while reading, in case the file grew since.
-        let mut bytes = Vec::new();
-        file.take(MAX_WALLET_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(StoreError::io(&path))?;
-        if bytes.len() as u64 > MAX_WALLET_BYTES {
-            return Err(too_large(bytes.len() as u64));
-        }
-        Ok(Some(bytes))
+        Ok(hashes)
+    }
+
+    /// Replaces the list of blocks marked invalid by hand, atomically.
+    pub fn save_invalidated(&self, hashes: &[Hash256]) -> Result<(), StoreError> {
+        let text: String = hashes.iter().map(|hash| format!("{hash}\n")).collect();
+        write_private_atomic(&self.invalidated_path(), text.as_bytes())
     }
 
     /// Replaces the wallet file atomically: a crash leaves either the old wallet or the new one,
@@ -168,6 +188,38 @@ impl DataDir {
         }
         write_private_atomic(&path, bytes)
     }
+}
+
+/// The bytes of `path`, refusing more than `max`; `None` if the file does not exist.
+fn read_bounded(path: &Path, max: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let too_large = |len| StoreError::TooLarge {
+        path: path.to_path_buf(),
+        len,
+        max,
+    };
+    let claimed = file.metadata().map_err(StoreError::io(path))?.len();
+    if claimed > max {
+        return Err(too_large(claimed));
+    }
+    // The length is checked again while reading, in case the file grew since.
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(StoreError::io(path))?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(Some(bytes))
 }
 
 /// Writes `bytes` to a fresh mode-0600 temporary file beside `path`, fsyncs it, renames it over

@@ -1,8 +1,10 @@
 //! Chain and mempool queries, and the two manual fork controls (invalidate, reconsider).
 
-use crate::chain::BlockEntry;
+use crate::chain::{BlockEntry, ChainError};
 use crate::consensus::pow::difficulty;
+use crate::net::node::ManualError;
 use crate::net::node::Node;
+use crate::net::runtime::MethodFailure;
 use crate::rpc::params::{optional_u64, required_hash, required_u64};
 use crate::rpc::RpcError;
 use crate::types::{Block, Hash256, Transaction, HEADER_BYTES};
@@ -220,24 +222,25 @@ pub(super) fn get_raw_mempool(node: &Node, params: &[Value]) -> Result<Value, Rp
     Ok(Value::Object(entries))
 }
 
-fn chain_error(error: crate::chain::ChainError) -> RpcError {
+fn manual_failure(error: ManualError) -> MethodFailure {
     match error {
-        crate::chain::ChainError::UnknownBlock(hash) => {
-            RpcError::invalid_address(format!("Block not found: {hash}"))
+        ManualError::Chain(ChainError::UnknownBlock(hash)) => {
+            RpcError::invalid_address(format!("Block not found: {hash}")).into()
         }
-        other => RpcError::invalid_parameter(other.to_string()),
+        ManualError::Chain(other) => RpcError::invalid_parameter(other.to_string()).into(),
+        ManualError::Store(error) => MethodFailure::Fatal(error.into()),
     }
 }
 
-pub(super) fn invalidate_block(node: &mut Node, params: &[Value]) -> Result<Value, RpcError> {
+pub(super) fn invalidate_block(node: &mut Node, params: &[Value]) -> Result<Value, MethodFailure> {
     let hash = required_hash(params, 0, "blockhash")?;
-    node.invalidate(&hash).map_err(chain_error)?;
+    node.invalidate(&hash).map_err(manual_failure)?;
     Ok(Value::Null)
 }
 
-pub(super) fn reconsider_block(node: &mut Node, params: &[Value]) -> Result<Value, RpcError> {
+pub(super) fn reconsider_block(node: &mut Node, params: &[Value]) -> Result<Value, MethodFailure> {
     let hash = required_hash(params, 0, "blockhash")?;
-    node.reconsider(&hash).map_err(chain_error)?;
+    node.reconsider(&hash).map_err(manual_failure)?;
     Ok(Value::Null)
 }
 

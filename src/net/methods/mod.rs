@@ -64,8 +64,8 @@ pub(super) fn dispatch(
         "getmininginfo" => Ok(mining::get_mining_info(task)),
         "setgenerate" => mining::set_generate(task, params),
         "submitblock" => mining::submit_block(&mut task.node, params),
-        "invalidateblock" => Ok(blockchain::invalidate_block(&mut task.node, params)?),
-        "reconsiderblock" => Ok(blockchain::reconsider_block(&mut task.node, params)?),
+        "invalidateblock" => blockchain::invalidate_block(&mut task.node, params),
+        "reconsiderblock" => blockchain::reconsider_block(&mut task.node, params),
         "getevents" => Ok(blockchain::get_events(&task.node, params)?),
         "help" => Ok(Value::from(METHODS.join("\n"))),
         "stop" => {
