@@ -27,11 +27,17 @@ struct NodeProcess {
 
 impl NodeProcess {
     fn start(datadir: &Path, port: u16) -> NodeProcess {
+        NodeProcess::start_with(datadir, port, &[])
+    }
+
+    /// Starts `nakachain node` with extra node arguments (e.g. `--mine`).
+    fn start_with(datadir: &Path, port: u16, node_args: &[&str]) -> NodeProcess {
         let log = std::fs::File::create(datadir.with_extension("log")).expect("create node log");
         let child = Command::new(env!("CARGO_BIN_EXE_nakachain"))
             .args(["--network", "regtest", "--datadir"])
             .arg(datadir)
             .args(["--rpc-port", &port.to_string(), "node"])
+            .args(node_args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -340,6 +346,36 @@ fn invalidateblock_survives_a_restart_until_reconsidered() {
         node.call("getbestblockhash", vec![]),
         tip,
         "reconsidered for good"
+    );
+    node.stop();
+}
+
+#[test]
+fn a_node_killed_while_mining_restarts_with_every_block_it_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let datadir = dir.path().join("node");
+    let port = free_port();
+    let mut node = NodeProcess::start_with(&datadir, port, &["--mine", "--threads", "1"]);
+    // A height the node has answered with was fsynced before the answer: the RPC is served by
+    // the same task that stores blocks, only between blocks.
+    let mut reported = 0;
+    let deadline = Instant::now() + PATIENCE;
+    while reported < 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the node mined too slowly to test"
+        );
+        reported = node.call("getblockcount", vec![]).as_u64().expect("height");
+    }
+    node.child.kill().expect("SIGKILL the node mid-mining");
+    node.child.wait().expect("reap the node");
+    drop(node);
+
+    let node = NodeProcess::start(&datadir, port);
+    let height = node.call("getblockcount", vec![]).as_u64().expect("height");
+    assert!(
+        height >= reported,
+        "lost blocks: reported {reported}, restarted at {height}"
     );
     node.stop();
 }
