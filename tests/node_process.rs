@@ -379,3 +379,22 @@ fn a_node_killed_while_mining_restarts_with_every_block_it_reported() {
     );
     node.stop();
 }
+
+#[test]
+fn a_second_payment_spends_the_first_ones_unconfirmed_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(&dir.path().join("node"), free_port());
+    node.call("generate", vec![json!(101)]);
+    // Two mature coinbases of 50: paying 1.5 leaves 48.5 of change in the mempool, and only
+    // that change together with the other coinbase can pay 60.
+    let to = node.call("getnewaddress", vec![]);
+    let first = node.call("sendtoaddress", vec![to.clone(), json!("1.5")]);
+    let second = node.call("sendtoaddress", vec![to, json!(60)]);
+    let pool = node.call("getrawmempool", vec![]);
+    assert_eq!(pool.as_array().map(Vec::len), Some(2), "{pool}");
+    let mined = node.call("generate", vec![json!(1)]);
+    let block = node.call("getblock", vec![mined[0].clone(), json!(1)]);
+    let txids = block["tx"].as_array().expect("txids");
+    assert!(txids.contains(&first) && txids.contains(&second));
+    node.stop();
+}

@@ -1,13 +1,14 @@
 //! Wallet and transaction methods: addresses, balances, payments and raw transactions.
 
 use crate::codec;
+use crate::consensus::Coin;
 use crate::mempool::MempoolError;
 use crate::net::node::{Node, MIN_FEE_RATE};
 use crate::net::runtime::MethodFailure;
 use crate::params::MAX_BLOCK_BYTES;
 use crate::rpc::params::{required_address, required_amount, required_str};
 use crate::rpc::RpcError;
-use crate::types::{Amount, Transaction};
+use crate::types::{Amount, OutPoint, Transaction};
 use crate::wallet::{Balance, WalletError};
 use serde_json::{json, Value};
 
@@ -85,8 +86,25 @@ pub(super) fn send_to_address(node: &mut Node, params: &[Value]) -> Result<Value
     let to = required_address(params, 0, "address")?;
     let amount = required_amount(params, 1, "amount")?;
     let next_height = node.chain.height() + 1;
+    // Unconfirmed outputs to the wallet count too (as Bitcoin Core spends its own change), so
+    // two payments in a row do not wait for a block; the mempool accepts the chained spend.
+    let unconfirmed: Vec<(OutPoint, Coin)> = node
+        .mempool
+        .unspent_outputs()
+        .map(|(outpoint, output)| {
+            let coin = Coin {
+                output,
+                height: next_height,
+                is_coinbase: false,
+            };
+            (outpoint, coin)
+        })
+        .collect();
     let spendable = node.wallet.spendable_coins(
-        node.chain.utxos().iter(),
+        node.chain
+            .utxos()
+            .iter()
+            .chain(unconfirmed.iter().map(|(outpoint, coin)| (outpoint, coin))),
         next_height,
         node.chain.params(),
         |outpoint| node.mempool.spender_of(outpoint).is_some(),
