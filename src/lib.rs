@@ -16,6 +16,7 @@
 //! - [`wallet`]: keys, addresses, balance, coin selection, signing
 //! - [`miner`]: block templates and the nonce-search kernel (no threads)
 //! - [`events`]: the bounded, sequence-numbered log of what happened
+//! - [`wire`]: the peer-to-peer messages, their size limits, and framing on a byte stream
 //!
 //! Shell (I/O):
 //! - [`store`]: chain-data on disk (block log, wallet file, cookie); the only module that
@@ -38,3 +39,4 @@ pub mod rpc;
 pub mod store;
 pub mod types;
 pub mod wallet;
+pub mod wire;
