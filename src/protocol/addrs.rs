@@ -1,0 +1,198 @@
+//! Addresses: the peers to keep connected to (with reconnection backoff), the ones learned from
+//! gossip, and the ones discouraged for breaking consensus.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+
+/// Addresses learned from gossip that are remembered.
+const MAX_LEARNED: usize = 1_000;
+const RECONNECT_MIN_MS: u64 = 1_000;
+const RECONNECT_MAX_MS: u64 = 60_000;
+
+#[derive(Clone, Copy, Debug)]
+struct Dial {
+    /// Kept connected whatever the outbound limit (`--connect`, `addnode`).
+    configured: bool,
+    next_ms: u64,
+    delay_ms: u64,
+    /// A Connect was issued and has not resolved.
+    pending: bool,
+    connected: bool,
+}
+
+impl Dial {
+    fn new(configured: bool, now_ms: u64) -> Dial {
+        Dial {
+            configured,
+            next_ms: now_ms,
+            delay_ms: RECONNECT_MIN_MS,
+            pending: false,
+            connected: false,
+        }
+    }
+
+    fn back_off(&mut self, now_ms: u64) {
+        self.pending = false;
+        self.connected = false;
+        self.next_ms = now_ms + self.delay_ms;
+        self.delay_ms = (self.delay_ms * 2).min(RECONNECT_MAX_MS);
+    }
+}
+
+pub(super) struct AddressBook {
+    dials: BTreeMap<SocketAddr, Dial>,
+    discouraged: HashMap<IpAddr, u64>,
+}
+
+impl AddressBook {
+    pub(super) fn new(configured: &[SocketAddr], now_ms: u64) -> AddressBook {
+        AddressBook {
+            dials: configured
+                .iter()
+                .map(|addr| (*addr, Dial::new(true, now_ms)))
+                .collect(),
+            discouraged: HashMap::new(),
+        }
+    }
+
+    pub(super) fn add_configured(&mut self, addr: SocketAddr, now_ms: u64) {
+        let dial = self
+            .dials
+            .entry(addr)
+            .or_insert_with(|| Dial::new(true, now_ms));
+        dial.configured = true;
+        dial.next_ms = dial.next_ms.min(now_ms);
+    }
+
+    /// An address heard of (a peer's listen address, or gossip).
+    pub(super) fn learn(&mut self, addr: SocketAddr) {
+        if self.dials.len() < MAX_LEARNED + self.configured_count() {
+            self.dials
+                .entry(addr)
+                .or_insert_with(|| Dial::new(false, 0));
+        }
+    }
+
+    /// An address that turned out to be our own: never dialed again.
+    pub(super) fn forget(&mut self, addr: SocketAddr) {
+        self.dials.remove(&addr);
+    }
+
+    fn configured_count(&self) -> usize {
+        self.dials.values().filter(|dial| dial.configured).count()
+    }
+
+    /// Every address worth telling a peer about.
+    pub(super) fn known(&self) -> Vec<SocketAddr> {
+        self.dials
+            .keys()
+            .copied()
+            .take(crate::wire::MAX_ADDRS)
+            .collect()
+    }
+
+    pub(super) fn connected(&mut self, addr: SocketAddr) {
+        if let Some(dial) = self.dials.get_mut(&addr) {
+            dial.pending = false;
+            dial.connected = true;
+            dial.delay_ms = RECONNECT_MIN_MS;
+        }
+    }
+
+    pub(super) fn connect_failed(&mut self, addr: SocketAddr, now_ms: u64) {
+        if let Some(dial) = self.dials.get_mut(&addr) {
+            dial.back_off(now_ms);
+        }
+    }
+
+    pub(super) fn disconnected(&mut self, addr: SocketAddr, now_ms: u64) {
+        self.connect_failed(addr, now_ms);
+    }
+
+    pub(super) fn discourage(&mut self, ip: IpAddr, until_ms: u64) {
+        self.discouraged.insert(ip, until_ms);
+    }
+
+    pub(super) fn is_discouraged(&self, ip: IpAddr, now_ms: u64) -> bool {
+        self.discouraged
+            .get(&ip)
+            .is_some_and(|until| *until > now_ms)
+    }
+
+    /// Addresses to dial now: every configured one that is due, then learned ones while there
+    /// is `room` for outbound peers. Marks them pending.
+    pub(super) fn to_dial(
+        &mut self,
+        now_ms: u64,
+        connected: &[SocketAddr],
+        room: usize,
+    ) -> Vec<SocketAddr> {
+        let mut room = room;
+        let mut dial_now = Vec::new();
+        for configured_pass in [true, false] {
+            for (addr, dial) in self.dials.iter_mut() {
+                let due = !dial.pending && !dial.connected && dial.next_ms <= now_ms;
+                let eligible = dial.configured == configured_pass
+                    && due
+                    && !connected.contains(addr)
+                    && !self
+                        .discouraged
+                        .get(&addr.ip())
+                        .is_some_and(|until| *until > now_ms);
+                if !eligible || (!configured_pass && room == 0) {
+                    continue;
+                }
+                if !configured_pass {
+                    room -= 1;
+                }
+                dial.pending = true;
+                dial_now.push(*addr);
+            }
+        }
+        dial_now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn configured_peers_are_redialed_with_growing_backoff() {
+        let mut book = AddressBook::new(&[addr(1)], 0);
+        assert_eq!(book.to_dial(0, &[], 0), vec![addr(1)]);
+        assert!(
+            book.to_dial(0, &[], 0).is_empty(),
+            "pending, not dialed twice"
+        );
+        book.connect_failed(addr(1), 0);
+        assert!(book.to_dial(RECONNECT_MIN_MS - 1, &[], 0).is_empty());
+        assert_eq!(book.to_dial(RECONNECT_MIN_MS, &[], 0), vec![addr(1)]);
+        book.connect_failed(addr(1), RECONNECT_MIN_MS);
+        assert!(
+            book.to_dial(2 * RECONNECT_MIN_MS, &[], 0).is_empty(),
+            "the delay doubled"
+        );
+        assert_eq!(book.to_dial(3 * RECONNECT_MIN_MS, &[], 0), vec![addr(1)]);
+    }
+
+    #[test]
+    fn learned_peers_fill_only_the_outbound_room_and_discouraged_ones_wait() {
+        let mut book = AddressBook::new(&[], 0);
+        for port in 1..=3 {
+            book.learn(addr(port));
+        }
+        book.discourage(addr(1).ip(), 100);
+        assert!(
+            book.to_dial(0, &[], 2).is_empty(),
+            "all share the discouraged ip"
+        );
+        assert_eq!(book.to_dial(100, &[], 2), vec![addr(1), addr(2)]);
+        assert!(book.is_discouraged(addr(9).ip(), 99));
+        assert!(!book.is_discouraged(addr(9).ip(), 100));
+    }
+}

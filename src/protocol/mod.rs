@@ -1,0 +1,761 @@
+//! The peer-to-peer protocol as a sans-I/O state machine: handshake, keep-alive, relay of blocks
+//! and transactions, headers-first sync with parallel block download, address gossip,
+//! reconnection and misbehaviour.
+//!
+//! It takes `Input`s (a peer connected, a message arrived, time passed) with the current time
+//! as an argument, reads and feeds the node through `Host`, and returns `Output`s (send this,
+//! connect there, disconnect that) for a shell to carry out. Owns peer state; must not touch
+//! sockets, threads, files or the clock, so the simulator can run many nodes deterministically.
+
+mod addrs;
+mod peer;
+mod sync;
+
+pub use peer::PeerInfo;
+
+use crate::chain::{BlockError, BlockOutcome, Chain};
+use crate::consensus::RuleError;
+use crate::mempool::{Mempool, MempoolError};
+use crate::types::{Block, Hash256, Transaction, Txid};
+use crate::wire::{InvItem, InvKind, Message, PeerAddress, WireError, PROTOCOL_VERSION};
+use addrs::AddressBook;
+use peer::{Peer, PeerPhase};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use sync::BlockDownload;
+
+/// A connection's number, unique for the life of a node.
+pub type PeerId = u64;
+
+/// A peer that has not finished the handshake by then is dropped.
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// How often a quiet connection is pinged.
+pub const PING_INTERVAL_MS: u64 = 30_000;
+/// A ping not answered by then ends the connection.
+pub const PING_TIMEOUT_MS: u64 = 20_000;
+/// A requested block not delivered by then is asked of another peer, and the peer dropped.
+pub const BLOCK_STALL_TIMEOUT_MS: u64 = 10_000;
+/// Blocks requested from one peer at a time.
+pub const MAX_BLOCKS_IN_FLIGHT_PER_PEER: usize = 16;
+/// A peer that broke a consensus rule is not let back for this long.
+pub const DISCOURAGE_MS: u64 = 10 * 60 * 1000;
+/// How often each peer is asked for headers past our tip, so a lost announcement or a missed
+/// reply never leaves a node behind for long.
+pub const SYNC_INTERVAL_MS: u64 = 10_000;
+/// Headers that connect to nothing we know, tolerated per peer before it is dropped.
+pub const MAX_UNCONNECTING_HEADERS: u32 = 8;
+
+/// What the protocol needs from the node it runs in.
+pub trait Host {
+    fn chain(&self) -> &Chain;
+    fn mempool(&self) -> &Mempool;
+    /// Validates, stores and applies a block (the mempool and event log follow).
+    fn submit_block(&mut self, block: Block) -> Result<BlockOutcome, BlockError>;
+    /// Admits a transaction to the mempool.
+    fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError>;
+}
+
+/// Limits and identity of one node's protocol.
+#[derive(Clone, Debug)]
+pub struct ProtocolConfig {
+    /// Random per node start: a Version carrying our own nonce is a connection to ourselves.
+    pub nonce: u64,
+    pub user_agent: String,
+    /// The port we accept connections on, told to peers so they can gossip it.
+    pub listen_port: u16,
+    pub max_inbound: usize,
+    pub max_outbound: usize,
+    /// Peers to keep connected to, reconnecting with backoff.
+    pub connect: Vec<SocketAddr>,
+}
+
+/// Something that happened to the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// A connection is up (the shell dialed out, or accepted one).
+    Connected {
+        peer: PeerId,
+        addr: SocketAddr,
+        inbound: bool,
+    },
+    /// Dialing `addr` failed.
+    ConnectFailed {
+        addr: SocketAddr,
+    },
+    Received {
+        peer: PeerId,
+        message: &'a Message,
+    },
+    /// The framing layer refused a frame from `peer`.
+    BadFrame {
+        peer: PeerId,
+        error: &'a WireError,
+    },
+    /// The connection ended (either side closed it).
+    Disconnected {
+        peer: PeerId,
+    },
+    /// Time passed: timeouts, pings, stalls and reconnections are looked at.
+    Tick,
+    /// The node itself accepted a block (mined, or submitted by RPC): announce its new tip.
+    NewLocalBlock,
+    /// The node itself accepted a transaction: announce it.
+    NewLocalTx(Txid),
+    /// `addnode`: connect to this peer and keep reconnecting to it.
+    AddPeer(SocketAddr),
+    /// `disconnectnode`.
+    DisconnectPeer(PeerId),
+    /// `setnetworkactive`: off drops every peer and makes no connections until on again.
+    SetNetworkActive(bool),
+}
+
+/// Something for the shell to do, or to record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    Send { peer: PeerId, message: Message },
+    Connect { addr: SocketAddr },
+    Disconnect { peer: PeerId, reason: String },
+    Event(PeerEvent),
+}
+
+/// Peer facts for the node's event log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PeerEvent {
+    PeerConnected {
+        peer: PeerId,
+        addr: SocketAddr,
+        inbound: bool,
+    },
+    PeerDisconnected {
+        peer: PeerId,
+        addr: SocketAddr,
+        reason: String,
+    },
+    PeerMisbehaved {
+        peer: PeerId,
+        addr: SocketAddr,
+        reason: String,
+    },
+}
+
+/// One node's side of the protocol.
+pub struct Protocol {
+    config: ProtocolConfig,
+    network_id: Hash256,
+    peers: HashMap<PeerId, Peer>,
+    addresses: AddressBook,
+    download: BlockDownload,
+    network_active: bool,
+    outputs: Vec<Output>,
+}
+
+/// Why a peer is being dropped, and whether it broke consensus (and is discouraged).
+struct Misbehaviour {
+    reason: String,
+    discourage: bool,
+}
+
+impl Misbehaviour {
+    fn protocol(reason: impl Into<String>) -> Misbehaviour {
+        Misbehaviour {
+            reason: reason.into(),
+            discourage: false,
+        }
+    }
+
+    fn consensus(reason: impl Into<String>) -> Misbehaviour {
+        Misbehaviour {
+            reason: reason.into(),
+            discourage: true,
+        }
+    }
+}
+
+type Handled = Result<(), Misbehaviour>;
+
+impl Protocol {
+    /// A protocol for a node on the network `network_id` (`Params::network_id`).
+    pub fn new(config: ProtocolConfig, network_id: Hash256, now_ms: u64) -> Protocol {
+        let addresses = AddressBook::new(&config.connect, now_ms);
+        Protocol {
+            config,
+            network_id,
+            peers: HashMap::new(),
+            addresses,
+            download: BlockDownload::default(),
+            network_active: true,
+            outputs: Vec::new(),
+        }
+    }
+
+    /// Takes one input and returns what to do about it.
+    pub fn handle(&mut self, now_ms: u64, input: Input<'_>, host: &mut impl Host) -> Vec<Output> {
+        match input {
+            Input::Connected {
+                peer,
+                addr,
+                inbound,
+            } => self.on_connected(now_ms, peer, addr, inbound),
+            Input::ConnectFailed { addr } => self.addresses.connect_failed(addr, now_ms),
+            Input::Received { peer, message } => {
+                if let Some(state) = self.peers.get_mut(&peer) {
+                    state.last_heard_ms = now_ms;
+                }
+                if let Err(misbehaviour) = self.on_message(now_ms, peer, message, host) {
+                    self.drop_peer(now_ms, peer, misbehaviour);
+                }
+            }
+            Input::BadFrame { peer, error } => {
+                if error.disconnects() {
+                    self.drop_peer(now_ms, peer, Misbehaviour::protocol(error.to_string()));
+                }
+            }
+            Input::Disconnected { peer } => self.forget_peer(now_ms, peer, "connection closed"),
+            Input::Tick => self.on_tick(now_ms, host.chain()),
+            Input::NewLocalBlock => self.announce_tip(host.chain(), None),
+            Input::NewLocalTx(txid) => self.announce(InvItem::tx(txid), None),
+            Input::AddPeer(addr) => self.addresses.add_configured(addr, now_ms),
+            Input::DisconnectPeer(peer) => {
+                self.drop_peer(now_ms, peer, Misbehaviour::protocol("disconnectnode"));
+            }
+            Input::SetNetworkActive(active) => {
+                self.network_active = active;
+                if !active {
+                    let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+                    for peer in ids {
+                        self.drop_peer(now_ms, peer, Misbehaviour::protocol("network disabled"));
+                    }
+                }
+            }
+        }
+        self.schedule(now_ms, host);
+        std::mem::take(&mut self.outputs)
+    }
+
+    /// Every connected peer, for `getpeerinfo`.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        let mut infos: Vec<PeerInfo> = self.peers.values().map(Peer::info).collect();
+        infos.sort_by_key(|info| info.id);
+        infos
+    }
+
+    pub fn network_active(&self) -> bool {
+        self.network_active
+    }
+
+    fn send(&mut self, peer: PeerId, message: Message) {
+        self.outputs.push(Output::Send { peer, message });
+    }
+
+    fn on_connected(&mut self, now_ms: u64, id: PeerId, addr: SocketAddr, inbound: bool) {
+        let refuse = if !self.network_active {
+            Some("network disabled")
+        } else if self.addresses.is_discouraged(addr.ip(), now_ms) {
+            Some("discouraged")
+        } else if inbound && self.count(true) >= self.config.max_inbound {
+            Some("too many inbound peers")
+        } else {
+            None
+        };
+        if let Some(reason) = refuse {
+            self.outputs.push(Output::Disconnect {
+                peer: id,
+                reason: reason.to_string(),
+            });
+            if !inbound {
+                self.addresses.connect_failed(addr, now_ms);
+            }
+            return;
+        }
+        if !inbound {
+            self.addresses.connected(addr);
+        }
+        self.peers.insert(id, Peer::new(id, addr, inbound, now_ms));
+        if !inbound {
+            self.send_version(id, 0);
+        }
+    }
+
+    fn send_version(&mut self, peer: PeerId, best_height: u32) {
+        let message = Message::Version {
+            protocol: PROTOCOL_VERSION,
+            network_id: self.network_id,
+            best_height,
+            nonce: self.config.nonce,
+            user_agent: self.config.user_agent.clone(),
+            listen_port: self.config.listen_port,
+        };
+        self.send(peer, message);
+    }
+
+    fn count(&self, inbound: bool) -> usize {
+        self.peers.values().filter(|p| p.inbound == inbound).count()
+    }
+
+    fn on_message(
+        &mut self,
+        now_ms: u64,
+        id: PeerId,
+        message: &Message,
+        host: &mut impl Host,
+    ) -> Handled {
+        let Some(peer) = self.peers.get(&id) else {
+            return Ok(());
+        };
+        match (peer.phase, message) {
+            (PeerPhase::AwaitingVersion, Message::Version { .. }) => {
+                self.on_version(id, message, host.chain())
+            }
+            (PeerPhase::AwaitingVersion, other) => Err(Misbehaviour::protocol(format!(
+                "{} before version",
+                other.command()
+            ))),
+            (PeerPhase::AwaitingVerack, Message::Verack) => {
+                self.on_ready(now_ms, id, host.chain());
+                Ok(())
+            }
+            (PeerPhase::AwaitingVerack, other) => Err(Misbehaviour::protocol(format!(
+                "{} before verack",
+                other.command()
+            ))),
+            (PeerPhase::Ready, Message::Version { .. } | Message::Verack) => {
+                Err(Misbehaviour::protocol("second handshake"))
+            }
+            (PeerPhase::Ready, message) => self.on_ready_message(now_ms, id, message, host),
+        }
+    }
+
+    fn on_version(&mut self, id: PeerId, message: &Message, chain: &Chain) -> Handled {
+        let Message::Version {
+            network_id,
+            nonce,
+            listen_port,
+            user_agent,
+            best_height,
+            ..
+        } = message
+        else {
+            return Ok(());
+        };
+        if *nonce == self.config.nonce {
+            if let Some(peer) = self.peers.get(&id).filter(|peer| !peer.inbound) {
+                // The address we dialed is our own: never dial it again.
+                self.addresses.forget(peer.addr);
+            }
+            return Err(Misbehaviour::protocol("connected to ourselves"));
+        }
+        if *network_id != self.network_id {
+            return Err(Misbehaviour::protocol(format!(
+                "other network {network_id}"
+            )));
+        }
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return Ok(());
+        };
+        peer.user_agent = user_agent.clone();
+        peer.best_height = *best_height;
+        peer.listen_addr = Some(SocketAddr::new(peer.addr.ip(), *listen_port));
+        peer.phase = PeerPhase::AwaitingVerack;
+        let inbound = peer.inbound;
+        if inbound {
+            self.send_version(id, chain.height());
+        }
+        self.send(id, Message::Verack);
+        Ok(())
+    }
+
+    fn on_ready(&mut self, now_ms: u64, id: PeerId, chain: &Chain) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        peer.phase = PeerPhase::Ready;
+        peer.last_ping_sent_ms = now_ms;
+        peer.last_sync_ms = now_ms;
+        let (addr, inbound, listen) = (peer.addr, peer.inbound, peer.listen_addr);
+        if let Some(listen) = listen {
+            self.addresses.learn(listen);
+        }
+        self.outputs.push(Output::Event(PeerEvent::PeerConnected {
+            peer: id,
+            addr,
+            inbound,
+        }));
+        self.send(id, Message::GetAddr);
+        self.request_headers(id, chain, Hash256::ZERO);
+    }
+
+    fn request_headers(&mut self, id: PeerId, chain: &Chain, stop: Hash256) {
+        let locator = chain.locator();
+        self.send(id, Message::GetHeaders { locator, stop });
+    }
+
+    fn on_ready_message(
+        &mut self,
+        now_ms: u64,
+        id: PeerId,
+        message: &Message,
+        host: &mut impl Host,
+    ) -> Handled {
+        match message {
+            Message::Ping(nonce) => {
+                self.send(id, Message::Pong(*nonce));
+                Ok(())
+            }
+            Message::Pong(nonce) => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    if peer.ping_nonce == Some(*nonce) {
+                        peer.ping_nonce = None;
+                        peer.ping_rtt_ms = Some(now_ms.saturating_sub(peer.last_ping_sent_ms));
+                    }
+                }
+                Ok(())
+            }
+            Message::Inv(items) => {
+                self.on_inv(id, items, host);
+                Ok(())
+            }
+            Message::GetData(items) => {
+                self.on_getdata(id, items, host);
+                Ok(())
+            }
+            Message::NotFound(items) => {
+                for item in items {
+                    self.download.not_found(id, &item.hash);
+                }
+                Ok(())
+            }
+            Message::Tx(tx) => self.on_tx(id, tx, host),
+            Message::Block(block) => self.on_block(id, block, host),
+            Message::GetHeaders { locator, stop } => {
+                let headers = sync::headers_after(host.chain(), locator, stop);
+                self.send(id, Message::Headers(headers));
+                Ok(())
+            }
+            Message::Headers(headers) => self.on_headers(id, headers, host.chain()),
+            Message::GetAddr => {
+                let addrs = self
+                    .addresses
+                    .known()
+                    .into_iter()
+                    .map(PeerAddress::from)
+                    .collect();
+                self.send(id, Message::Addr(addrs));
+                Ok(())
+            }
+            Message::Addr(addrs) => {
+                for addr in addrs {
+                    self.addresses.learn(SocketAddr::from(*addr));
+                }
+                Ok(())
+            }
+            Message::Version { .. } | Message::Verack => Ok(()),
+        }
+    }
+
+    fn on_inv(&mut self, id: PeerId, items: &[InvItem], host: &impl Host) {
+        let mut wanted = Vec::new();
+        for item in items {
+            if let Some(peer) = self.peers.get_mut(&id) {
+                peer.knows(item.hash);
+            }
+            match item.kind {
+                InvKind::Block => {
+                    if host.chain().entry(&item.hash).is_none()
+                        && !self.download.is_requested(&item.hash)
+                    {
+                        self.download.want(item.hash, id);
+                    }
+                }
+                InvKind::Tx => {
+                    if !host.mempool().contains(&item.hash)
+                        && !self.download.is_tx_requested(&item.hash)
+                    {
+                        self.download.request_tx(item.hash, id);
+                        wanted.push(*item);
+                    }
+                }
+            }
+        }
+        if !wanted.is_empty() {
+            self.send(id, Message::GetData(wanted));
+        }
+    }
+
+    fn on_getdata(&mut self, id: PeerId, items: &[InvItem], host: &impl Host) {
+        let mut missing = Vec::new();
+        for item in items {
+            let message = match item.kind {
+                InvKind::Block => host
+                    .chain()
+                    .block(&item.hash)
+                    .map(|block| Message::Block(Block::clone(&block))),
+                InvKind::Tx => host
+                    .mempool()
+                    .get(&item.hash)
+                    .map(|entry| Message::Tx(entry.tx.clone())),
+            };
+            match message {
+                Some(message) => {
+                    if let Some(peer) = self.peers.get_mut(&id) {
+                        peer.knows(item.hash);
+                    }
+                    self.send(id, message);
+                }
+                None => missing.push(*item),
+            }
+        }
+        if !missing.is_empty() {
+            self.send(id, Message::NotFound(missing));
+        }
+    }
+
+    fn on_tx(&mut self, id: PeerId, tx: &Transaction, host: &mut impl Host) -> Handled {
+        let txid = tx.txid();
+        if !self.download.tx_arrived(&txid, id) {
+            // Unrequested transactions are ignored rather than punished: they cost little.
+            return Ok(());
+        }
+        if let Some(peer) = self.peers.get_mut(&id) {
+            peer.knows(txid);
+        }
+        match host.submit_transaction(tx.clone()) {
+            Ok(_) => {
+                self.announce(InvItem::tx(txid), Some(id));
+                Ok(())
+            }
+            Err(MempoolError::Rule(rule)) if breaks_consensus(rule) => Err(
+                Misbehaviour::consensus(format!("transaction {txid}: {rule}")),
+            ),
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn on_block(&mut self, id: PeerId, block: &Block, host: &mut impl Host) -> Handled {
+        let hash = block.hash();
+        if !self.download.block_arrived(&hash, id) {
+            return Err(Misbehaviour::protocol(format!("unsolicited block {hash}")));
+        }
+        if let Some(peer) = self.peers.get_mut(&id) {
+            peer.knows(hash);
+        }
+        match host.submit_block(block.clone()) {
+            Ok(outcome) => {
+                if let Some((_, rule)) =
+                    outcome.invalid.iter().find(|(invalid, _)| *invalid == hash)
+                {
+                    return Err(Misbehaviour::consensus(format!("block {hash}: {rule}")));
+                }
+                if outcome.orphaned {
+                    // Fetch the missing ancestors: headers from our tip up to this block.
+                    self.request_headers(id, host.chain(), hash);
+                }
+                if outcome.tip_changed.is_some() {
+                    self.announce_tip(host.chain(), Some(id));
+                }
+                Ok(())
+            }
+            Err(BlockError::Duplicate) => Ok(()),
+            Err(BlockError::DuplicateInvalid) => Err(Misbehaviour::consensus(format!(
+                "block {hash} is known invalid"
+            ))),
+            Err(BlockError::Rule(rule)) if rule.is_permanent() => {
+                Err(Misbehaviour::consensus(format!("block {hash}: {rule}")))
+            }
+            Err(BlockError::Rule(_)) => Ok(()),
+        }
+    }
+
+    fn on_headers(
+        &mut self,
+        id: PeerId,
+        headers: &[crate::types::BlockHeader],
+        chain: &Chain,
+    ) -> Handled {
+        match sync::check_headers(chain, headers, &self.download) {
+            Ok(new) => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.unconnecting_headers = 0;
+                    for header in headers {
+                        peer.knows(header.hash());
+                    }
+                }
+                for hash in new {
+                    self.download.want(hash, id);
+                }
+                if headers.len() == crate::wire::MAX_HEADERS {
+                    // More may follow: ask from the last one we were given.
+                    let last = headers[headers.len() - 1].hash();
+                    self.send(
+                        id,
+                        Message::GetHeaders {
+                            locator: vec![last],
+                            stop: Hash256::ZERO,
+                        },
+                    );
+                }
+                Ok(())
+            }
+            Err(sync::HeadersProblem::NotAChain) => {
+                Err(Misbehaviour::protocol("headers that are not a chain"))
+            }
+            Err(sync::HeadersProblem::Invalid(rule)) => {
+                Err(Misbehaviour::consensus(format!("headers: {rule}")))
+            }
+            Err(sync::HeadersProblem::DoNotConnect) => {
+                let Some(peer) = self.peers.get_mut(&id) else {
+                    return Ok(());
+                };
+                peer.unconnecting_headers += 1;
+                if peer.unconnecting_headers > MAX_UNCONNECTING_HEADERS {
+                    return Err(Misbehaviour::protocol("headers that do not connect"));
+                }
+                self.request_headers(id, chain, Hash256::ZERO);
+                Ok(())
+            }
+        }
+    }
+
+    /// Announces the blocks that the tip moved onto, to every ready peer not known to have them.
+    fn announce_tip(&mut self, chain: &Chain, except: Option<PeerId>) {
+        let tip = chain.tip().hash;
+        self.announce(InvItem::block(tip), except);
+    }
+
+    fn announce(&mut self, item: InvItem, except: Option<PeerId>) {
+        let mut targets: Vec<PeerId> = self
+            .peers
+            .values_mut()
+            .filter(|peer| peer.phase == PeerPhase::Ready && Some(peer.id) != except)
+            .filter_map(|peer| peer.announce(item.hash).then_some(peer.id))
+            .collect();
+        targets.sort_unstable();
+        for peer in targets {
+            self.send(peer, Message::Inv(vec![item]));
+        }
+    }
+
+    fn on_tick(&mut self, now_ms: u64, chain: &Chain) {
+        let mut drops = Vec::new();
+        let mut resync = Vec::new();
+        for peer in self.peers.values_mut() {
+            match peer.phase {
+                PeerPhase::Ready => {
+                    if now_ms.saturating_sub(peer.last_sync_ms) >= SYNC_INTERVAL_MS {
+                        peer.last_sync_ms = now_ms;
+                        resync.push(peer.id);
+                    }
+                    if peer.ping_nonce.is_some()
+                        && now_ms.saturating_sub(peer.last_ping_sent_ms) > PING_TIMEOUT_MS
+                    {
+                        drops.push((peer.id, "ping timeout"));
+                    } else if peer.ping_nonce.is_none()
+                        && now_ms.saturating_sub(peer.last_ping_sent_ms) > PING_INTERVAL_MS
+                    {
+                        let nonce = now_ms ^ peer.id.rotate_left(32);
+                        peer.ping_nonce = Some(nonce);
+                        peer.last_ping_sent_ms = now_ms;
+                        self.outputs.push(Output::Send {
+                            peer: peer.id,
+                            message: Message::Ping(nonce),
+                        });
+                    }
+                }
+                _ => {
+                    if now_ms.saturating_sub(peer.connected_ms) > HANDSHAKE_TIMEOUT_MS {
+                        drops.push((peer.id, "handshake timeout"));
+                    }
+                }
+            }
+        }
+        resync.sort_unstable();
+        for peer in resync {
+            self.request_headers(peer, chain, Hash256::ZERO);
+        }
+        for peer in self.download.stalled(now_ms, BLOCK_STALL_TIMEOUT_MS) {
+            drops.push((peer, "block download stalled"));
+        }
+        drops.sort_unstable();
+        drops.dedup_by_key(|(peer, _)| *peer);
+        for (peer, reason) in drops {
+            self.drop_peer(now_ms, peer, Misbehaviour::protocol(reason));
+        }
+        if self.network_active {
+            let connected: Vec<SocketAddr> = self.peers.values().map(|p| p.addr).collect();
+            let room = self.config.max_outbound.saturating_sub(self.count(false));
+            for addr in self.addresses.to_dial(now_ms, &connected, room) {
+                self.outputs.push(Output::Connect { addr });
+            }
+        }
+    }
+
+    /// Asks ready peers for wanted blocks, up to each one's in-flight limit.
+    fn schedule(&mut self, now_ms: u64, host: &impl Host) {
+        let mut ready: Vec<PeerId> = self
+            .peers
+            .values()
+            .filter(|peer| peer.phase == PeerPhase::Ready)
+            .map(|peer| peer.id)
+            .collect();
+        ready.sort_unstable();
+        for id in ready {
+            let requests =
+                self.download
+                    .assign(id, now_ms, MAX_BLOCKS_IN_FLIGHT_PER_PEER, |hash| {
+                        host.chain().entry(hash).is_some()
+                    });
+            if !requests.is_empty() {
+                let items = requests.into_iter().map(InvItem::block).collect();
+                self.send(id, Message::GetData(items));
+            }
+        }
+    }
+
+    fn drop_peer(&mut self, now_ms: u64, id: PeerId, misbehaviour: Misbehaviour) {
+        let Some(peer) = self.peers.get(&id) else {
+            return;
+        };
+        let addr = peer.addr;
+        if misbehaviour.discourage {
+            self.addresses.discourage(addr.ip(), now_ms + DISCOURAGE_MS);
+            self.outputs.push(Output::Event(PeerEvent::PeerMisbehaved {
+                peer: id,
+                addr,
+                reason: misbehaviour.reason.clone(),
+            }));
+        }
+        self.outputs.push(Output::Disconnect {
+            peer: id,
+            reason: misbehaviour.reason.clone(),
+        });
+        self.forget_peer(now_ms, id, &misbehaviour.reason);
+    }
+
+    fn forget_peer(&mut self, now_ms: u64, id: PeerId, reason: &str) {
+        let Some(peer) = self.peers.remove(&id) else {
+            return;
+        };
+        self.download.peer_gone(id);
+        if !peer.inbound {
+            self.addresses.disconnected(peer.addr, now_ms);
+        }
+        if peer.phase == PeerPhase::Ready {
+            self.outputs
+                .push(Output::Event(PeerEvent::PeerDisconnected {
+                    peer: id,
+                    addr: peer.addr,
+                    reason: reason.to_string(),
+                }));
+        }
+    }
+}
+
+/// Rule failures a well-behaved peer never relays: everything but what depends on which chain
+/// the peer and we are on.
+fn breaks_consensus(rule: RuleError) -> bool {
+    !matches!(
+        rule,
+        RuleError::MissingOrSpent | RuleError::PrematureCoinbaseSpend
+    )
+}

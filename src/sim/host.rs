@@ -1,0 +1,73 @@
+//! A simulated node's state: an in-memory chain and mempool that the protocol drives through
+//! `Host`, with the simulated clock.
+
+use crate::chain::{BlockError, BlockOutcome, Chain};
+use crate::mempool::{Mempool, MempoolError};
+use crate::params::Params;
+use crate::protocol::Host;
+use crate::types::{Block, Transaction, Txid};
+
+/// Mempool bound of a simulated node.
+const SIM_MEMPOOL_BYTES: usize = 4 * 1024 * 1024;
+
+pub struct SimHost {
+    pub chain: Chain,
+    pub mempool: Mempool,
+    clock_secs: u64,
+}
+
+impl SimHost {
+    pub fn new(params: Params) -> SimHost {
+        SimHost {
+            chain: Chain::new(params),
+            mempool: Mempool::new(SIM_MEMPOOL_BYTES, 1),
+            clock_secs: 0,
+        }
+    }
+
+    pub(super) fn set_clock(&mut self, secs: u64) {
+        self.clock_secs = secs;
+    }
+
+    /// Submits a block the node mined itself; whether it entered the tree.
+    pub(super) fn submit_at(&mut self, block: Block, now_secs: u64) -> bool {
+        self.clock_secs = now_secs;
+        self.submit_block(block)
+            .is_ok_and(|outcome| !outcome.accepted.is_empty())
+    }
+
+    pub(super) fn accept_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
+        self.submit_transaction(tx)
+    }
+}
+
+impl Host for SimHost {
+    fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    fn submit_block(&mut self, block: Block) -> Result<BlockOutcome, BlockError> {
+        let outcome = self.chain.process_block(block, self.clock_secs)?;
+        if let Some(change) = &outcome.tip_changed {
+            let next_height = self.chain.height() + 1;
+            self.mempool.apply_tip_change(
+                change,
+                self.chain.utxos(),
+                next_height,
+                self.chain.params(),
+            );
+        }
+        Ok(outcome)
+    }
+
+    fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
+        let next_height = self.chain.height() + 1;
+        self.mempool
+            .accept(tx, self.chain.utxos(), next_height, self.chain.params())
+            .map(|accepted| accepted.txid)
+    }
+}

@@ -1,0 +1,352 @@
+//! A deterministic many-node simulator over `protocol`: nodes with in-memory chains and
+//! mempools, a seeded network with per-link latency and loss, partitions, and a mining oracle
+//! that picks which node finds the next block.
+//!
+//! Owns simulated time and the simulated network. Everything random comes from the seed, so a
+//! failing run is reproduced from the seed it prints. Must not touch sockets, files or the
+//! real clock.
+
+mod host;
+mod network;
+
+pub use host::SimHost;
+
+use crate::miner::{assemble_block, solve_block, BlockSpec};
+use crate::params::{Params, MAX_BLOCK_BYTES};
+use crate::protocol::{Input, Output, Protocol, ProtocolConfig};
+use crate::types::{Address, Amount, Block, Hash256, Transaction, Txid};
+use crate::wallet::{Wallet, WalletError};
+use network::{Delivery, Network};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::AtomicBool;
+
+/// Simulated time between a node's ticks.
+const TICK_MS: u64 = 1_000;
+/// The port every simulated node listens on (each has its own loopback address).
+const SIM_PORT: u16 = 18_444;
+
+/// How a simulation is set up.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub nodes: usize,
+    pub seed: u64,
+    /// One-way message delay, drawn uniformly per message from this range.
+    pub latency_ms: (u64, u64),
+    /// Probability that a message is lost.
+    pub loss: f64,
+}
+
+/// One simulated node.
+pub struct SimNode {
+    pub host: SimHost,
+    pub protocol: Protocol,
+    pub wallet: Wallet,
+    pub addr: SocketAddr,
+    payout: Address,
+}
+
+/// The simulation.
+pub struct Sim {
+    pub seed: u64,
+    now_ms: u64,
+    rng: StdRng,
+    nodes: Vec<SimNode>,
+    network: Network,
+    next_tick_ms: u64,
+    params: Params,
+}
+
+/// The parameters simulated nodes run: regtest with coinbase maturity 1, so coins are
+/// spendable one block after they are mined.
+pub fn sim_params() -> Params {
+    Params {
+        coinbase_maturity: 1,
+        ..Params::regtest()
+    }
+}
+
+fn node_addr(index: usize) -> SocketAddr {
+    let host = u8::try_from(index + 1).unwrap_or(u8::MAX);
+    SocketAddr::from((Ipv4Addr::new(127, 0, 1, host), SIM_PORT))
+}
+
+impl Sim {
+    /// `config.nodes` nodes, each told to keep connected to every node before it (a full mesh).
+    pub fn new(config: &SimConfig) -> Sim {
+        let params = sim_params();
+        let mut rng = StdRng::seed_from_u64(config.seed);
+        let nodes = (0..config.nodes)
+            .map(|index| {
+                let mut wallet = Wallet::from_seed(rng.random());
+                let payout = wallet.new_address();
+                let protocol = Protocol::new(
+                    ProtocolConfig {
+                        nonce: rng.random(),
+                        user_agent: format!("sim-{index}"),
+                        listen_port: SIM_PORT,
+                        max_inbound: 16,
+                        max_outbound: 8,
+                        connect: (0..index).map(node_addr).collect(),
+                    },
+                    params.network_id(),
+                    0,
+                );
+                SimNode {
+                    host: SimHost::new(params.clone()),
+                    protocol,
+                    wallet,
+                    addr: node_addr(index),
+                    payout,
+                }
+            })
+            .collect();
+        Sim {
+            seed: config.seed,
+            now_ms: 0,
+            network: Network::new(config.nodes, config.latency_ms, config.loss),
+            rng,
+            nodes,
+            next_tick_ms: 0,
+            params,
+        }
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    pub fn node(&self, index: usize) -> &SimNode {
+        &self.nodes[index]
+    }
+
+    pub fn nodes(&self) -> &[SimNode] {
+        &self.nodes
+    }
+
+    /// Splits the network: nodes in different groups cannot reach each other, and their
+    /// connections drop. Nodes in no group are isolated.
+    pub fn partition(&mut self, groups: &[&[usize]]) {
+        let cut = self.network.partition(groups);
+        self.deliver_cuts(cut);
+    }
+
+    /// Cuts one node off from every other.
+    pub fn isolate(&mut self, node: usize) {
+        let others: Vec<usize> = (0..self.nodes.len()).filter(|i| *i != node).collect();
+        self.partition(&[&[node], &others]);
+    }
+
+    /// Lets every node reach every other again; they reconnect by themselves.
+    pub fn heal(&mut self) {
+        self.network.heal();
+    }
+
+    fn deliver_cuts(&mut self, cut: Vec<(usize, crate::protocol::PeerId)>) {
+        for (node, peer) in cut {
+            self.input(node, Input::Disconnected { peer });
+        }
+    }
+
+    /// Node `index` finds the next block on its tip, with its mempool's transactions.
+    pub fn mine(&mut self, index: usize) -> Hash256 {
+        let node = &self.nodes[index];
+        let chain = &node.host.chain;
+        let next = chain.next_block();
+        let selected = node.host.mempool.select_for_block(MAX_BLOCK_BYTES / 2);
+        let fees = selected.iter().fold(Amount::ZERO, |sum, (_, fee)| {
+            sum.checked_add(*fee).unwrap_or(sum)
+        });
+        let subsidy = self.params.subsidy(next.height);
+        let spec = BlockSpec {
+            prev_hash: next.prev_hash,
+            height: next.height,
+            bits: next.bits,
+            time: next.min_time.max(self.clock_secs()),
+            payout: node.payout,
+            coinbase_value: subsidy.checked_add(fees).unwrap_or(subsidy),
+            extra_nonce: self.rng.random(),
+        };
+        let mut block = assemble_block(&spec, selected.into_iter().map(|(tx, _)| tx).collect());
+        // Regtest's target is met by about every other hash: the oracle decides who finds a
+        // block, the hashing is only to make it a real one.
+        solve_block(&mut block, &AtomicBool::new(false));
+        let hash = block.hash();
+        let now = self.clock_secs_u64();
+        let accepted = self.nodes[index].host.submit_at(block, now);
+        if accepted {
+            self.input(index, Input::NewLocalBlock);
+        }
+        hash
+    }
+
+    /// A payment from node `from`'s wallet, admitted to its mempool and announced.
+    pub fn pay(&mut self, from: usize, to: Address, amount: Amount) -> Result<Txid, WalletError> {
+        let tx = self.build_payment(from, to, amount)?;
+        Ok(self.submit_transaction(from, tx))
+    }
+
+    /// A signed payment from node `from`'s wallet, not yet sent anywhere.
+    pub fn build_payment(
+        &mut self,
+        from: usize,
+        to: Address,
+        amount: Amount,
+    ) -> Result<Transaction, WalletError> {
+        let node = &mut self.nodes[from];
+        let next_height = node.host.chain.height() + 1;
+        let spendable = node.wallet.spendable_coins(
+            node.host.chain.utxos().iter(),
+            next_height,
+            &self.params,
+            |outpoint| node.host.mempool.spender_of(outpoint).is_some(),
+        );
+        Ok(node.wallet.create_payment(to, amount, 1, &spendable)?.tx)
+    }
+
+    /// Gives node `index` a transaction as if it came from its RPC; returns its txid.
+    pub fn submit_transaction(&mut self, index: usize, tx: Transaction) -> Txid {
+        let txid = tx.txid();
+        if self.nodes[index].host.accept_transaction(tx).is_ok() {
+            self.input(index, Input::NewLocalTx(txid));
+        }
+        txid
+    }
+
+    pub fn payout(&self, index: usize) -> Address {
+        self.nodes[index].payout
+    }
+
+    fn clock_secs_u64(&self) -> u64 {
+        u64::from(self.params.genesis.header.time) + 3_600 + self.now_ms / 1_000
+    }
+
+    fn clock_secs(&self) -> u32 {
+        u32::try_from(self.clock_secs_u64()).unwrap_or(u32::MAX)
+    }
+
+    /// Feeds one input to a node and carries out what its protocol asks for.
+    fn input(&mut self, index: usize, input: Input<'_>) {
+        let now_secs = self.clock_secs_u64();
+        let node = &mut self.nodes[index];
+        node.host.set_clock(now_secs);
+        let outputs = node.protocol.handle(self.now_ms, input, &mut node.host);
+        for output in outputs {
+            match output {
+                Output::Send { peer, message } => {
+                    self.network
+                        .send(&mut self.rng, self.now_ms, index, peer, message);
+                }
+                Output::Connect { addr } => {
+                    let target = (0..self.nodes.len()).find(|i| node_addr(*i) == addr);
+                    self.network
+                        .connect(&mut self.rng, self.now_ms, index, target, addr);
+                }
+                Output::Disconnect { peer, .. } => {
+                    self.network
+                        .disconnect(&mut self.rng, self.now_ms, index, peer);
+                }
+                Output::Event(_) => {}
+            }
+        }
+    }
+
+    /// Runs until `condition` holds or `limit_ms` of simulated time pass; whether it held.
+    pub fn run_until(&mut self, limit_ms: u64, mut condition: impl FnMut(&Sim) -> bool) -> bool {
+        let deadline = self.now_ms + limit_ms;
+        loop {
+            if condition(self) {
+                return true;
+            }
+            let next_delivery = self.network.next_time();
+            let next = next_delivery.map_or(self.next_tick_ms, |at| at.min(self.next_tick_ms));
+            if next > deadline {
+                self.now_ms = deadline;
+                return condition(self);
+            }
+            self.now_ms = self.now_ms.max(next);
+            if next_delivery == Some(next) {
+                if let Some(delivery) = self.network.pop() {
+                    self.deliver(delivery);
+                }
+            } else {
+                self.next_tick_ms = self.now_ms + TICK_MS;
+                for index in 0..self.nodes.len() {
+                    self.input(index, Input::Tick);
+                }
+            }
+        }
+    }
+
+    /// Runs for `duration_ms` of simulated time.
+    pub fn run_for(&mut self, duration_ms: u64) {
+        self.run_until(duration_ms, |_| false);
+    }
+
+    fn deliver(&mut self, delivery: Delivery) {
+        match delivery {
+            Delivery::Connected {
+                node,
+                peer,
+                addr,
+                inbound,
+            } => self.input(
+                node,
+                Input::Connected {
+                    peer,
+                    addr,
+                    inbound,
+                },
+            ),
+            Delivery::ConnectFailed { node, addr } => {
+                self.input(node, Input::ConnectFailed { addr })
+            }
+            Delivery::Message {
+                node,
+                peer,
+                message,
+            } => self.input(
+                node,
+                Input::Received {
+                    peer,
+                    message: &message,
+                },
+            ),
+            Delivery::Disconnected { node, peer } => self.input(node, Input::Disconnected { peer }),
+        }
+    }
+
+    /// Whether every node has the same tip.
+    pub fn converged(&self) -> bool {
+        let first = self.nodes[0].host.chain.tip().hash;
+        self.nodes
+            .iter()
+            .all(|node| node.host.chain.tip().hash == first)
+    }
+
+    /// The tip with the most chainwork any node knows of (first seen by node 0's order on ties).
+    pub fn most_work_tip(&self) -> Hash256 {
+        let mut best: Option<(primitive_types::U256, Hash256)> = None;
+        for node in &self.nodes {
+            let tip = node.host.chain.tip();
+            if best.is_none_or(|(work, _)| tip.chainwork > work) {
+                best = Some((tip.chainwork, tip.hash));
+            }
+        }
+        best.map_or(Hash256::ZERO, |(_, hash)| hash)
+    }
+
+    /// A random node index, from the seeded generator.
+    pub fn random_node(&mut self) -> usize {
+        self.rng.random_range(0..self.nodes.len())
+    }
+
+    /// The block mined by `hash` at any node, if one has it.
+    pub fn block(&self, hash: &Hash256) -> Option<Block> {
+        self.nodes
+            .iter()
+            .find_map(|node| node.host.chain.block(hash))
+            .map(|block| Block::clone(&block))
+    }
+}
