@@ -1,6 +1,7 @@
 //! The node's event log: a bounded, sequence-numbered record of what happened — blocks connected
 //! and disconnected, reorgs with everything a reader needs to explain them, blocks mined, blocks
-//! found invalid, and transactions returned to or dropped from the mempool.
+//! found invalid, transactions returned to or dropped from the mempool, and peers coming, going
+//! and misbehaving.
 //!
 //! Owns the log and the event shapes (which RPC `getevents` returns as JSON). Must not decide
 //! anything: the node pushes facts in, with the time as an argument.
@@ -8,6 +9,7 @@
 use crate::types::{Hash256, Txid};
 use serde::Serialize;
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 
 /// How many events the node keeps before forgetting the oldest.
 pub const DEFAULT_EVENT_CAPACITY: usize = 10_000;
@@ -59,6 +61,22 @@ pub enum EventKind {
     },
     TxDropped {
         txid: Txid,
+        reason: String,
+    },
+    PeerConnected {
+        peer: u64,
+        addr: SocketAddr,
+        inbound: bool,
+    },
+    PeerDisconnected {
+        peer: u64,
+        addr: SocketAddr,
+        reason: String,
+    },
+    /// The peer broke a consensus rule; its address is discouraged for a while.
+    PeerMisbehaved {
+        peer: u64,
+        addr: SocketAddr,
         reason: String,
     },
 }

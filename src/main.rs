@@ -61,7 +61,9 @@ impl NodeTarget {
 #[derive(Subcommand)]
 enum Command {
     /// Run a node in the foreground (Ctrl-C stops it cleanly)
-    #[command(after_help = "Example:\n  nakachain --network regtest node --mine --threads 2")]
+    #[command(
+        after_help = "Examples:\n  nakachain --network regtest node --mine --threads 2\n  nakachain --datadir chain-data/devnet/b --rpc-port 18453 node --listen 127.0.0.1:18454 --connect 127.0.0.1:18444"
+    )]
     Node {
         /// Mine from the start
         #[arg(long)]
@@ -69,6 +71,8 @@ enum Command {
         /// Miner threads [default: one per core]
         #[arg(long)]
         threads: Option<usize>,
+        #[command(flatten)]
+        peers: PeerArgs,
     },
     /// Run a node that mines, with a live line of height, hashrate and difficulty
     #[command(after_help = "Example:\n  nakachain mine --blocks 10 --threads 2")]
@@ -79,6 +83,8 @@ enum Command {
         /// Miner threads [default: one per core]
         #[arg(long)]
         threads: Option<usize>,
+        #[command(flatten)]
+        peers: PeerArgs,
     },
     /// Measure the miner's hash kernel against plain SHA-256d and a single compress256 stream
     #[command(
@@ -122,6 +128,17 @@ enum Command {
     },
 }
 
+/// Where a node meets its peers.
+#[derive(Args, Clone, Default)]
+struct PeerArgs {
+    /// Accept peer connections on this address, e.g. 127.0.0.1:18444 [default: none]
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Keep connected to this peer (repeat for more); reconnects with backoff
+    #[arg(long = "connect", value_name = "ADDR")]
+    connect: Vec<SocketAddr>,
+}
+
 #[derive(Subcommand)]
 enum WalletCommand {
     /// Derive and print a new receiving address
@@ -149,21 +166,25 @@ fn init_logging(quiet_by_default: bool) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Node { mine, threads } => {
+        Command::Node {
+            mine,
+            threads,
+            peers,
+        } => {
             init_logging(false);
-            run_node(
-                &cli.target,
-                mine.then(|| threads.unwrap_or_else(default_threads)),
-                None,
-                false,
-            )
+            let threads = mine.then(|| threads.unwrap_or_else(default_threads));
+            run_node(&cli.target, threads, None, false, peers)
         }
-        Command::Mine { blocks, threads } => {
+        Command::Mine {
+            blocks,
+            threads,
+            peers,
+        } => {
             // The live line owns the terminal; logs would tear it, so only warnings show there.
             let interactive = std::io::stderr().is_terminal();
             init_logging(interactive);
             let threads = threads.unwrap_or_else(default_threads);
-            run_node(&cli.target, Some(threads), blocks, interactive)
+            run_node(&cli.target, Some(threads), blocks, interactive, peers)
         }
         Command::BenchHash {
             seconds,
@@ -205,8 +226,11 @@ fn run_node(
     mine_threads: Option<usize>,
     stop_after_mined: Option<u64>,
     status_line: bool,
+    peers: PeerArgs,
 ) -> ExitCode {
     let config = NodeConfig {
+        listen: peers.listen,
+        connect: peers.connect,
         params: target.params(),
         datadir: target.datadir(),
         rpc_port: target.rpc_port(),

@@ -7,7 +7,9 @@
 pub mod hash_bench;
 mod methods;
 mod mining;
+mod network;
 pub mod node;
+mod peers;
 mod runtime;
 mod status;
 

@@ -5,11 +5,12 @@
 //! Owns the ordering between the core modules and the store. Must not block on the network or
 //! spawn threads (the runtime does); reads the wall clock only through `unix_now`.
 
-use crate::chain::{BlockOutcome, BlockStatus, Chain, TipChanged};
+use crate::chain::{BlockError, BlockOutcome, BlockStatus, Chain, TipChanged};
 use crate::events::{DroppedTx, EventKind, EventLog, DEFAULT_EVENT_CAPACITY};
 use crate::mempool::{Mempool, MempoolError};
 use crate::miner::{assemble_block, BlockSpec};
 use crate::params::{Params, MAX_BLOCK_BYTES};
+use crate::protocol::Host;
 use crate::store::{BlockLog, DataDir, StoreError};
 use crate::types::{Address, Amount, Block, Hash256, Transaction, Txid};
 use crate::wallet::{Wallet, WalletError};
@@ -43,6 +44,11 @@ pub enum NodeError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot listen for peers on {addr}: {source} (is another node using this port? pick one with --listen)")]
+    P2pBind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot read OS randomness: {0}")]
     Randomness(String),
     #[error("cannot start the async runtime or its signal handlers: {0}")]
@@ -55,6 +61,7 @@ impl NodeError {
             NodeError::Store(error) => error.code(),
             NodeError::Wallet(error) => error.code(),
             NodeError::RpcBind { .. } => "rpc-bind",
+            NodeError::P2pBind { .. } => "p2p-bind",
             NodeError::Randomness(_) => "randomness",
             NodeError::Runtime(_) => "runtime",
         }
@@ -66,6 +73,7 @@ impl NodeError {
 pub enum BlockOrigin {
     Mined,
     Submitted,
+    Peer,
 }
 
 /// 32 bytes from the operating system's generator.
@@ -88,6 +96,10 @@ pub struct Node {
     block_log: BlockLog,
     /// Blocks marked invalid by hand, kept in the data directory so a restart keeps them so.
     invalidated: Vec<Hash256>,
+    /// A block-log write that failed: the node can no longer promise durability and stops.
+    store_failure: Option<StoreError>,
+    /// Transactions admitted from this node's own RPC, to announce to peers.
+    local_txs: Vec<Txid>,
 }
 
 impl Node {
@@ -127,6 +139,8 @@ impl Node {
             datadir,
             block_log,
             invalidated,
+            store_failure: None,
+            local_txs: Vec::new(),
         })
     }
 
@@ -143,26 +157,27 @@ impl Node {
     }
 
     /// Validates a block, stores (and fsyncs) every block it adds to the tree, then lets the
-    /// mempool and the event log follow. A store failure means the node can no longer promise
-    /// durability; the caller stops the node on it.
+    /// mempool and the event log follow. A failed store write is kept for `take_store_failure`:
+    /// the node can no longer promise durability, and the runtime stops it.
     pub fn submit_block(
         &mut self,
         block: Block,
         origin: BlockOrigin,
-    ) -> Result<BlockOutcome, SubmitError> {
+    ) -> Result<BlockOutcome, BlockError> {
         let hash = block.hash();
-        let outcome = self
-            .chain
-            .process_block(block, unix_now())
-            .map_err(SubmitError::Rejected)?;
+        let outcome = self.chain.process_block(block, unix_now())?;
         let accepted: Vec<_> = outcome
             .accepted
             .iter()
             .filter_map(|hash| self.chain.block(hash))
             .collect();
-        self.block_log
+        if let Err(error) = self
+            .block_log
             .append_all(accepted.iter().map(|block| &**block))
-            .map_err(SubmitError::Store)?;
+        {
+            tracing::error!(%error, "cannot store accepted blocks");
+            self.store_failure.get_or_insert(error);
+        }
         let now = unix_now();
         for (invalid, error) in &outcome.invalid {
             tracing::warn!(block = %invalid, reason = error.code(), "block failed to connect");
@@ -188,13 +203,29 @@ impl Node {
         Ok(outcome)
     }
 
-    /// Admits a transaction to the mempool.
+    /// Admits a transaction from this node's own RPC to the mempool, to be announced to peers.
     pub fn accept_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
+        let txid = self.admit(tx)?;
+        self.local_txs.push(txid);
+        Ok(txid)
+    }
+
+    fn admit(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
         let next_height = self.chain.height() + 1;
         let accepted =
             self.mempool
                 .accept(tx, self.chain.utxos(), next_height, self.chain.params())?;
         Ok(accepted.txid)
+    }
+
+    /// The failed block-log write, if one happened since the last call.
+    pub fn take_store_failure(&mut self) -> Option<StoreError> {
+        self.store_failure.take()
+    }
+
+    /// Transactions admitted from RPC since the last call.
+    pub fn take_local_txs(&mut self) -> Vec<Txid> {
+        std::mem::take(&mut self.local_txs)
     }
 
     /// Lets the mempool and the event log follow a move of the active chain.
@@ -352,13 +383,22 @@ pub enum ManualError {
     Store(#[from] StoreError),
 }
 
-/// Why `submit_block` did not accept a block.
-#[derive(Debug, thiserror::Error)]
-pub enum SubmitError {
-    #[error(transparent)]
-    Rejected(crate::chain::BlockError),
-    #[error("cannot store the block: {0}")]
-    Store(StoreError),
+impl Host for Node {
+    fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    fn submit_block(&mut self, block: Block) -> Result<BlockOutcome, BlockError> {
+        Node::submit_block(self, block, BlockOrigin::Peer)
+    }
+
+    fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
+        self.admit(tx)
+    }
 }
 
 /// Re-validates every stored block in log order, with a progress bar when there are many.

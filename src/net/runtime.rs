@@ -1,15 +1,18 @@
-//! The node task: starts a node (data directory, RPC server, miner threads), then owns its state
-//! and feeds it one event at a time — RPC calls, blocks found by workers, `generate` steps, the
-//! one-second tick and Ctrl-C — until it is told to stop.
+//! The node task: starts a node (data directory, RPC server, peer listener, miner threads), then
+//! owns its state and feeds it one event at a time — RPC calls, peer frames and connections,
+//! blocks found by workers, `generate` steps, the one-second tick and Ctrl-C — until it is told
+//! to stop.
 //!
 //! Owns the event loop, the mining job hand-off and shutdown. Must not hold chain state behind
 //! locks: everything that touches `Node` runs on this one task.
 
 use super::methods;
 use super::mining::MinerPool;
-use super::node::{os_random_bytes, BlockOrigin, Node, NodeError, SubmitError};
+use super::node::{os_random_bytes, BlockOrigin, Node, NodeError};
+use super::peers::{Connections, PeerNotice};
 use super::status::StatusLine;
 use crate::params::Params;
+use crate::protocol::{Input, PeerId, Protocol, ProtocolConfig};
 use crate::rpc::{serve, Cookie, RpcCall, RpcError};
 use crate::types::{Address, Block, Hash256};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -17,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// How often the node refreshes hashrate, the status line and stale templates.
@@ -38,7 +42,16 @@ pub struct NodeConfig {
     pub stop_after_mined: Option<u64>,
     /// Show a live status line (height, hashrate, difficulty) on the terminal.
     pub status_line: bool,
+    /// Where to accept peer connections; `None` accepts none.
+    pub listen: Option<SocketAddr>,
+    /// Peers to keep connected to.
+    pub connect: Vec<SocketAddr>,
 }
+
+/// Most inbound peers.
+const MAX_INBOUND_PEERS: usize = 32;
+/// Most outbound peers found by address gossip (configured peers come on top).
+const MAX_OUTBOUND_PEERS: usize = 8;
 
 /// Messages to the node task from its helpers.
 pub(super) enum Command {
@@ -54,6 +67,15 @@ pub(super) enum Command {
         block: Block,
         reply: oneshot::Sender<Result<Hash256, RpcError>>,
     },
+    /// The listener accepted a peer.
+    Accepted { stream: TcpStream, addr: SocketAddr },
+    /// An outbound dial finished.
+    Dialed {
+        addr: SocketAddr,
+        result: Result<TcpStream, String>,
+    },
+    /// A connection's reader or writer has news.
+    Peer { peer: PeerId, notice: PeerNotice },
 }
 
 /// The node task's state: the node plus what the shell keeps around it.
@@ -71,6 +93,11 @@ pub(super) struct NodeTask {
     stop_after_mined: Option<u64>,
     status: Option<StatusLine>,
     hash_sample: (Instant, u64),
+    pub(super) protocol: Protocol,
+    pub(super) connections: Connections,
+    /// The protocol's clock: milliseconds since the node started.
+    pub(super) started: Instant,
+    pub(super) sync_progress: Option<indicatif::ProgressBar>,
 }
 
 /// Runs a node until Ctrl-C, RPC `stop`, or the requested number of mined blocks.
@@ -100,7 +127,35 @@ async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
     tracing::info!(network = %config.params.network, rpc = %rpc_addr, "node started");
 
     let (commands_tx, mut commands) = mpsc::unbounded_channel();
+    let connections = Connections::new(config.params.magic, commands_tx.clone());
+    let listener = match config.listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| NodeError::P2pBind { addr, source })?;
+            tracing::info!(%addr, "listening for peers");
+            Some(connections.listen(listener))
+        }
+        None => None,
+    };
+    let nonce = u64::from_le_bytes(os_random_bytes()?[..8].try_into().unwrap_or([0; 8]));
+    let protocol = Protocol::new(
+        ProtocolConfig {
+            nonce,
+            user_agent: format!("nakachain:{}", env!("CARGO_PKG_VERSION")),
+            listen_port: config.listen.map_or(0, |addr| addr.port()),
+            max_inbound: MAX_INBOUND_PEERS,
+            max_outbound: MAX_OUTBOUND_PEERS,
+            connect: config.connect.clone(),
+        },
+        config.params.network_id(),
+        0,
+    );
     let mut task = NodeTask {
+        protocol,
+        connections,
+        started: Instant::now(),
+        sync_progress: None,
         last_tip: node.chain.tip().hash,
         node,
         miner: None,
@@ -120,6 +175,9 @@ async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
     let result = task.event_loop(&mut calls, &mut commands).await;
 
     task.shutdown();
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     let _ = shutdown_tx.send(true);
     let _ = server.await;
     task.node.datadir().remove_cookie();
@@ -195,8 +253,7 @@ impl NodeTask {
                 match self.node.submit_block(block, BlockOrigin::Mined) {
                     Ok(outcome) if outcome.accepted.contains(&hash) => self.count_mined(hash),
                     Ok(_) => {}
-                    Err(SubmitError::Store(error)) => return Err(error.into()),
-                    Err(SubmitError::Rejected(error)) => {
+                    Err(error) => {
                         tracing::warn!(block = %hash, reason = error.code(), "mined block refused");
                     }
                 }
@@ -211,18 +268,36 @@ impl NodeTask {
             }
             Command::SubmitGenerated { block, reply } => {
                 let hash = block.hash();
-                let result = match self.node.submit_block(block, BlockOrigin::Mined) {
-                    Ok(_) => Ok(hash),
-                    Err(SubmitError::Store(error)) => {
-                        let _ = reply.send(Err(RpcError::misc(error.to_string())));
-                        return Err(error.into());
-                    }
-                    Err(SubmitError::Rejected(error)) => {
-                        Err(RpcError::verify_error(error.to_string()))
-                    }
-                };
+                let result = self
+                    .node
+                    .submit_block(block, BlockOrigin::Mined)
+                    .map(|_| hash)
+                    .map_err(|error| RpcError::verify_error(error.to_string()));
                 let _ = reply.send(result);
             }
+            Command::Accepted { stream, addr } => {
+                let peer = self.connections.adopt(stream);
+                self.input(Input::Connected {
+                    peer,
+                    addr,
+                    inbound: true,
+                });
+            }
+            Command::Dialed { addr, result } => match result {
+                Ok(stream) => {
+                    let peer = self.connections.adopt(stream);
+                    self.input(Input::Connected {
+                        peer,
+                        addr,
+                        inbound: false,
+                    });
+                }
+                Err(reason) => {
+                    tracing::debug!(%addr, %reason, "dial failed");
+                    self.input(Input::ConnectFailed { addr });
+                }
+            },
+            Command::Peer { peer, notice } => self.on_peer_notice(peer, notice),
         }
         Ok(())
     }
@@ -253,6 +328,8 @@ impl NodeTask {
         if self.miner.is_some() && self.template_built.elapsed() >= TEMPLATE_REFRESH {
             self.publish_job(Instant::now())?;
         }
+        self.input(Input::Tick);
+        self.show_sync_progress();
         if let Some(status) = &self.status {
             let mining = self
                 .miner
@@ -263,13 +340,21 @@ impl NodeTask {
         Ok(())
     }
 
-    /// After every event: if the tip moved, retire every search on the old tip.
+    /// After every event: stop on a failed store write; announce transactions from RPC; if the
+    /// tip moved, retire every search on the old tip and announce the new one.
     fn after_event(&mut self) -> Result<(), NodeError> {
+        if let Some(error) = self.node.take_store_failure() {
+            return Err(error.into());
+        }
+        for txid in self.node.take_local_txs() {
+            self.input(Input::NewLocalTx(txid));
+        }
         let tip = self.node.chain.tip().hash;
         if tip == self.last_tip {
             return Ok(());
         }
         self.last_tip = tip;
+        self.input(Input::NewLocalBlock);
         self.tip_stale.store(true, Ordering::Relaxed);
         self.tip_stale = Arc::new(AtomicBool::new(false));
         if self.miner.is_some() {
@@ -314,6 +399,10 @@ impl NodeTask {
     }
 
     fn shutdown(&mut self) {
+        self.connections.close_all();
+        if let Some(progress) = self.sync_progress.take() {
+            progress.finish_and_clear();
+        }
         self.tip_stale.store(true, Ordering::Relaxed);
         self.stop_mining();
         if let Some(status) = self.status.take() {

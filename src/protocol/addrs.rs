@@ -121,7 +121,7 @@ impl AddressBook {
 
     /// Addresses to dial now: every configured one that is due, then learned ones while there
     /// is `room` for outbound peers. Marks them pending.
-    pub(super) fn to_dial(
+    pub(super) fn due_dials(
         &mut self,
         now_ms: u64,
         connected: &[SocketAddr],
@@ -135,10 +135,10 @@ impl AddressBook {
                 let eligible = dial.configured == configured_pass
                     && due
                     && !connected.contains(addr)
-                    && !self
+                    && self
                         .discouraged
                         .get(&addr.ip())
-                        .is_some_and(|until| *until > now_ms);
+                        .is_none_or(|until| *until <= now_ms);
                 if !eligible || (!configured_pass && room == 0) {
                     continue;
                 }
@@ -164,20 +164,20 @@ mod tests {
     #[test]
     fn configured_peers_are_redialed_with_growing_backoff() {
         let mut book = AddressBook::new(&[addr(1)], 0);
-        assert_eq!(book.to_dial(0, &[], 0), vec![addr(1)]);
+        assert_eq!(book.due_dials(0, &[], 0), vec![addr(1)]);
         assert!(
-            book.to_dial(0, &[], 0).is_empty(),
+            book.due_dials(0, &[], 0).is_empty(),
             "pending, not dialed twice"
         );
         book.connect_failed(addr(1), 0);
-        assert!(book.to_dial(RECONNECT_MIN_MS - 1, &[], 0).is_empty());
-        assert_eq!(book.to_dial(RECONNECT_MIN_MS, &[], 0), vec![addr(1)]);
+        assert!(book.due_dials(RECONNECT_MIN_MS - 1, &[], 0).is_empty());
+        assert_eq!(book.due_dials(RECONNECT_MIN_MS, &[], 0), vec![addr(1)]);
         book.connect_failed(addr(1), RECONNECT_MIN_MS);
         assert!(
-            book.to_dial(2 * RECONNECT_MIN_MS, &[], 0).is_empty(),
+            book.due_dials(2 * RECONNECT_MIN_MS, &[], 0).is_empty(),
             "the delay doubled"
         );
-        assert_eq!(book.to_dial(3 * RECONNECT_MIN_MS, &[], 0), vec![addr(1)]);
+        assert_eq!(book.due_dials(3 * RECONNECT_MIN_MS, &[], 0), vec![addr(1)]);
     }
 
     #[test]
@@ -188,10 +188,10 @@ mod tests {
         }
         book.discourage(addr(1).ip(), 100);
         assert!(
-            book.to_dial(0, &[], 2).is_empty(),
+            book.due_dials(0, &[], 2).is_empty(),
             "all share the discouraged ip"
         );
-        assert_eq!(book.to_dial(100, &[], 2), vec![addr(1), addr(2)]);
+        assert_eq!(book.due_dials(100, &[], 2), vec![addr(1), addr(2)]);
         assert!(book.is_discouraged(addr(9).ip(), 99));
         assert!(!book.is_discouraged(addr(9).ip(), 100));
     }

@@ -15,12 +15,12 @@ pub use peer::PeerInfo;
 
 use crate::chain::{BlockError, BlockOutcome, Chain};
 use crate::consensus::RuleError;
+use crate::events::EventKind;
 use crate::mempool::{Mempool, MempoolError};
 use crate::types::{Block, Hash256, Transaction, Txid};
 use crate::wire::{InvItem, InvKind, Message, PeerAddress, WireError, PROTOCOL_VERSION};
 use addrs::AddressBook;
 use peer::{Peer, PeerPhase};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use sync::BlockDownload;
@@ -113,31 +113,19 @@ pub enum Input<'a> {
 /// Something for the shell to do, or to record.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
-    Send { peer: PeerId, message: Message },
-    Connect { addr: SocketAddr },
-    Disconnect { peer: PeerId, reason: String },
-    Event(PeerEvent),
-}
-
-/// Peer facts for the node's event log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum PeerEvent {
-    PeerConnected {
+    Send {
         peer: PeerId,
-        addr: SocketAddr,
-        inbound: bool,
+        message: Message,
     },
-    PeerDisconnected {
-        peer: PeerId,
+    Connect {
         addr: SocketAddr,
+    },
+    Disconnect {
+        peer: PeerId,
         reason: String,
     },
-    PeerMisbehaved {
-        peer: PeerId,
-        addr: SocketAddr,
-        reason: String,
-    },
+    /// A peer fact for the node's event log.
+    Event(EventKind),
 }
 
 /// One node's side of the protocol.
@@ -377,7 +365,7 @@ impl Protocol {
         if let Some(listen) = listen {
             self.addresses.learn(listen);
         }
-        self.outputs.push(Output::Event(PeerEvent::PeerConnected {
+        self.outputs.push(Output::Event(EventKind::PeerConnected {
             peer: id,
             addr,
             inbound,
@@ -684,7 +672,7 @@ impl Protocol {
         if self.network_active {
             let connected: Vec<SocketAddr> = self.peers.values().map(|p| p.addr).collect();
             let room = self.config.max_outbound.saturating_sub(self.count(false));
-            for addr in self.addresses.to_dial(now_ms, &connected, room) {
+            for addr in self.addresses.due_dials(now_ms, &connected, room) {
                 self.outputs.push(Output::Connect { addr });
             }
         }
@@ -719,7 +707,7 @@ impl Protocol {
         let addr = peer.addr;
         if misbehaviour.discourage {
             self.addresses.discourage(addr.ip(), now_ms + DISCOURAGE_MS);
-            self.outputs.push(Output::Event(PeerEvent::PeerMisbehaved {
+            self.outputs.push(Output::Event(EventKind::PeerMisbehaved {
                 peer: id,
                 addr,
                 reason: misbehaviour.reason.clone(),
@@ -742,7 +730,7 @@ impl Protocol {
         }
         if peer.phase == PeerPhase::Ready {
             self.outputs
-                .push(Output::Event(PeerEvent::PeerDisconnected {
+                .push(Output::Event(EventKind::PeerDisconnected {
                     peer: id,
                     addr: peer.addr,
                     reason: reason.to_string(),

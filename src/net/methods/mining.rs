@@ -4,7 +4,7 @@
 use crate::chain::BlockError;
 use crate::codec;
 use crate::consensus::pow::difficulty;
-use crate::net::node::{BlockOrigin, Node, SubmitError};
+use crate::net::node::{BlockOrigin, Node};
 use crate::net::runtime::{MethodFailure, NodeTask};
 use crate::params::MAX_BLOCK_BYTES;
 use crate::rpc::params::{optional_u64, required_address, required_str, required_u64};
@@ -98,8 +98,7 @@ pub(super) fn submit_block(node: &mut Node, params: &[Value]) -> Result<Value, M
             Some((_, error)) => Err(RpcError::verify_error(error.to_string()).into()),
             None => Ok(Value::Null),
         },
-        Err(SubmitError::Rejected(BlockError::Duplicate)) => Ok(json!("duplicate")),
-        Err(SubmitError::Rejected(error)) => Err(RpcError::verify_error(error.to_string()).into()),
-        Err(SubmitError::Store(error)) => Err(MethodFailure::Fatal(error.into())),
+        Err(BlockError::Duplicate) => Ok(json!("duplicate")),
+        Err(error) => Err(RpcError::verify_error(error.to_string()).into()),
     }
 }

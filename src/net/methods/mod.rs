@@ -5,6 +5,7 @@
 
 mod blockchain;
 mod mining;
+mod network;
 mod wallet;
 
 use super::runtime::{MethodFailure, NodeTask};
@@ -36,6 +37,12 @@ pub const METHODS: &[&str] = &[
     "invalidateblock",
     "reconsiderblock",
     "getevents",
+    "getpeerinfo",
+    "getconnectioncount",
+    "getnetworkinfo",
+    "addnode",
+    "disconnectnode",
+    "setnetworkactive",
     "help",
     "stop",
 ];
@@ -67,6 +74,12 @@ pub(super) fn dispatch(
         "invalidateblock" => blockchain::invalidate_block(&mut task.node, params),
         "reconsiderblock" => blockchain::reconsider_block(&mut task.node, params),
         "getevents" => Ok(blockchain::get_events(&task.node, params)?),
+        "getpeerinfo" => Ok(network::get_peer_info(task)),
+        "getconnectioncount" => Ok(network::get_connection_count(task)),
+        "getnetworkinfo" => Ok(network::get_network_info(task)),
+        "addnode" => Ok(network::add_node(task, params)?),
+        "disconnectnode" => Ok(network::disconnect_node(task, params)?),
+        "setnetworkactive" => Ok(network::set_network_active(task, params)?),
         "help" => Ok(Value::from(METHODS.join("\n"))),
         "stop" => {
             task.stop_requested = true;

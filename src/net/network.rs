@@ -1,0 +1,99 @@
+//! The node task's side of the peer network: feeding the protocol its inputs, carrying out its
+//! outputs on the connections, and the sync progress bar while far behind.
+//!
+//! Owns the glue between `protocol` (which decides) and `peers` (which moves bytes). Must not
+//! decide anything about peers itself.
+
+use super::node::unix_now;
+use super::peers::PeerNotice;
+use super::runtime::NodeTask;
+use crate::protocol::{Input, Output, PeerId};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Blocks behind the best peer before a progress bar is shown.
+const SHOW_PROGRESS_BEHIND: u32 = 500;
+
+impl NodeTask {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Feeds the protocol one input and carries out what it asks for.
+    pub(super) fn input(&mut self, input: Input<'_>) {
+        let now = self.now_ms();
+        let outputs = self.protocol.handle(now, input, &mut self.node);
+        let mut too_slow = Vec::new();
+        for output in outputs {
+            match output {
+                Output::Send { peer, message } => {
+                    if !self.connections.send(peer, message) && self.connections.is_open(peer) {
+                        too_slow.push(peer);
+                    }
+                }
+                Output::Connect { addr } => self.connections.dial(addr),
+                Output::Disconnect { peer, reason } => {
+                    tracing::info!(peer, %reason, "disconnecting peer");
+                    self.connections.close(peer);
+                }
+                Output::Event(kind) => {
+                    tracing::info!(event = ?kind, "peer");
+                    self.node.events.push(unix_now(), kind);
+                }
+            }
+        }
+        too_slow.sort_unstable();
+        too_slow.dedup();
+        for peer in too_slow {
+            tracing::warn!(peer, "send queue full: dropping a peer too slow to keep up");
+            self.connections.close(peer);
+            self.input(Input::Disconnected { peer });
+        }
+    }
+
+    /// News from a connection's tasks. Notices from a connection already closed are stale.
+    pub(super) fn on_peer_notice(&mut self, peer: PeerId, notice: PeerNotice) {
+        if !self.connections.is_open(peer) {
+            return;
+        }
+        match notice {
+            PeerNotice::Frame(Ok(message)) => self.input(Input::Received {
+                peer,
+                message: &message,
+            }),
+            PeerNotice::Frame(Err(error)) => self.input(Input::BadFrame {
+                peer,
+                error: &error,
+            }),
+            PeerNotice::Closed => {
+                self.connections.close(peer);
+                self.input(Input::Disconnected { peer });
+            }
+        }
+    }
+
+    /// A progress bar while the best peer is far ahead; cleared once caught up.
+    pub(super) fn show_sync_progress(&mut self) {
+        let height = self.node.chain.height();
+        let best = self
+            .protocol
+            .peers()
+            .iter()
+            .map(|peer| peer.best_height)
+            .max()
+            .unwrap_or(0);
+        if best > height + SHOW_PROGRESS_BEHIND {
+            let progress = self.sync_progress.get_or_insert_with(|| {
+                let bar = ProgressBar::new(u64::from(best));
+                bar.set_style(
+                    ProgressStyle::with_template("syncing {bar:40} {pos}/{len} blocks ({per_sec})")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar
+            });
+            progress.set_length(u64::from(best));
+            progress.set_position(u64::from(height));
+        } else if let Some(progress) = self.sync_progress.take() {
+            progress.finish_and_clear();
+        }
+    }
+}

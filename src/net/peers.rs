@@ -1,0 +1,191 @@
+//! Peer connections over TCP: the listener, outbound dials, and one reader and one writer task
+//! per connection, with a bounded send queue.
+//!
+//! Owns sockets and their tasks. Must not interpret messages: the reader hands the node task
+//! whole frames (or the framing error), the writer sends what the node task queues. A peer whose
+//! queue is full is too slow to keep and is dropped by the caller.
+
+use super::runtime::Command;
+use crate::protocol::PeerId;
+use crate::wire::{encode_frame, FrameDecoder, Message, WireError};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Messages queued for one peer before it counts as too slow.
+pub const PEER_SEND_QUEUE: usize = 4_096;
+/// How long an outbound dial may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bytes read from a socket at a time.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// What a connection's tasks tell the node task.
+#[derive(Debug)]
+pub enum PeerNotice {
+    Frame(Result<Message, WireError>),
+    Closed,
+}
+
+struct Connection {
+    outbox: mpsc::Sender<Message>,
+    reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
+}
+
+/// Every open connection.
+pub(super) struct Connections {
+    open: HashMap<PeerId, Connection>,
+    next_id: PeerId,
+    magic: [u8; 4],
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Connections {
+    pub(super) fn new(magic: [u8; 4], commands: mpsc::UnboundedSender<Command>) -> Connections {
+        Connections {
+            open: HashMap::new(),
+            next_id: 1,
+            magic,
+            commands,
+        }
+    }
+
+    /// Accepts connections on `listener` until the node task goes away.
+    pub(super) fn listen(&self, listener: TcpListener) -> JoinHandle<()> {
+        let commands = self.commands.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, addr)) => {
+                        if commands.send(Command::Accepted { stream, addr }).is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "accepting a peer failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        })
+    }
+
+    /// Dials `addr` in the background; the result comes back as `Command::Dialed`.
+    pub(super) fn dial(&self, addr: SocketAddr) {
+        let commands = self.commands.clone();
+        tokio::spawn(async move {
+            let result = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await
+            {
+                Ok(Ok(stream)) => Ok(stream),
+                Ok(Err(error)) => Err(error.to_string()),
+                Err(_) => Err("timed out".to_string()),
+            };
+            let _ = commands.send(Command::Dialed { addr, result });
+        });
+    }
+
+    /// Starts the reader and writer of a new connection and returns its id.
+    pub(super) fn adopt(&mut self, stream: TcpStream) -> PeerId {
+        let id = self.next_id;
+        self.next_id += 1;
+        let _ = stream.set_nodelay(true);
+        let (mut read_half, mut write_half) = stream.into_split();
+        let (outbox, mut queued) = mpsc::channel::<Message>(PEER_SEND_QUEUE);
+        let magic = self.magic;
+        let commands = self.commands.clone();
+        let reader = tokio::spawn(async move {
+            let mut decoder = FrameDecoder::new(magic);
+            let mut buffer = vec![0u8; READ_CHUNK_BYTES];
+            loop {
+                let read = match read_half.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => read,
+                };
+                for frame in decoder.feed(&buffer[..read]) {
+                    let fatal = frame.as_ref().is_err_and(WireError::disconnects);
+                    let notice = Command::Peer {
+                        peer: id,
+                        notice: PeerNotice::Frame(frame),
+                    };
+                    if commands.send(notice).is_err() || fatal {
+                        return;
+                    }
+                }
+            }
+            let _ = commands.send(Command::Peer {
+                peer: id,
+                notice: PeerNotice::Closed,
+            });
+        });
+        let commands = self.commands.clone();
+        let writer = tokio::spawn(async move {
+            while let Some(message) = queued.recv().await {
+                let written = match encode_frame(magic, &message) {
+                    Ok(frame) => write_half.write_all(&frame).await,
+                    Err(error) => {
+                        tracing::error!(%error, command = message.command(), "refusing to send an oversized message");
+                        continue;
+                    }
+                };
+                if written.is_err() {
+                    let _ = commands.send(Command::Peer {
+                        peer: id,
+                        notice: PeerNotice::Closed,
+                    });
+                    return;
+                }
+            }
+            let _ = write_half.shutdown().await;
+        });
+        self.open.insert(
+            id,
+            Connection {
+                outbox,
+                reader,
+                writer,
+            },
+        );
+        id
+    }
+
+    /// Queues `message` for `peer`; false if the peer is gone or its queue is full.
+    pub(super) fn send(&mut self, peer: PeerId, message: Message) -> bool {
+        self.open
+            .get(&peer)
+            .is_some_and(|connection| connection.outbox.try_send(message).is_ok())
+    }
+
+    /// Whether `peer` is still open here (it may have closed while its notices were queued).
+    pub(super) fn is_open(&self, peer: PeerId) -> bool {
+        self.open.contains_key(&peer)
+    }
+
+    /// Closes a connection: queued messages are still written, then the socket shuts down.
+    pub(super) fn close(&mut self, peer: PeerId) {
+        if let Some(connection) = self.open.remove(&peer) {
+            connection.reader.abort();
+            drop(connection.outbox);
+            // The writer ends once its queue is empty; a stuck peer cannot hold it forever.
+            let mut writer = connection.writer;
+            tokio::spawn(async move {
+                if tokio::time::timeout(Duration::from_secs(5), &mut writer)
+                    .await
+                    .is_err()
+                {
+                    writer.abort();
+                }
+            });
+        }
+    }
+
+    pub(super) fn close_all(&mut self) {
+        let ids: Vec<PeerId> = self.open.keys().copied().collect();
+        for peer in ids {
+            self.close(peer);
+        }
+    }
+}
