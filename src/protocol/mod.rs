@@ -450,9 +450,9 @@ impl Protocol {
             }
             match item.kind {
                 InvKind::Block => {
-                    if host.chain().entry(&item.hash).is_none()
-                        && !self.download.is_requested(&item.hash)
-                    {
+                    // Even if already requested from someone else: this peer is a source to
+                    // fall back on if that one stalls or sends a bad body.
+                    if host.chain().entry(&item.hash).is_none() {
                         self.download.want(item.hash, id);
                     }
                 }
@@ -522,9 +522,9 @@ impl Protocol {
 
     fn on_block(&mut self, id: PeerId, block: &Block, host: &mut impl Host) -> Handled {
         let hash = block.hash();
-        if !self.download.block_arrived(&hash, id) {
+        let Some(other_sources) = self.download.block_arrived(&hash, id) else {
             return Err(Misbehaviour::protocol(format!("unsolicited block {hash}")));
-        }
+        };
         if let Some(peer) = self.peers.get_mut(&id) {
             peer.knows(hash);
         }
@@ -549,6 +549,13 @@ impl Protocol {
                 "block {hash} is known invalid"
             ))),
             Err(BlockError::Rule(rule)) if rule.is_permanent() => {
+                if body_not_the_headers(rule) {
+                    // The block the header names may still be valid: a peer that sent a
+                    // mutated body must not stop us fetching it from the others that have it.
+                    for source in other_sources {
+                        self.download.want(hash, source);
+                    }
+                }
                 Err(Misbehaviour::consensus(format!("block {hash}: {rule}")))
             }
             Err(BlockError::Rule(_)) => Ok(()),
@@ -737,6 +744,19 @@ impl Protocol {
                 }));
         }
     }
+}
+
+/// Failures of the body checks that run before the merkle root ties the body to the header:
+/// they show that this body is not the header's, not that the block the header names is invalid.
+fn body_not_the_headers(rule: RuleError) -> bool {
+    matches!(
+        rule,
+        RuleError::BlockTooLarge
+            | RuleError::CoinbaseMissing
+            | RuleError::CoinbaseMultiple
+            | RuleError::DuplicateTx
+            | RuleError::BadMerkleRoot
+    )
 }
 
 /// Rule failures a well-behaved peer never relays: everything but what depends on which chain

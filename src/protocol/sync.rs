@@ -154,15 +154,23 @@ impl BlockDownload {
         }
     }
 
-    /// A block arrived from `peer`; whether we had asked it for that block.
-    pub(super) fn block_arrived(&mut self, hash: &Hash256, peer: PeerId) -> bool {
+    /// A block arrived from `peer`: `None` if we had not asked it for that block, else the
+    /// other peers known to have it, in case the body turns out not to be the header's.
+    pub(super) fn block_arrived(&mut self, hash: &Hash256, peer: PeerId) -> Option<Vec<PeerId>> {
         match self.in_flight.get(hash) {
             Some((from, _)) if *from == peer => {
                 self.release(hash);
-                self.sources.remove(hash);
-                true
+                let mut others: Vec<PeerId> = self
+                    .sources
+                    .remove(hash)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|source| *source != peer)
+                    .collect();
+                others.sort_unstable();
+                Some(others)
             }
-            _ => false,
+            _ => None,
         }
     }
 

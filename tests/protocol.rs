@@ -1,0 +1,651 @@
+//! The peer protocol's answers to hostile and broken peers: one `Protocol` driven by hand, the
+//! test playing the remote peers, asserting on the `Output`s it returns.
+
+use nakachain::chain::{BlockError, BlockOutcome, Chain};
+use nakachain::consensus::rules::check_header;
+use nakachain::mempool::{Mempool, MempoolError};
+use nakachain::miner::{assemble_block, solve_block, BlockSpec};
+use nakachain::params::Params;
+use nakachain::protocol::{
+    Host, Input, Output, PeerEvent, PeerId, Protocol, ProtocolConfig, BLOCK_STALL_TIMEOUT_MS,
+    HANDSHAKE_TIMEOUT_MS, MAX_BLOCKS_IN_FLIGHT_PER_PEER, MAX_UNCONNECTING_HEADERS,
+    PING_INTERVAL_MS, PING_TIMEOUT_MS,
+};
+use nakachain::sim::sim_params;
+use nakachain::types::{Address, Block, BlockHeader, Hash256, Transaction, Txid};
+use nakachain::wire::{self, InvItem, InvKind, Message, PeerAddress, WireError};
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::AtomicBool;
+
+const NODE_NONCE: u64 = 0x5eed_0001;
+
+/// A host whose clock is set past genesis. `SimHost`'s clock is only settable inside the crate
+/// and starts at 0, which makes every real block "too new" to a test outside it.
+struct TestHost {
+    chain: Chain,
+    mempool: Mempool,
+    clock_secs: u64,
+}
+
+impl TestHost {
+    fn new() -> TestHost {
+        let params = sim_params();
+        let clock_secs = u64::from(params.genesis.header.time) + 1_000_000;
+        TestHost {
+            chain: Chain::new(params),
+            mempool: Mempool::new(4 * 1024 * 1024, 1),
+            clock_secs,
+        }
+    }
+
+    /// Mines `count` blocks on this host's own tip and returns them in order.
+    fn mine(&mut self, count: usize) -> Vec<Block> {
+        (0..count)
+            .map(|index| {
+                let block = solved(&self.chain, index as u64);
+                let outcome = self
+                    .submit_block(block.clone())
+                    .expect("a fresh valid block");
+                assert_eq!(outcome.accepted, vec![block.hash()]);
+                block
+            })
+            .collect()
+    }
+}
+
+impl Host for TestHost {
+    fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    fn submit_block(&mut self, block: Block) -> Result<BlockOutcome, BlockError> {
+        self.chain.process_block(block, self.clock_secs)
+    }
+
+    fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
+        let next_height = self.chain.height() + 1;
+        self.mempool
+            .accept(tx, self.chain.utxos(), next_height, self.chain.params())
+            .map(|accepted| accepted.txid)
+    }
+}
+
+/// The next block on `chain`'s tip, unsolved; `extra_nonce` tells siblings apart.
+fn assembled(chain: &Chain, extra_nonce: u64) -> Block {
+    let next = chain.next_block();
+    let params: &Params = chain.params();
+    let spec = BlockSpec {
+        prev_hash: next.prev_hash,
+        height: next.height,
+        bits: next.bits,
+        time: next.min_time,
+        payout: Address::from_pubkey(&[7; 32]),
+        coinbase_value: params.subsidy(next.height),
+        extra_nonce,
+    };
+    assemble_block(&spec, Vec::new())
+}
+
+fn solved(chain: &Chain, extra_nonce: u64) -> Block {
+    let mut block = assembled(chain, extra_nonce);
+    assert!(solve_block(&mut block, &AtomicBool::new(false)));
+    block
+}
+
+struct Node {
+    protocol: Protocol,
+    host: TestHost,
+}
+
+impl Node {
+    fn new() -> Node {
+        Node::with_outbound(2)
+    }
+
+    fn with_outbound(max_outbound: usize) -> Node {
+        let config = ProtocolConfig {
+            nonce: NODE_NONCE,
+            user_agent: "test-node".to_string(),
+            listen_port: 18_444,
+            max_inbound: 16,
+            max_outbound,
+            connect: Vec::new(),
+        };
+        Node {
+            protocol: Protocol::new(config, sim_params().network_id(), 0),
+            host: TestHost::new(),
+        }
+    }
+
+    fn input(&mut self, now_ms: u64, input: Input<'_>) -> Vec<Output> {
+        self.protocol.handle(now_ms, input, &mut self.host)
+    }
+
+    fn recv(&mut self, now_ms: u64, peer: PeerId, message: &Message) -> Vec<Output> {
+        self.input(now_ms, Input::Received { peer, message })
+    }
+
+    fn tick(&mut self, now_ms: u64) -> Vec<Output> {
+        self.input(now_ms, Input::Tick)
+    }
+
+    fn connect(&mut self, now_ms: u64, peer: PeerId, ip: u8, inbound: bool) -> Vec<Output> {
+        self.input(
+            now_ms,
+            Input::Connected {
+                peer,
+                addr: peer_addr(ip),
+                inbound,
+            },
+        )
+    }
+
+    /// An inbound peer from 10.0.0.`ip` through Version and Verack; returns what the node said
+    /// after the Verack.
+    fn handshake(&mut self, now_ms: u64, peer: PeerId, ip: u8) -> Vec<Output> {
+        let out = self.connect(now_ms, peer, ip, true);
+        assert!(!disconnects(&out, peer), "{out:?}");
+        let out = self.recv(now_ms, peer, &version(peer + 1_000));
+        assert!(sent(&out, peer).contains(&&Message::Verack), "{out:?}");
+        let out = self.recv(now_ms, peer, &Message::Verack);
+        assert!(!disconnects(&out, peer), "{out:?}");
+        out
+    }
+
+    fn tip(&self) -> Hash256 {
+        self.host.chain.tip().hash
+    }
+}
+
+fn peer_addr(ip: u8) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::new(10, 0, 0, ip), 40_000))
+}
+
+fn version(nonce: u64) -> Message {
+    version_on(sim_params().network_id(), nonce)
+}
+
+fn version_on(network_id: Hash256, nonce: u64) -> Message {
+    Message::Version {
+        protocol: wire::PROTOCOL_VERSION,
+        network_id,
+        best_height: 0,
+        nonce,
+        user_agent: "remote".to_string(),
+        listen_port: 9_333,
+    }
+}
+
+fn disconnects(out: &[Output], peer: PeerId) -> bool {
+    out.iter()
+        .any(|o| matches!(o, Output::Disconnect { peer: p, .. } if *p == peer))
+}
+
+fn sent(out: &[Output], peer: PeerId) -> Vec<&Message> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send { peer: p, message } if *p == peer => Some(message),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The block hashes the node asked `peer` for.
+fn getdata_blocks(out: &[Output], peer: PeerId) -> Vec<Hash256> {
+    sent(out, peer)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::GetData(items) => Some(items.clone()),
+            _ => None,
+        })
+        .flatten()
+        .filter(|item| item.kind == InvKind::Block)
+        .map(|item| item.hash)
+        .collect()
+}
+
+fn inv_hashes(out: &[Output], peer: PeerId) -> Vec<Hash256> {
+    sent(out, peer)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Inv(items) => Some(items.iter().map(|i| i.hash).collect::<Vec<_>>()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn sent_getheaders(out: &[Output], peer: PeerId) -> bool {
+    sent(out, peer)
+        .iter()
+        .any(|m| matches!(m, Message::GetHeaders { .. }))
+}
+
+fn headers_of(blocks: &[Block]) -> Message {
+    Message::Headers(blocks.iter().map(|b| b.header).collect())
+}
+
+fn bad_checksum() -> WireError {
+    WireError::BadChecksum {
+        expected: [1, 2, 3, 4],
+        got: [4, 3, 2, 1],
+    }
+}
+
+/// Whether `peer` answers a Ping, i.e. is still connected and ready.
+fn answers_ping(node: &mut Node, now_ms: u64, peer: PeerId) -> bool {
+    let out = node.recv(now_ms, peer, &Message::Ping(77));
+    sent(&out, peer).contains(&&Message::Pong(77))
+}
+
+#[test]
+fn frame_errors_disconnect_except_bad_checksum() {
+    let errors = [
+        WireError::BadMagic {
+            expected: [1, 2, 3, 4],
+            got: [9, 9, 9, 9],
+        },
+        WireError::OversizedFrame {
+            len: wire::MAX_MESSAGE_BYTES + 1,
+            max: wire::MAX_MESSAGE_BYTES,
+        },
+        WireError::Undecodable("junk".to_string()),
+        WireError::TrailingBytes { extra: 3 },
+        WireError::OversizedList {
+            list: "inv",
+            len: wire::MAX_INV_ITEMS + 1,
+            max: wire::MAX_INV_ITEMS,
+        },
+    ];
+    let mut node = Node::new();
+    for (index, error) in errors.iter().enumerate() {
+        let peer = index as PeerId + 1;
+        node.handshake(0, peer, peer as u8);
+        let out = node.input(1, Input::BadFrame { peer, error });
+        assert!(disconnects(&out, peer), "{}: {out:?}", error.code());
+        assert!(!answers_ping(&mut node, 2, peer), "{}", error.code());
+    }
+    let peer = 50;
+    node.handshake(0, peer, 50);
+    let out = node.input(
+        1,
+        Input::BadFrame {
+            peer,
+            error: &bad_checksum(),
+        },
+    );
+    assert!(!disconnects(&out, peer), "{out:?}");
+    assert!(answers_ping(&mut node, 2, peer));
+}
+
+#[test]
+fn message_before_version_or_second_version_disconnects() {
+    let mut node = Node::new();
+    node.connect(0, 1, 1, true);
+    let out = node.recv(0, 1, &Message::Ping(1));
+    assert!(disconnects(&out, 1), "{out:?}");
+
+    node.handshake(0, 2, 2);
+    let out = node.recv(1, 2, &version(555));
+    assert!(disconnects(&out, 2), "{out:?}");
+}
+
+#[test]
+fn version_from_other_network_or_from_ourselves_disconnects() {
+    let mut node = Node::new();
+    node.connect(0, 1, 1, true);
+    let other = Params::devnet().network_id();
+    assert_ne!(other, sim_params().network_id());
+    let out = node.recv(0, 1, &version_on(other, 99));
+    assert!(disconnects(&out, 1), "{out:?}");
+
+    let out = node.connect(0, 2, 2, false);
+    let own_nonce = sent(&out, 2)
+        .into_iter()
+        .find_map(|m| match m {
+            Message::Version { nonce, .. } => Some(*nonce),
+            _ => None,
+        })
+        .expect("an outbound connection starts with our Version");
+    let out = node.recv(0, 2, &version(own_nonce));
+    assert!(disconnects(&out, 2), "{out:?}");
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Disconnect { peer: 2, reason } if reason.contains("ourselves")
+    )));
+}
+
+#[test]
+fn unfinished_handshake_times_out() {
+    let mut node = Node::new();
+    node.connect(0, 1, 1, true);
+    node.recv(0, 1, &version(5));
+    let out = node.tick(HANDSHAKE_TIMEOUT_MS);
+    assert!(!disconnects(&out, 1), "{out:?}");
+    let out = node.tick(HANDSHAKE_TIMEOUT_MS + 1);
+    assert!(disconnects(&out, 1), "{out:?}");
+}
+
+fn ping_sent(out: &[Output], peer: PeerId) -> Option<u64> {
+    sent(out, peer).into_iter().find_map(|m| match m {
+        Message::Ping(nonce) => Some(*nonce),
+        _ => None,
+    })
+}
+
+#[test]
+fn silent_peer_is_dropped_after_ping_timeout_but_answering_peer_stays() {
+    let mut node = Node::new();
+    node.handshake(0, 1, 1);
+    node.handshake(0, 2, 2);
+    let out = node.tick(PING_INTERVAL_MS);
+    assert_eq!(ping_sent(&out, 1), None, "not before the interval: {out:?}");
+    let ping_at = PING_INTERVAL_MS + 1;
+    let out = node.tick(ping_at);
+    assert!(ping_sent(&out, 1).is_some(), "{out:?}");
+    let nonce = ping_sent(&out, 2).expect("peer 2 pinged too");
+    node.recv(ping_at + 5, 2, &Message::Pong(nonce));
+
+    let out = node.tick(ping_at + PING_TIMEOUT_MS);
+    assert!(!disconnects(&out, 1), "not before the timeout: {out:?}");
+    let out = node.tick(ping_at + PING_TIMEOUT_MS + 1);
+    assert!(disconnects(&out, 1), "{out:?}");
+    assert!(!disconnects(&out, 2), "{out:?}");
+    assert!(answers_ping(&mut node, ping_at + PING_TIMEOUT_MS + 2, 2));
+}
+
+#[test]
+fn unsolicited_block_disconnects() {
+    let mut node = Node::new();
+    node.handshake(0, 1, 1);
+    let block = solved(&node.host.chain, 1);
+    let out = node.recv(1, 1, &Message::Block(block));
+    assert!(disconnects(&out, 1), "{out:?}");
+    assert_eq!(node.tip(), sim_params().genesis_hash());
+}
+
+#[test]
+fn bad_proof_of_work_disconnects_and_discourages_the_ip() {
+    let mut node = Node::new();
+    node.handshake(0, 1, 1);
+    let params = sim_params();
+    let mut block = assembled(&node.host.chain, 3);
+    while check_header(&block.header, &params).is_ok() {
+        block.header.nonce += 1;
+    }
+    let hash = block.hash();
+    let out = node.recv(1, 1, &Message::Inv(vec![InvItem::block(hash)]));
+    assert_eq!(getdata_blocks(&out, 1), vec![hash]);
+    let out = node.recv(2, 1, &Message::Block(block));
+    assert!(disconnects(&out, 1), "{out:?}");
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Event(PeerEvent::PeerMisbehaved { peer: 1, .. }))));
+
+    let out = node.connect(3, 2, 1, true);
+    assert!(disconnects(&out, 2), "same IP must be refused: {out:?}");
+    let out = node.connect(3, 3, 3, true);
+    assert!(!disconnects(&out, 3), "another IP is accepted: {out:?}");
+}
+
+#[test]
+fn mutated_block_body_does_not_poison_the_good_block() {
+    let mut node = Node::new();
+    node.handshake(0, 1, 1);
+    node.handshake(0, 2, 2);
+    let good = solved(&node.host.chain, 4);
+    let hash = good.hash();
+    let mut bad = good.clone();
+    if let Some(data) = bad.transactions[0].coinbase.as_mut() {
+        data.extra_nonce ^= 0xdead_beef;
+    }
+    assert_eq!(
+        bad.hash(),
+        hash,
+        "the header, and so the hash, is unchanged"
+    );
+
+    let out = node.recv(1, 1, &Message::Inv(vec![InvItem::block(hash)]));
+    assert_eq!(getdata_blocks(&out, 1), vec![hash]);
+    let out = node.recv(2, 1, &Message::Block(bad));
+    assert!(disconnects(&out, 1), "{out:?}");
+    assert_eq!(node.tip(), sim_params().genesis_hash());
+
+    let out = node.recv(3, 2, &Message::Inv(vec![InvItem::block(hash)]));
+    assert_eq!(getdata_blocks(&out, 2), vec![hash], "{out:?}");
+    let out = node.recv(4, 2, &Message::Block(good));
+    assert!(!disconnects(&out, 2), "{out:?}");
+    assert_eq!(node.tip(), hash);
+}
+
+#[test]
+fn unconnecting_headers_are_answered_then_punished_and_broken_chains_disconnect() {
+    let mut node = Node::new();
+    node.handshake(0, 1, 1);
+    let mut stray: BlockHeader = solved(&node.host.chain, 5).header;
+    stray.prev_hash = Hash256([0xab; 32]);
+    let message = Message::Headers(vec![stray]);
+    for round in 1..=MAX_UNCONNECTING_HEADERS {
+        let out = node.recv(u64::from(round), 1, &message);
+        assert!(!disconnects(&out, 1), "round {round}: {out:?}");
+        assert!(sent_getheaders(&out, 1), "round {round}: {out:?}");
+    }
+    let out = node.recv(100, 1, &message);
+    assert!(disconnects(&out, 1), "{out:?}");
+
+    node.handshake(200, 2, 2);
+    let mut remote = TestHost::new();
+    let blocks = remote.mine(2);
+    let mut broken = vec![blocks[0].header, blocks[1].header];
+    broken[1].prev_hash = Hash256([0xcd; 32]);
+    let out = node.recv(201, 2, &Message::Headers(broken));
+    assert!(disconnects(&out, 2), "{out:?}");
+}
+
+/// Delivers every block the node asks `peer` for, starting from `out`, checking the in-flight
+/// limit; `between` runs after each delivery.
+fn serve_blocks(
+    node: &mut Node,
+    now_ms: u64,
+    peer: PeerId,
+    blocks: &[Block],
+    first: Vec<Output>,
+    mut between: impl FnMut(&mut Node),
+) {
+    let mut in_flight: Vec<Hash256> = getdata_blocks(&first, peer);
+    while let Some(hash) = in_flight.first().copied() {
+        assert!(in_flight.len() <= MAX_BLOCKS_IN_FLIGHT_PER_PEER);
+        in_flight.remove(0);
+        let block = blocks
+            .iter()
+            .find(|b| b.hash() == hash)
+            .expect("the node asks only for blocks the peer announced")
+            .clone();
+        let out = node.recv(now_ms, peer, &Message::Block(block));
+        assert!(!disconnects(&out, peer), "{out:?}");
+        in_flight.extend(getdata_blocks(&out, peer));
+        between(node);
+    }
+}
+
+#[test]
+fn headers_first_sync_downloads_the_peers_chain() {
+    let mut remote = TestHost::new();
+    let blocks = remote.mine(MAX_BLOCKS_IN_FLIGHT_PER_PEER + 9);
+    let mut node = Node::new();
+    let out = node.handshake(0, 1, 1);
+    assert!(sent_getheaders(&out, 1), "{out:?}");
+    let out = node.recv(1, 1, &headers_of(&blocks));
+    assert_eq!(
+        getdata_blocks(&out, 1).len(),
+        MAX_BLOCKS_IN_FLIGHT_PER_PEER,
+        "{out:?}"
+    );
+    serve_blocks(&mut node, 2, 1, &blocks, out, |_| {});
+    assert_eq!(node.tip(), remote.chain.tip().hash);
+}
+
+#[test]
+fn stalled_block_is_requested_from_another_peer() {
+    let mut remote = TestHost::new();
+    let blocks = remote.mine(3);
+    let mut node = Node::new();
+    node.handshake(0, 1, 1);
+    node.handshake(0, 2, 2);
+    let out = node.recv(1, 1, &headers_of(&blocks));
+    let asked: HashSet<Hash256> = getdata_blocks(&out, 1).into_iter().collect();
+    assert_eq!(asked.len(), 3);
+    let out = node.recv(1, 2, &headers_of(&blocks));
+    assert!(
+        getdata_blocks(&out, 2).is_empty(),
+        "already in flight: {out:?}"
+    );
+
+    let out = node.tick(1 + BLOCK_STALL_TIMEOUT_MS);
+    assert!(!disconnects(&out, 1), "not before the timeout: {out:?}");
+    let out = node.tick(2 + BLOCK_STALL_TIMEOUT_MS);
+    assert!(disconnects(&out, 1), "{out:?}");
+    let again: HashSet<Hash256> = getdata_blocks(&out, 2).into_iter().collect();
+    assert_eq!(again, asked, "{out:?}");
+    serve_blocks(
+        &mut node,
+        3 + BLOCK_STALL_TIMEOUT_MS,
+        2,
+        &blocks,
+        out,
+        |_| {},
+    );
+    assert_eq!(node.tip(), remote.chain.tip().hash);
+}
+
+#[test]
+fn junk_flood_from_one_peer_does_not_stop_another_peers_sync() {
+    let mut remote = TestHost::new();
+    let blocks = remote.mine(MAX_BLOCKS_IN_FLIGHT_PER_PEER + 4);
+    let junk_tx = blocks[0].transactions[0].clone();
+    let mut node = Node::new();
+    node.handshake(0, 1, 1);
+    node.handshake(0, 2, 2);
+    let out = node.recv(1, 2, &headers_of(&blocks));
+    let mut floods = 0;
+    serve_blocks(&mut node, 2, 2, &blocks, out, |node| {
+        for index in 0..30 {
+            let out = if index % 2 == 0 {
+                node.input(
+                    2,
+                    Input::BadFrame {
+                        peer: 1,
+                        error: &bad_checksum(),
+                    },
+                )
+            } else {
+                node.recv(2, 1, &Message::Tx(junk_tx.clone()))
+            };
+            assert!(!disconnects(&out, 2), "{out:?}");
+            floods += 1;
+        }
+    });
+    assert!(floods >= 300, "{floods} junk messages");
+    assert_eq!(node.tip(), remote.chain.tip().hash);
+}
+
+#[test]
+fn accepted_blocks_and_local_inventory_are_relayed() {
+    let mut node = Node::new();
+    node.handshake(0, 1, 1);
+    node.handshake(0, 2, 2);
+    node.connect(0, 3, 3, true);
+
+    let block = solved(&node.host.chain, 6);
+    let hash = block.hash();
+    let out = node.recv(1, 1, &Message::Inv(vec![InvItem::block(hash)]));
+    assert_eq!(getdata_blocks(&out, 1), vec![hash]);
+    let out = node.recv(2, 1, &Message::Block(block));
+    assert_eq!(node.tip(), hash);
+    assert_eq!(inv_hashes(&out, 2), vec![hash], "{out:?}");
+    assert!(
+        inv_hashes(&out, 1).is_empty(),
+        "not back to its source: {out:?}"
+    );
+    assert!(
+        inv_hashes(&out, 3).is_empty(),
+        "not to a peer mid-handshake"
+    );
+
+    let local = solved(&node.host.chain, 7);
+    let local_hash = local.hash();
+    node.host.submit_block(local).expect("a valid block");
+    let out = node.input(3, Input::NewLocalBlock);
+    assert_eq!(inv_hashes(&out, 1), vec![local_hash], "{out:?}");
+    assert_eq!(inv_hashes(&out, 2), vec![local_hash], "{out:?}");
+    assert!(inv_hashes(&out, 3).is_empty());
+
+    let txid = Hash256([0x11; 32]);
+    let out = node.input(4, Input::NewLocalTx(txid));
+    for peer in [1, 2] {
+        assert!(sent(&out, peer).contains(&&Message::Inv(vec![InvItem::tx(txid)])));
+    }
+    assert!(inv_hashes(&out, 3).is_empty());
+
+    let out = node.recv(5, 2, &Message::GetData(vec![InvItem::block(hash)]));
+    assert!(
+        matches!(sent(&out, 2)[..], [Message::Block(b)] if b.hash() == hash),
+        "{out:?}"
+    );
+    let unknown = InvItem::block(Hash256([0x22; 32]));
+    let out = node.recv(6, 2, &Message::GetData(vec![unknown]));
+    assert_eq!(sent(&out, 2), vec![&Message::NotFound(vec![unknown])]);
+}
+
+#[test]
+fn addresses_are_asked_for_learned_dialed_and_shared() {
+    let mut node = Node::new();
+    let out = node.handshake(0, 1, 1);
+    assert!(sent(&out, 1).contains(&&Message::GetAddr), "{out:?}");
+
+    let learned = SocketAddr::from((Ipv4Addr::new(192, 168, 5, 5), 7_000));
+    node.recv(1, 1, &Message::Addr(vec![PeerAddress::from(learned)]));
+    let out = node.tick(2);
+    assert!(out.contains(&Output::Connect { addr: learned }), "{out:?}");
+
+    let out = node.recv(3, 1, &Message::GetAddr);
+    let shared = sent(&out, 1)
+        .into_iter()
+        .find_map(|m| match m {
+            Message::Addr(addrs) => Some(addrs.clone()),
+            _ => None,
+        })
+        .expect("GetAddr is answered with Addr");
+    assert!(shared.contains(&PeerAddress::from(learned)), "{shared:?}");
+}
+
+#[test]
+fn mutated_block_body_from_first_source_falls_back_to_second_source() {
+    let mut node = Node::new();
+    node.handshake(0, 1, 1);
+    node.handshake(0, 2, 2);
+    let good = solved(&node.host.chain, 8);
+    let hash = good.hash();
+    let mut bad = good.clone();
+    if let Some(data) = bad.transactions[0].coinbase.as_mut() {
+        data.extra_nonce ^= 0xdead_beef;
+    }
+    let out = node.recv(1, 1, &Message::Inv(vec![InvItem::block(hash)]));
+    assert_eq!(getdata_blocks(&out, 1), vec![hash]);
+    let out = node.recv(2, 2, &Message::Inv(vec![InvItem::block(hash)]));
+    assert!(
+        getdata_blocks(&out, 2).is_empty(),
+        "already in flight: {out:?}"
+    );
+
+    let out = node.recv(3, 1, &Message::Block(bad));
+    assert!(disconnects(&out, 1), "{out:?}");
+    assert_eq!(getdata_blocks(&out, 2), vec![hash], "{out:?}");
+    node.recv(4, 2, &Message::Block(good));
+    assert_eq!(node.tip(), hash);
+}
