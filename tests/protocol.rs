@@ -1,18 +1,18 @@
 //! The peer protocol's answers to hostile and broken peers: one `Protocol` driven by hand, the
 //! test playing the remote peers, asserting on the `Output`s it returns.
 
-use nakachain::chain::{BlockError, BlockOutcome, Chain};
+use nakachain::chain::Chain;
 use nakachain::consensus::rules::check_header;
-use nakachain::mempool::{Mempool, MempoolError};
+use nakachain::events::EventKind;
 use nakachain::miner::{assemble_block, solve_block, BlockSpec};
 use nakachain::params::Params;
 use nakachain::protocol::{
-    Host, Input, Output, PeerEvent, PeerId, Protocol, ProtocolConfig, BLOCK_STALL_TIMEOUT_MS,
+    Host, Input, Output, PeerId, Protocol, ProtocolConfig, BLOCK_STALL_TIMEOUT_MS,
     HANDSHAKE_TIMEOUT_MS, MAX_BLOCKS_IN_FLIGHT_PER_PEER, MAX_UNCONNECTING_HEADERS,
     PING_INTERVAL_MS, PING_TIMEOUT_MS,
 };
-use nakachain::sim::sim_params;
-use nakachain::types::{Address, Block, BlockHeader, Hash256, Transaction, Txid};
+use nakachain::sim::{sim_params, SimHost};
+use nakachain::types::{Address, Block, BlockHeader, Hash256};
 use nakachain::wire::{self, InvItem, InvKind, Message, PeerAddress, WireError};
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -20,59 +20,28 @@ use std::sync::atomic::AtomicBool;
 
 const NODE_NONCE: u64 = 0x5eed_0001;
 
-/// A host whose clock is set past genesis. `SimHost`'s clock is only settable inside the crate
-/// and starts at 0, which makes every real block "too new" to a test outside it.
-struct TestHost {
-    chain: Chain,
-    mempool: Mempool,
-    clock_secs: u64,
+/// A simulated node's state with its clock well past genesis, so real blocks are not from
+/// the future.
+fn test_host() -> SimHost {
+    let params = sim_params();
+    let clock_secs = u64::from(params.genesis.header.time) + 1_000_000;
+    let mut host = SimHost::new(params);
+    host.set_clock(clock_secs);
+    host
 }
 
-impl TestHost {
-    fn new() -> TestHost {
-        let params = sim_params();
-        let clock_secs = u64::from(params.genesis.header.time) + 1_000_000;
-        TestHost {
-            chain: Chain::new(params),
-            mempool: Mempool::new(4 * 1024 * 1024, 1),
-            clock_secs,
-        }
-    }
-
-    /// Mines `count` blocks on this host's own tip and returns them in order.
-    fn mine(&mut self, count: usize) -> Vec<Block> {
-        (0..count)
-            .map(|index| {
-                let block = solved(&self.chain, index as u64);
-                let outcome = self
-                    .submit_block(block.clone())
-                    .expect("a fresh valid block");
-                assert_eq!(outcome.accepted, vec![block.hash()]);
-                block
-            })
-            .collect()
-    }
-}
-
-impl Host for TestHost {
-    fn chain(&self) -> &Chain {
-        &self.chain
-    }
-
-    fn mempool(&self) -> &Mempool {
-        &self.mempool
-    }
-
-    fn submit_block(&mut self, block: Block) -> Result<BlockOutcome, BlockError> {
-        self.chain.process_block(block, self.clock_secs)
-    }
-
-    fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
-        let next_height = self.chain.height() + 1;
-        self.mempool
-            .accept(tx, self.chain.utxos(), next_height, self.chain.params())
-            .map(|accepted| accepted.txid)
-    }
+/// Mines `count` blocks on `host`'s own tip and returns them in order.
+fn mine(host: &mut SimHost, count: usize) -> Vec<Block> {
+    (0..count)
+        .map(|index| {
+            let block = solved(&host.chain, index as u64);
+            let outcome = host
+                .submit_block(block.clone())
+                .expect("a fresh valid block");
+            assert_eq!(outcome.accepted, vec![block.hash()]);
+            block
+        })
+        .collect()
 }
 
 /// The next block on `chain`'s tip, unsolved; `extra_nonce` tells siblings apart.
@@ -99,7 +68,7 @@ fn solved(chain: &Chain, extra_nonce: u64) -> Block {
 
 struct Node {
     protocol: Protocol,
-    host: TestHost,
+    host: SimHost,
 }
 
 impl Node {
@@ -118,7 +87,7 @@ impl Node {
         };
         Node {
             protocol: Protocol::new(config, sim_params().network_id(), 0),
-            host: TestHost::new(),
+            host: test_host(),
         }
     }
 
@@ -385,7 +354,7 @@ fn bad_proof_of_work_disconnects_and_discourages_the_ip() {
     assert!(disconnects(&out, 1), "{out:?}");
     assert!(out
         .iter()
-        .any(|o| matches!(o, Output::Event(PeerEvent::PeerMisbehaved { peer: 1, .. }))));
+        .any(|o| matches!(o, Output::Event(EventKind::PeerMisbehaved { peer: 1, .. }))));
 
     let out = node.connect(3, 2, 1, true);
     assert!(disconnects(&out, 2), "same IP must be refused: {out:?}");
@@ -439,8 +408,8 @@ fn unconnecting_headers_are_answered_then_punished_and_broken_chains_disconnect(
     assert!(disconnects(&out, 1), "{out:?}");
 
     node.handshake(200, 2, 2);
-    let mut remote = TestHost::new();
-    let blocks = remote.mine(2);
+    let mut remote = test_host();
+    let blocks = mine(&mut remote, 2);
     let mut broken = vec![blocks[0].header, blocks[1].header];
     broken[1].prev_hash = Hash256([0xcd; 32]);
     let out = node.recv(201, 2, &Message::Headers(broken));
@@ -475,8 +444,8 @@ fn serve_blocks(
 
 #[test]
 fn headers_first_sync_downloads_the_peers_chain() {
-    let mut remote = TestHost::new();
-    let blocks = remote.mine(MAX_BLOCKS_IN_FLIGHT_PER_PEER + 9);
+    let mut remote = test_host();
+    let blocks = mine(&mut remote, MAX_BLOCKS_IN_FLIGHT_PER_PEER + 9);
     let mut node = Node::new();
     let out = node.handshake(0, 1, 1);
     assert!(sent_getheaders(&out, 1), "{out:?}");
@@ -492,8 +461,8 @@ fn headers_first_sync_downloads_the_peers_chain() {
 
 #[test]
 fn stalled_block_is_requested_from_another_peer() {
-    let mut remote = TestHost::new();
-    let blocks = remote.mine(3);
+    let mut remote = test_host();
+    let blocks = mine(&mut remote, 3);
     let mut node = Node::new();
     node.handshake(0, 1, 1);
     node.handshake(0, 2, 2);
@@ -525,8 +494,8 @@ fn stalled_block_is_requested_from_another_peer() {
 
 #[test]
 fn junk_flood_from_one_peer_does_not_stop_another_peers_sync() {
-    let mut remote = TestHost::new();
-    let blocks = remote.mine(MAX_BLOCKS_IN_FLIGHT_PER_PEER + 4);
+    let mut remote = test_host();
+    let blocks = mine(&mut remote, MAX_BLOCKS_IN_FLIGHT_PER_PEER + 4);
     let junk_tx = blocks[0].transactions[0].clone();
     let mut node = Node::new();
     node.handshake(0, 1, 1);

@@ -20,6 +20,8 @@ use tokio::task::JoinHandle;
 pub const PEER_SEND_QUEUE: usize = 4_096;
 /// How long an outbound dial may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Queued frames written together up to about this many bytes.
+const WRITE_BATCH_BYTES: usize = 256 * 1024;
 /// Bytes read from a socket at a time.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
@@ -123,15 +125,26 @@ impl Connections {
         });
         let commands = self.commands.clone();
         let writer = tokio::spawn(async move {
-            while let Some(message) = queued.recv().await {
-                let written = match encode_frame(magic, &message) {
-                    Ok(frame) => write_half.write_all(&frame).await,
-                    Err(error) => {
-                        tracing::error!(%error, command = message.command(), "refusing to send an oversized message");
-                        continue;
+            let mut batch = Vec::new();
+            while let Some(first) = queued.recv().await {
+                // Everything already queued goes out in one write: a burst of blocks answering
+                // one getdata should not cost a system call each.
+                batch.clear();
+                let mut next = Some(first);
+                while let Some(message) = next {
+                    match encode_frame(magic, &message) {
+                        Ok(frame) => batch.extend_from_slice(&frame),
+                        Err(error) => {
+                            tracing::error!(%error, command = message.command(), "refusing to send an oversized message");
+                        }
                     }
-                };
-                if written.is_err() {
+                    next = if batch.len() < WRITE_BATCH_BYTES {
+                        queued.try_recv().ok()
+                    } else {
+                        None
+                    };
+                }
+                if write_half.write_all(&batch).await.is_err() {
                     let _ = commands.send(Command::Peer {
                         peer: id,
                         notice: PeerNotice::Closed,

@@ -9,16 +9,16 @@
 
 mod addrs;
 mod peer;
+mod relay;
 mod sync;
 
 pub use peer::PeerInfo;
 
 use crate::chain::{BlockError, BlockOutcome, Chain};
-use crate::consensus::RuleError;
 use crate::events::EventKind;
 use crate::mempool::{Mempool, MempoolError};
 use crate::types::{Block, Hash256, Transaction, Txid};
-use crate::wire::{InvItem, InvKind, Message, PeerAddress, WireError, PROTOCOL_VERSION};
+use crate::wire::{InvItem, Message, PeerAddress, WireError, PROTOCOL_VERSION};
 use addrs::AddressBook;
 use peer::{Peer, PeerPhase};
 use std::collections::HashMap;
@@ -37,7 +37,7 @@ pub const PING_TIMEOUT_MS: u64 = 20_000;
 /// A requested block not delivered by then is asked of another peer, and the peer dropped.
 pub const BLOCK_STALL_TIMEOUT_MS: u64 = 10_000;
 /// Blocks requested from one peer at a time.
-pub const MAX_BLOCKS_IN_FLIGHT_PER_PEER: usize = 16;
+pub const MAX_BLOCKS_IN_FLIGHT_PER_PEER: usize = 64;
 /// A peer that broke a consensus rule is not let back for this long.
 pub const DISCOURAGE_MS: u64 = 10 * 60 * 1000;
 /// How often each peer is asked for headers past our tip, so a lost announcement or a missed
@@ -442,195 +442,6 @@ impl Protocol {
         }
     }
 
-    fn on_inv(&mut self, id: PeerId, items: &[InvItem], host: &impl Host) {
-        let mut wanted = Vec::new();
-        for item in items {
-            if let Some(peer) = self.peers.get_mut(&id) {
-                peer.knows(item.hash);
-            }
-            match item.kind {
-                InvKind::Block => {
-                    // Even if already requested from someone else: this peer is a source to
-                    // fall back on if that one stalls or sends a bad body.
-                    if host.chain().entry(&item.hash).is_none() {
-                        self.download.want(item.hash, id);
-                    }
-                }
-                InvKind::Tx => {
-                    if !host.mempool().contains(&item.hash)
-                        && !self.download.is_tx_requested(&item.hash)
-                    {
-                        self.download.request_tx(item.hash, id);
-                        wanted.push(*item);
-                    }
-                }
-            }
-        }
-        if !wanted.is_empty() {
-            self.send(id, Message::GetData(wanted));
-        }
-    }
-
-    fn on_getdata(&mut self, id: PeerId, items: &[InvItem], host: &impl Host) {
-        let mut missing = Vec::new();
-        for item in items {
-            let message = match item.kind {
-                InvKind::Block => host
-                    .chain()
-                    .block(&item.hash)
-                    .map(|block| Message::Block(Block::clone(&block))),
-                InvKind::Tx => host
-                    .mempool()
-                    .get(&item.hash)
-                    .map(|entry| Message::Tx(entry.tx.clone())),
-            };
-            match message {
-                Some(message) => {
-                    if let Some(peer) = self.peers.get_mut(&id) {
-                        peer.knows(item.hash);
-                    }
-                    self.send(id, message);
-                }
-                None => missing.push(*item),
-            }
-        }
-        if !missing.is_empty() {
-            self.send(id, Message::NotFound(missing));
-        }
-    }
-
-    fn on_tx(&mut self, id: PeerId, tx: &Transaction, host: &mut impl Host) -> Handled {
-        let txid = tx.txid();
-        if !self.download.tx_arrived(&txid, id) {
-            // Unrequested transactions are ignored rather than punished: they cost little.
-            return Ok(());
-        }
-        if let Some(peer) = self.peers.get_mut(&id) {
-            peer.knows(txid);
-        }
-        match host.submit_transaction(tx.clone()) {
-            Ok(_) => {
-                self.announce(InvItem::tx(txid), Some(id));
-                Ok(())
-            }
-            Err(MempoolError::Rule(rule)) if breaks_consensus(rule) => Err(
-                Misbehaviour::consensus(format!("transaction {txid}: {rule}")),
-            ),
-            Err(_) => Ok(()),
-        }
-    }
-
-    fn on_block(&mut self, id: PeerId, block: &Block, host: &mut impl Host) -> Handled {
-        let hash = block.hash();
-        let Some(other_sources) = self.download.block_arrived(&hash, id) else {
-            return Err(Misbehaviour::protocol(format!("unsolicited block {hash}")));
-        };
-        if let Some(peer) = self.peers.get_mut(&id) {
-            peer.knows(hash);
-        }
-        match host.submit_block(block.clone()) {
-            Ok(outcome) => {
-                if let Some((_, rule)) =
-                    outcome.invalid.iter().find(|(invalid, _)| *invalid == hash)
-                {
-                    return Err(Misbehaviour::consensus(format!("block {hash}: {rule}")));
-                }
-                if outcome.orphaned {
-                    // Fetch the missing ancestors: headers from our tip up to this block.
-                    self.request_headers(id, host.chain(), hash);
-                }
-                if outcome.tip_changed.is_some() {
-                    self.announce_tip(host.chain(), Some(id));
-                }
-                Ok(())
-            }
-            Err(BlockError::Duplicate) => Ok(()),
-            Err(BlockError::DuplicateInvalid) => Err(Misbehaviour::consensus(format!(
-                "block {hash} is known invalid"
-            ))),
-            Err(BlockError::Rule(rule)) if rule.is_permanent() => {
-                if body_not_the_headers(rule) {
-                    // The block the header names may still be valid: a peer that sent a
-                    // mutated body must not stop us fetching it from the others that have it.
-                    for source in other_sources {
-                        self.download.want(hash, source);
-                    }
-                }
-                Err(Misbehaviour::consensus(format!("block {hash}: {rule}")))
-            }
-            Err(BlockError::Rule(_)) => Ok(()),
-        }
-    }
-
-    fn on_headers(
-        &mut self,
-        id: PeerId,
-        headers: &[crate::types::BlockHeader],
-        chain: &Chain,
-    ) -> Handled {
-        match sync::check_headers(chain, headers, &self.download) {
-            Ok(new) => {
-                if let Some(peer) = self.peers.get_mut(&id) {
-                    peer.unconnecting_headers = 0;
-                    for header in headers {
-                        peer.knows(header.hash());
-                    }
-                }
-                for hash in new {
-                    self.download.want(hash, id);
-                }
-                if headers.len() == crate::wire::MAX_HEADERS {
-                    // More may follow: ask from the last one we were given.
-                    let last = headers[headers.len() - 1].hash();
-                    self.send(
-                        id,
-                        Message::GetHeaders {
-                            locator: vec![last],
-                            stop: Hash256::ZERO,
-                        },
-                    );
-                }
-                Ok(())
-            }
-            Err(sync::HeadersProblem::NotAChain) => {
-                Err(Misbehaviour::protocol("headers that are not a chain"))
-            }
-            Err(sync::HeadersProblem::Invalid(rule)) => {
-                Err(Misbehaviour::consensus(format!("headers: {rule}")))
-            }
-            Err(sync::HeadersProblem::DoNotConnect) => {
-                let Some(peer) = self.peers.get_mut(&id) else {
-                    return Ok(());
-                };
-                peer.unconnecting_headers += 1;
-                if peer.unconnecting_headers > MAX_UNCONNECTING_HEADERS {
-                    return Err(Misbehaviour::protocol("headers that do not connect"));
-                }
-                self.request_headers(id, chain, Hash256::ZERO);
-                Ok(())
-            }
-        }
-    }
-
-    /// Announces the blocks that the tip moved onto, to every ready peer not known to have them.
-    fn announce_tip(&mut self, chain: &Chain, except: Option<PeerId>) {
-        let tip = chain.tip().hash;
-        self.announce(InvItem::block(tip), except);
-    }
-
-    fn announce(&mut self, item: InvItem, except: Option<PeerId>) {
-        let mut targets: Vec<PeerId> = self
-            .peers
-            .values_mut()
-            .filter(|peer| peer.phase == PeerPhase::Ready && Some(peer.id) != except)
-            .filter_map(|peer| peer.announce(item.hash).then_some(peer.id))
-            .collect();
-        targets.sort_unstable();
-        for peer in targets {
-            self.send(peer, Message::Inv(vec![item]));
-        }
-    }
-
     fn on_tick(&mut self, now_ms: u64, chain: &Chain) {
         let mut drops = Vec::new();
         let mut resync = Vec::new();
@@ -744,26 +555,4 @@ impl Protocol {
                 }));
         }
     }
-}
-
-/// Failures of the body checks that run before the merkle root ties the body to the header:
-/// they show that this body is not the header's, not that the block the header names is invalid.
-fn body_not_the_headers(rule: RuleError) -> bool {
-    matches!(
-        rule,
-        RuleError::BlockTooLarge
-            | RuleError::CoinbaseMissing
-            | RuleError::CoinbaseMultiple
-            | RuleError::DuplicateTx
-            | RuleError::BadMerkleRoot
-    )
-}
-
-/// Rule failures a well-behaved peer never relays: everything but what depends on which chain
-/// the peer and we are on.
-fn breaks_consensus(rule: RuleError) -> bool {
-    !matches!(
-        rule,
-        RuleError::MissingOrSpent | RuleError::PrematureCoinbaseSpend
-    )
 }

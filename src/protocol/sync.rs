@@ -114,6 +114,11 @@ impl BlockDownload {
     ) -> Vec<Hash256> {
         let busy = self.per_peer.get(&peer).copied().unwrap_or(0);
         let mut free = max_in_flight.saturating_sub(busy);
+        // Ask in batches once a quarter of the window is free: one getdata per block would
+        // cost a message and a round trip each.
+        if busy > 0 && free < max_in_flight / 4 {
+            return Vec::new();
+        }
         let mut picked = Vec::new();
         let mut index = 0;
         while free > 0 && index < self.wanted.len().min(SCHEDULE_WINDOW) {

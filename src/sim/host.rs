@@ -25,7 +25,8 @@ impl SimHost {
         }
     }
 
-    pub(super) fn set_clock(&mut self, secs: u64) {
+    /// Sets the clock blocks are judged against (time-too-new), in Unix seconds.
+    pub fn set_clock(&mut self, secs: u64) {
         self.clock_secs = secs;
     }
 

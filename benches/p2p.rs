@@ -1,0 +1,440 @@
+//! Peer-to-peer benchmarks over real loopback TCP, each against a baseline measured in the same
+//! run:
+//! - header sync: 100,000 headers from one node to another (target ≤ 1 s);
+//! - initial block download of the same chain from one peer, against replaying and validating
+//!   it locally (target ≥ 70 % of the replay rate);
+//! - block relay per hop: from a node receiving a block to its next peer having it (target
+//!   p50 ≤ 1 ms, blocks ≤ 100 KB).
+//!
+//! Nodes here are `sim::SimHost` (chain and mempool in memory, no block log) driven by the real
+//! `protocol` and `wire` code over real sockets, one thread per node. Run with
+//! `cargo bench --bench p2p`; it prints its own table.
+
+use nakachain::chain::Chain;
+use nakachain::miner::{assemble_block, solve_block, BlockSpec};
+use nakachain::params::Params;
+use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig};
+use nakachain::sim::{sim_params, SimHost};
+use nakachain::types::{Address, Amount, Block, CoinbaseData, Hash256, Transaction, TxOut};
+use nakachain::wire::{encode_frame, FrameDecoder, Message};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const CHAIN_BLOCKS: u32 = 100_000;
+const RELAY_SAMPLES: usize = 50;
+
+/// A chain of `n` regtest blocks on genesis whose coinbases split the subsidy over
+/// `outputs_per_block` outputs (0: one output), to make blocks of a chosen size.
+fn build_chain(params: &Params, n: u32, outputs_per_block: usize) -> Vec<Block> {
+    let mut prev_hash = params.genesis_hash();
+    let never = AtomicBool::new(false);
+    (1..=n)
+        .map(|height| {
+            let spec = BlockSpec {
+                prev_hash,
+                height,
+                bits: params.pow_limit_bits,
+                time: params.genesis.header.time + height,
+                payout: Address([height as u8; 20]),
+                coinbase_value: params.subsidy(height),
+                extra_nonce: 0,
+            };
+            let mut block = assemble_block(&spec, Vec::new());
+            if outputs_per_block > 0 {
+                // Pad the coinbase with outputs that split the subsidy: a bigger, valid block.
+                let each = Amount(params.subsidy(height).units() / outputs_per_block as u64);
+                block.transactions[0] = Transaction {
+                    version: Transaction::VERSION,
+                    coinbase: Some(CoinbaseData {
+                        height,
+                        extra_nonce: 0,
+                    }),
+                    inputs: Vec::new(),
+                    outputs: vec![
+                        TxOut {
+                            amount: each,
+                            address: Address([7; 20])
+                        };
+                        outputs_per_block
+                    ],
+                };
+                block.header.merkle_root = block.compute_merkle_root();
+            }
+            assert!(solve_block(&mut block, &never));
+            prev_hash = block.hash();
+            block
+        })
+        .collect()
+}
+
+/// Past every block time built here, so nothing is "too new".
+const CLOCK_SECS: u64 = u32::MAX as u64;
+
+/// A fresh simulated node state with the bench clock.
+fn empty_host() -> SimHost {
+    let mut host = SimHost::new(sim_params());
+    host.set_clock(CLOCK_SECS);
+    host
+}
+
+fn host_with(blocks: &[Block]) -> SimHost {
+    let mut host = empty_host();
+    for block in blocks {
+        host.chain
+            .process_block(block.clone(), CLOCK_SECS)
+            .expect("a valid chain");
+    }
+    host
+}
+
+/// What a node thread reports when its `until` first holds.
+enum Report {
+    Done(Instant),
+}
+
+/// One node on its own thread: the protocol, its host, and its sockets. `observe` sees every
+/// message as it arrives, `until` is checked after it is handled, and `keep` may drop outgoing
+/// messages (to isolate one phase).
+struct MiniNode {
+    protocol: Protocol,
+    host: SimHost,
+    started: Instant,
+    streams: Vec<(PeerId, TcpStream)>,
+}
+
+fn config(nonce: u64) -> ProtocolConfig {
+    ProtocolConfig {
+        nonce,
+        user_agent: "bench".into(),
+        listen_port: 0,
+        max_inbound: 8,
+        max_outbound: 8,
+        connect: Vec::new(),
+    }
+}
+
+impl MiniNode {
+    fn new(host: SimHost, nonce: u64) -> MiniNode {
+        MiniNode {
+            protocol: Protocol::new(config(nonce), sim_params().network_id(), 0),
+            host,
+            started: Instant::now(),
+            streams: Vec::new(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Handles one input and writes what it sends, one write per peer (as the node's writer
+    /// task coalesces queued frames).
+    fn handle(&mut self, input: Input<'_>, keep: &impl Fn(&Message) -> bool) {
+        let now = self.now_ms();
+        let mut pending: Vec<(PeerId, Vec<u8>)> = Vec::new();
+        for output in self.protocol.handle(now, input, &mut self.host) {
+            if let Output::Send { peer, message } = output {
+                if !keep(&message) {
+                    continue;
+                }
+                let frame = encode_frame(sim_params().magic, &message).expect("frame");
+                match pending.iter_mut().find(|(id, _)| *id == peer) {
+                    Some((_, bytes)) => bytes.extend_from_slice(&frame),
+                    None => pending.push((peer, frame)),
+                }
+            }
+        }
+        for (peer, bytes) in pending {
+            if let Some((_, stream)) = self.streams.iter_mut().find(|(id, _)| *id == peer) {
+                stream.write_all(&bytes).expect("write");
+            }
+        }
+    }
+
+    /// Runs the node until `until` holds, then reports; keeps serving until the channel from
+    /// its readers closes.
+    fn run(
+        mut self,
+        connections: Vec<(PeerId, TcpStream, SocketAddr, bool)>,
+        keep: impl Fn(&Message) -> bool + Send + 'static,
+        observe: impl Fn(&Message) + Send + 'static,
+        until: impl Fn(&SimHost, &Message) -> bool + Send + 'static,
+        report: mpsc::Sender<Report>,
+    ) -> thread::JoinHandle<()> {
+        thread::spawn(move || {
+            let (frames_tx, frames) = mpsc::channel::<(PeerId, Message)>();
+            for (peer, stream, addr, inbound) in connections {
+                let mut reader = stream.try_clone().expect("clone stream");
+                let frames_tx = frames_tx.clone();
+                thread::spawn(move || {
+                    let mut decoder = FrameDecoder::new(sim_params().magic);
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    while let Ok(read) = reader.read(&mut buffer) {
+                        if read == 0 {
+                            return;
+                        }
+                        for frame in decoder.feed(&buffer[..read]) {
+                            let Ok(message) = frame else { return };
+                            if frames_tx.send((peer, message)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+                stream.set_nodelay(true).expect("nodelay");
+                self.streams.push((peer, stream));
+                self.handle(
+                    Input::Connected {
+                        peer,
+                        addr,
+                        inbound,
+                    },
+                    &keep,
+                );
+            }
+            drop(frames_tx);
+            let mut reported = false;
+            while let Ok((peer, message)) = frames.recv_timeout(Duration::from_secs(30)) {
+                observe(&message);
+                self.handle(
+                    Input::Received {
+                        peer,
+                        message: &message,
+                    },
+                    &keep,
+                );
+                if !reported && until(&self.host, &message) {
+                    reported = true;
+                    let _ = report.send(Report::Done(Instant::now()));
+                }
+            }
+        })
+    }
+}
+
+/// A connected loopback socket pair.
+fn socket_pair() -> (TcpStream, TcpStream, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let dialer = TcpStream::connect(addr).expect("connect");
+    let (accepted, _) = listener.accept().expect("accept");
+    (dialer, accepted, addr)
+}
+
+/// Server `server` (holding a chain) and an empty client over one connection; returns when the
+/// client's `until` holds, with the elapsed time.
+fn two_nodes(
+    server: SimHost,
+    client_keep: impl Fn(&Message) -> bool + Send + 'static,
+    until: impl Fn(&SimHost, &Message) -> bool + Send + 'static,
+) -> Duration {
+    let (dialer, accepted, addr) = socket_pair();
+    let (report_tx, report) = mpsc::channel();
+    let (ignore_tx, _ignored) = mpsc::channel();
+    let server_node = MiniNode::new(server, 1);
+    let client_node = MiniNode::new(empty_host(), 2);
+    let started = Instant::now();
+    let server_thread = server_node.run(
+        vec![(1, accepted, addr, true)],
+        |_| true,
+        |_| {},
+        |_, _| false,
+        ignore_tx,
+    );
+    let client_thread = client_node.run(
+        vec![(1, dialer, addr, false)],
+        client_keep,
+        |_| {},
+        until,
+        report_tx,
+    );
+    let Ok(Report::Done(at)) = report.recv_timeout(Duration::from_secs(120)) else {
+        panic!("the client never finished");
+    };
+    drop(report);
+    // The threads end when their sockets' readers time out; do not wait for them.
+    drop((server_thread, client_thread));
+    at - started
+}
+
+fn main() {
+    let params = sim_params();
+    println!("building a {CHAIN_BLOCKS}-block regtest chain…");
+    let blocks = build_chain(&params, CHAIN_BLOCKS, 0);
+    let tip = blocks.last().map(Block::hash).unwrap_or(Hash256::ZERO);
+
+    let replay_started = Instant::now();
+    let mut replayed = Chain::new(params.clone());
+    for block in &blocks {
+        replayed
+            .process_block(block.clone(), CLOCK_SECS)
+            .expect("valid");
+    }
+    let replay = replay_started.elapsed();
+
+    let headers = two_nodes(
+        host_with(&blocks),
+        |message| !matches!(message, Message::GetData(_)),
+        move |_, message| matches!(message, Message::Headers(list) if list.last().map(|h| h.hash()) == Some(tip)),
+    );
+
+    let ibd = two_nodes(
+        host_with(&blocks),
+        |_| true,
+        move |host, _| host.chain.tip().hash == tip,
+    );
+
+    let relay = relay_per_hop(&params);
+
+    let rate = |elapsed: Duration| f64::from(CHAIN_BLOCKS) / elapsed.as_secs_f64();
+    println!(
+        "header sync, {CHAIN_BLOCKS} headers           {:>10.1} ms",
+        headers.as_secs_f64() * 1e3
+    );
+    println!(
+        "replay and validate (baseline)       {:>10.1} ms  {:>9.0} blocks/s",
+        replay.as_secs_f64() * 1e3,
+        rate(replay)
+    );
+    println!(
+        "initial block download, one peer     {:>10.1} ms  {:>9.0} blocks/s  ({:.0} % of replay)",
+        ibd.as_secs_f64() * 1e3,
+        rate(ibd),
+        100.0 * rate(ibd) / rate(replay)
+    );
+    println!(
+        "block relay per hop ({} KB blocks)   p50 {:.3} ms, p90 {:.3} ms to the next peer having it",
+        relay.block_kb, relay.to_next.0, relay.to_next.1
+    );
+    println!(
+        "                                     p50 {:.3} ms, p90 {:.3} ms to it having it connected ({RELAY_SAMPLES} blocks)",
+        relay.to_next_connected.0, relay.to_next_connected.1
+    );
+}
+
+/// A → B → C in a line; A's blocks (about 100 KB) are relayed by B. Measures, per block, from B
+/// receiving it to C receiving it, and to C having it connected.
+fn relay_per_hop(params: &Params) -> Relay {
+    let blocks = build_chain(params, RELAY_SAMPLES as u32, 3_500);
+    let size = blocks[0].encoded_len() / 1024;
+    let (a_side, b_from_a, a_addr) = socket_pair();
+    let (b_side, c_from_b, b_addr) = socket_pair();
+    let (received_tx, received) = mpsc::channel();
+    let (arrived_tx, arrived) = mpsc::channel();
+    let (connected_tx, connected) = mpsc::channel();
+    let (ignore_tx, _ignored) = mpsc::channel();
+    // A serves the blocks: it has them all and announces each in turn.
+    let mut a = MiniNode::new(empty_host(), 1);
+    let b = MiniNode::new(empty_host(), 2);
+    let c = MiniNode::new(empty_host(), 3);
+    let b_thread = b.run(
+        vec![(1, b_from_a, a_addr, false), (2, b_side, b_addr, true)],
+        |_| true,
+        move |message| {
+            if matches!(message, Message::Block(_)) {
+                let _ = received_tx.send(Instant::now());
+            }
+        },
+        |_, _| false,
+        ignore_tx.clone(),
+    );
+    let c_thread = c.run(
+        vec![(1, c_from_b, b_addr, false)],
+        |_| true,
+        move |message| {
+            if matches!(message, Message::Block(_)) {
+                let _ = arrived_tx.send(Instant::now());
+            }
+        },
+        move |_, message| {
+            // Checked after the block is handled: C has it connected.
+            if matches!(message, Message::Block(_)) {
+                let _ = connected_tx.send(Instant::now());
+            }
+            false
+        },
+        ignore_tx,
+    );
+    // A runs inline: handshake with B, then one block at a time.
+    let (frames_tx, frames) = mpsc::channel::<Message>();
+    let mut reader = a_side.try_clone().expect("clone");
+    thread::spawn(move || {
+        let mut decoder = FrameDecoder::new(sim_params().magic);
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(read) = reader.read(&mut buffer) {
+            if read == 0 {
+                return;
+            }
+            for frame in decoder.feed(&buffer[..read]) {
+                let Ok(message) = frame else { return };
+                if frames_tx.send(message).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    a.streams.push((1, a_side));
+    let keep_all = |_: &Message| true;
+    a.handle(
+        Input::Connected {
+            peer: 1,
+            addr: a_addr,
+            inbound: true,
+        },
+        &keep_all,
+    );
+    let mut samples = Vec::new();
+    let mut connected_samples = Vec::new();
+    let pump = |a: &mut MiniNode, wait: Duration| {
+        while let Ok(message) = frames.recv_timeout(wait) {
+            a.handle(
+                Input::Received {
+                    peer: 1,
+                    message: &message,
+                },
+                &keep_all,
+            );
+        }
+    };
+    pump(&mut a, Duration::from_millis(200));
+    for block in blocks {
+        a.host
+            .chain
+            .process_block(block, CLOCK_SECS)
+            .expect("valid");
+        a.handle(Input::NewLocalBlock, &keep_all);
+        pump(&mut a, Duration::from_millis(30));
+        let (Ok(at_b), Ok(at_c), Ok(connected_c)) = (
+            received.recv_timeout(Duration::from_secs(10)),
+            arrived.recv_timeout(Duration::from_secs(10)),
+            connected.recv_timeout(Duration::from_secs(10)),
+        ) else {
+            panic!("a block was not relayed");
+        };
+        samples.push((at_c - at_b).as_secs_f64() * 1e3);
+        connected_samples.push((connected_c - at_b).as_secs_f64() * 1e3);
+    }
+    drop((b_thread, c_thread));
+    let percentiles = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        (values[values.len() / 2], values[values.len() * 9 / 10])
+    };
+    Relay {
+        block_kb: size,
+        to_next: percentiles(samples),
+        to_next_connected: percentiles(connected_samples),
+    }
+}
+
+/// Relay timings in milliseconds, (p50, p90).
+struct Relay {
+    block_kb: usize,
+    /// From B receiving a block to C receiving it (B validates it before announcing it).
+    to_next: (f64, f64),
+    /// From B receiving a block to C having validated and connected it too.
+    to_next_connected: (f64, f64),
+}
