@@ -114,7 +114,7 @@ impl Node {
         )
     }
 
-    /// An inbound peer from 10.0.0.`ip` through Version and Verack; returns what the node said
+    /// An inbound peer from 127.0.0.`ip` through Version and Verack; returns what the node said
     /// after the Verack.
     fn handshake(&mut self, now_ms: u64, peer: PeerId, ip: u8) -> Vec<Output> {
         let out = self.connect(now_ms, peer, ip, true);
@@ -132,7 +132,7 @@ impl Node {
 }
 
 fn peer_addr(ip: u8) -> SocketAddr {
-    SocketAddr::from((Ipv4Addr::new(10, 0, 0, ip), 40_000))
+    SocketAddr::from((Ipv4Addr::new(127, 0, 0, ip), 40_000))
 }
 
 fn version(nonce: u64) -> Message {
@@ -577,10 +577,17 @@ fn addresses_are_asked_for_learned_dialed_and_shared() {
     let out = node.handshake(0, 1, 1);
     assert!(sent(&out, 1).contains(&&Message::GetAddr), "{out:?}");
 
-    let learned = SocketAddr::from((Ipv4Addr::new(192, 168, 5, 5), 7_000));
+    let learned = SocketAddr::from((Ipv4Addr::new(127, 0, 5, 5), 7_000));
     node.recv(1, 1, &Message::Addr(vec![PeerAddress::from(learned)]));
     let out = node.tick(2);
     assert!(out.contains(&Output::Connect { addr: learned }), "{out:?}");
+    // The inbound peer's own listen address (its IP, the port its Version named) was learned
+    // in the handshake, but that peer is connected already: no second connection to it.
+    let listening = SocketAddr::new(peer_addr(1).ip(), 9_333);
+    assert!(
+        !out.contains(&Output::Connect { addr: listening }),
+        "{out:?}"
+    );
 
     let out = node.recv(3, 1, &Message::GetAddr);
     let shared = sent(&out, 1)

@@ -313,7 +313,7 @@ fn oversized_headers() {
 
 #[test]
 fn oversized_addr() {
-    let addr = PeerAddress::from(SocketAddr::from(([10, 0, 0, 1], 1)));
+    let addr = PeerAddress::from(SocketAddr::from(([127, 0, 0, 1], 1)));
     let message = Message::Addr(vec![addr; MAX_ADDRS + 1]);
     assert_eq!(decode_unchecked(&message), vec![Err("oversized-list")]);
 }

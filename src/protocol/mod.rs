@@ -488,7 +488,13 @@ impl Protocol {
             self.drop_peer(now_ms, peer, Misbehaviour::protocol(reason));
         }
         if self.network_active {
-            let connected: Vec<SocketAddr> = self.peers.values().map(|p| p.addr).collect();
+            // A peer that dialed us is connected too: its listen address is not worth a dial.
+            let connected: Vec<SocketAddr> = self
+                .peers
+                .values()
+                .flat_map(|peer| [Some(peer.addr), peer.listen_addr])
+                .flatten()
+                .collect();
             let room = self.config.max_outbound.saturating_sub(self.count(false));
             for addr in self.addresses.due_dials(now_ms, &connected, room) {
                 self.outputs.push(Output::Connect { addr });
