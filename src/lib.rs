@@ -17,12 +17,16 @@
 //! - [`miner`]: block templates and the nonce-search kernel (no threads)
 //! - [`events`]: the bounded, sequence-numbered log of what happened
 //! - [`wire`]: the peer-to-peer messages, their size limits, and framing on a byte stream
+//! - [`protocol`]: the peer protocol as a sans-I/O state machine (handshake, relay, sync,
+//!   misbehaviour), driven by inputs and answering with outputs
+//! - [`sim`]: many protocol nodes in one process over a seeded simulated network
 //!
 //! Shell (I/O):
 //! - [`store`]: chain-data on disk (block log, wallet file, cookie); the only module that
 //!   touches `std::fs` for chain data
 //! - [`rpc`]: JSON-RPC over HTTP on loopback with cookie auth, server and client
-//! - [`net`]: the tokio node task: owns the state, runs miner threads, executes commands
+//! - [`net`]: the tokio node task: owns the state, runs miner threads and peer connections,
+//!   executes commands
 
 // The only unsafe code is the SHA-NI kernel (`miner::kernel::sha_ni`), which allows it for itself.
 #![deny(unsafe_code)]
