@@ -135,3 +135,40 @@ fn partition_heal_converges_over_many_seeds_with_latency_and_loss() {
         partition_and_heal(seed, (2, 80), 0.03);
     }
 }
+
+#[test]
+fn an_isolated_node_catches_up_after_the_heal() {
+    for seed in 100..116 {
+        let mut sim = Sim::new(&SimConfig {
+            nodes: 5,
+            seed,
+            latency_ms: (1, 40),
+            loss: 0.02,
+        });
+        sim.run_for(5_000);
+        sim.isolate(D);
+        for _ in 0..4 {
+            let miner = sim.random_node();
+            let miner = if miner == D { A } else { miner };
+            sim.mine(miner);
+            sim.run_for(1_500);
+        }
+        assert_eq!(
+            sim.node(D).host.chain.height(),
+            0,
+            "seed {seed}: D was cut off"
+        );
+        sim.heal();
+        settle(&mut sim, "after D rejoined");
+        // Two miners may have found blocks at the same height meanwhile; D follows the most work.
+        assert_eq!(
+            sim.node(D).host.chain.tip().hash,
+            sim.most_work_tip(),
+            "seed {seed}"
+        );
+        assert!(
+            sim.node(D).host.chain.height() >= 2,
+            "seed {seed}: D caught up"
+        );
+    }
+}
