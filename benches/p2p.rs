@@ -10,66 +10,24 @@
 //! `protocol` and `wire` code over real sockets, one thread per node. Run with
 //! `cargo bench --bench p2p`; it prints its own table.
 
+#[path = "support/chain.rs"]
+mod chain_support;
+
+use chain_support::regtest_chain;
 use nakachain::chain::Chain;
-use nakachain::miner::{assemble_block, solve_block, BlockSpec};
 use nakachain::params::Params;
 use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig};
 use nakachain::sim::{sim_params, SimHost};
-use nakachain::types::{Address, Amount, Block, CoinbaseData, Hash256, Transaction, TxOut};
+use nakachain::types::{Block, Hash256};
 use nakachain::wire::{encode_frame, FrameDecoder, Message};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 const CHAIN_BLOCKS: u32 = 100_000;
 const RELAY_SAMPLES: usize = 50;
-
-/// A chain of `n` regtest blocks on genesis whose coinbases split the subsidy over
-/// `outputs_per_block` outputs (0: one output), to make blocks of a chosen size.
-fn build_chain(params: &Params, n: u32, outputs_per_block: usize) -> Vec<Block> {
-    let mut prev_hash = params.genesis_hash();
-    let never = AtomicBool::new(false);
-    (1..=n)
-        .map(|height| {
-            let spec = BlockSpec {
-                prev_hash,
-                height,
-                bits: params.pow_limit_bits,
-                time: params.genesis.header.time + height,
-                payout: Address([height as u8; 20]),
-                coinbase_value: params.subsidy(height),
-                extra_nonce: 0,
-            };
-            let mut block = assemble_block(&spec, Vec::new());
-            if outputs_per_block > 0 {
-                // Pad the coinbase with outputs that split the subsidy: a bigger, valid block.
-                let each = Amount(params.subsidy(height).units() / outputs_per_block as u64);
-                block.transactions[0] = Transaction {
-                    version: Transaction::VERSION,
-                    coinbase: Some(CoinbaseData {
-                        height,
-                        extra_nonce: 0,
-                    }),
-                    inputs: Vec::new(),
-                    outputs: vec![
-                        TxOut {
-                            amount: each,
-                            address: Address([7; 20])
-                        };
-                        outputs_per_block
-                    ],
-                };
-                block.header.merkle_root = block.compute_merkle_root();
-            }
-            assert!(solve_block(&mut block, &never));
-            prev_hash = block.hash();
-            block
-        })
-        .collect()
-}
 
 /// Past every block time built here, so nothing is "too new".
 const CLOCK_SECS: u64 = u32::MAX as u64;
@@ -168,22 +126,9 @@ impl MiniNode {
         thread::spawn(move || {
             let (frames_tx, frames) = mpsc::channel::<(PeerId, Message)>();
             for (peer, stream, addr, inbound) in connections {
-                let mut reader = stream.try_clone().expect("clone stream");
                 let frames_tx = frames_tx.clone();
-                thread::spawn(move || {
-                    let mut decoder = FrameDecoder::new(sim_params().magic);
-                    let mut buffer = vec![0u8; 64 * 1024];
-                    while let Ok(read) = reader.read(&mut buffer) {
-                        if read == 0 {
-                            return;
-                        }
-                        for frame in decoder.feed(&buffer[..read]) {
-                            let Ok(message) = frame else { return };
-                            if frames_tx.send((peer, message)).is_err() {
-                                return;
-                            }
-                        }
-                    }
+                spawn_reader(&stream, move |message| {
+                    frames_tx.send((peer, message)).is_ok()
                 });
                 stream.set_nodelay(true).expect("nodelay");
                 self.streams.push((peer, stream));
@@ -214,6 +159,27 @@ impl MiniNode {
             }
         })
     }
+}
+
+/// Reads frames from `stream` on a thread of its own, handing each message to `deliver` until
+/// it returns false or the stream ends.
+fn spawn_reader(stream: &TcpStream, deliver: impl Fn(Message) -> bool + Send + 'static) {
+    let mut reader = stream.try_clone().expect("clone stream");
+    thread::spawn(move || {
+        let mut decoder = FrameDecoder::new(sim_params().magic);
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(read) = reader.read(&mut buffer) {
+            if read == 0 {
+                return;
+            }
+            for frame in decoder.feed(&buffer[..read]) {
+                let Ok(message) = frame else { return };
+                if !deliver(message) {
+                    return;
+                }
+            }
+        }
+    });
 }
 
 /// A connected loopback socket pair.
@@ -264,7 +230,7 @@ fn two_nodes(
 fn main() {
     let params = sim_params();
     println!("building a {CHAIN_BLOCKS}-block regtest chain…");
-    let blocks = build_chain(&params, CHAIN_BLOCKS, 0);
+    let blocks = regtest_chain(&params, CHAIN_BLOCKS, 0);
     let tip = blocks.last().map(Block::hash).unwrap_or(Hash256::ZERO);
 
     let replay_started = Instant::now();
@@ -319,7 +285,7 @@ fn main() {
 /// A → B → C in a line; A's blocks (about 100 KB) are relayed by B. Measures, per block, from B
 /// receiving it to C receiving it, and to C having it connected.
 fn relay_per_hop(params: &Params) -> Relay {
-    let blocks = build_chain(params, RELAY_SAMPLES as u32, 3_500);
+    let blocks = regtest_chain(params, RELAY_SAMPLES as u32, 3_500);
     let size = blocks[0].encoded_len() / 1024;
     let (a_side, b_from_a, a_addr) = socket_pair();
     let (b_side, c_from_b, b_addr) = socket_pair();
@@ -361,22 +327,7 @@ fn relay_per_hop(params: &Params) -> Relay {
     );
     // A runs inline: handshake with B, then one block at a time.
     let (frames_tx, frames) = mpsc::channel::<Message>();
-    let mut reader = a_side.try_clone().expect("clone");
-    thread::spawn(move || {
-        let mut decoder = FrameDecoder::new(sim_params().magic);
-        let mut buffer = vec![0u8; 64 * 1024];
-        while let Ok(read) = reader.read(&mut buffer) {
-            if read == 0 {
-                return;
-            }
-            for frame in decoder.feed(&buffer[..read]) {
-                let Ok(message) = frame else { return };
-                if frames_tx.send(message).is_err() {
-                    return;
-                }
-            }
-        }
-    });
+    spawn_reader(&a_side, move |message| frames_tx.send(message).is_ok());
     a.streams.push((1, a_side));
     let keep_all = |_: &Message| true;
     a.handle(

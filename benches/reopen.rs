@@ -4,15 +4,16 @@
 //! Run with `cargo bench --bench reopen`; divan reports the time and blocks/s, beside the time
 //! to read and decode the same log without validating it.
 
+#[path = "support/chain.rs"]
+mod chain_support;
+
+use chain_support::regtest_chain;
 use divan::counter::ItemsCount;
 use divan::Bencher;
-use nakachain::miner::{assemble_block, solve_block, BlockSpec};
 use nakachain::net::Node;
 use nakachain::params::Params;
 use nakachain::store::BlockLog;
-use nakachain::types::{Address, Block};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
 use tempfile::TempDir;
 
@@ -20,29 +21,6 @@ const CHAIN_BLOCKS: u32 = 100_000;
 
 fn main() {
     divan::main();
-}
-
-/// A regtest chain of `n` solved blocks on genesis, one second apart.
-fn regtest_chain(params: &Params, n: u32) -> Vec<Block> {
-    let mut prev_hash = params.genesis_hash();
-    let never = AtomicBool::new(false);
-    (1..=n)
-        .map(|height| {
-            let spec = BlockSpec {
-                prev_hash,
-                height,
-                bits: params.pow_limit_bits,
-                time: params.genesis.header.time + height,
-                payout: Address([height as u8; 20]),
-                coinbase_value: params.subsidy(height),
-                extra_nonce: 0,
-            };
-            let mut block = assemble_block(&spec, Vec::new());
-            assert!(solve_block(&mut block, &never));
-            prev_hash = block.hash();
-            block
-        })
-        .collect()
 }
 
 /// A data directory holding the chain, written once per bench run.
@@ -53,7 +31,7 @@ fn chain_data() -> &'static Path {
         let params = Params::regtest();
         let (mut log, _) =
             BlockLog::open(&dir.path().join("blocks.log"), params.magic).expect("open log");
-        log.append_all(&regtest_chain(&params, CHAIN_BLOCKS))
+        log.append_all(&regtest_chain(&params, CHAIN_BLOCKS, 0))
             .expect("write log");
         dir
     })
