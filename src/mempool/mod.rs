@@ -16,6 +16,7 @@ mod tip;
 pub use error::MempoolError;
 pub use tip::MempoolUpdate;
 
+use crate::chain::{Chain, TipChanged};
 use crate::consensus::rules::{check_transaction, check_tx_inputs, verify_signatures};
 use crate::consensus::{Coin, UtxoView};
 use crate::params::Params;
@@ -85,6 +86,20 @@ impl Mempool {
             total_bytes: 0,
             next_seq: 0,
         }
+    }
+
+    /// Admits a transaction against the tip of `chain` (see `accept`).
+    pub fn accept_on_tip(
+        &mut self,
+        tx: Transaction,
+        chain: &Chain,
+    ) -> Result<Accepted, MempoolError> {
+        self.accept(tx, chain.utxos(), chain.height() + 1, chain.params())
+    }
+
+    /// Follows `chain` after it moved by `change` (see `apply_tip_change`).
+    pub fn follow_chain(&mut self, change: &TipChanged, chain: &Chain) -> MempoolUpdate {
+        self.apply_tip_change(change, chain.utxos(), chain.height() + 1, chain.params())
     }
 
     /// Admits a loose transaction against `view` (the tip's UTXO set) plus the outputs of

@@ -211,11 +211,7 @@ impl Node {
     }
 
     fn admit(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
-        let next_height = self.chain.height() + 1;
-        let accepted =
-            self.mempool
-                .accept(tx, self.chain.utxos(), next_height, self.chain.params())?;
-        Ok(accepted.txid)
+        Ok(self.mempool.accept_on_tip(tx, &self.chain)?.txid)
     }
 
     /// The failed block-log write, if one happened since the last call.
@@ -230,13 +226,7 @@ impl Node {
 
     /// Lets the mempool and the event log follow a move of the active chain.
     pub fn follow_tip(&mut self, change: &TipChanged) {
-        let next_height = self.chain.height() + 1;
-        let update = self.mempool.apply_tip_change(
-            change,
-            self.chain.utxos(),
-            next_height,
-            self.chain.params(),
-        );
+        let update = self.mempool.follow_chain(change, &self.chain);
         let now = unix_now();
         let dropped: Vec<DroppedTx> = update
             .dropped

@@ -36,10 +36,6 @@ impl SimHost {
         self.submit_block(block)
             .is_ok_and(|outcome| !outcome.accepted.is_empty())
     }
-
-    pub(super) fn accept_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
-        self.submit_transaction(tx)
-    }
 }
 
 impl Host for SimHost {
@@ -54,21 +50,14 @@ impl Host for SimHost {
     fn submit_block(&mut self, block: Block) -> Result<BlockOutcome, BlockError> {
         let outcome = self.chain.process_block(block, self.clock_secs)?;
         if let Some(change) = &outcome.tip_changed {
-            let next_height = self.chain.height() + 1;
-            self.mempool.apply_tip_change(
-                change,
-                self.chain.utxos(),
-                next_height,
-                self.chain.params(),
-            );
+            self.mempool.follow_chain(change, &self.chain);
         }
         Ok(outcome)
     }
 
     fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
-        let next_height = self.chain.height() + 1;
         self.mempool
-            .accept(tx, self.chain.utxos(), next_height, self.chain.params())
+            .accept_on_tip(tx, &self.chain)
             .map(|accepted| accepted.txid)
     }
 }

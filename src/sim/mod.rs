@@ -13,7 +13,7 @@ pub use host::SimHost;
 
 use crate::miner::{assemble_block, solve_block, BlockSpec};
 use crate::params::{Params, MAX_BLOCK_BYTES};
-use crate::protocol::{Input, Output, Protocol, ProtocolConfig};
+use crate::protocol::{Host, Input, Output, Protocol, ProtocolConfig};
 use crate::types::{Address, Amount, Block, Hash256, Transaction, Txid};
 use crate::wallet::{Wallet, WalletError};
 use network::{Delivery, Network};
@@ -208,7 +208,7 @@ impl Sim {
     /// Gives node `index` a transaction as if it came from its RPC; returns its txid.
     pub fn submit_transaction(&mut self, index: usize, tx: Transaction) -> Txid {
         let txid = tx.txid();
-        if self.nodes[index].host.accept_transaction(tx).is_ok() {
+        if self.nodes[index].host.submit_transaction(tx).is_ok() {
             self.input(index, Input::NewLocalTx(txid));
         }
         txid

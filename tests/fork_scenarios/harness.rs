@@ -381,13 +381,7 @@ impl Harness {
     fn follow(&mut self, change: Option<&TipChanged>) {
         self.last_dropped.clear();
         if let Some(change) = change {
-            let next_height = self.chain.height() + 1;
-            let update = self.mempool.apply_tip_change(
-                change,
-                self.chain.utxos(),
-                next_height,
-                self.chain.params(),
-            );
+            let update = self.mempool.follow_chain(change, &self.chain);
             self.last_dropped = update
                 .dropped
                 .iter()
