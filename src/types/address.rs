@@ -23,7 +23,7 @@ impl Serialize for Address {
         if serializer.is_human_readable() {
             serializer.collect_str(self)
         } else {
-            self.0.serialize(serializer)
+            crate::codec::raw_bytes::serialize(&self.0, serializer)
         }
     }
 }
@@ -34,7 +34,7 @@ impl<'de> Deserialize<'de> for Address {
             let text = String::deserialize(deserializer)?;
             text.parse().map_err(D::Error::custom)
         } else {
-            <[u8; 20]>::deserialize(deserializer).map(Address)
+            crate::codec::raw_bytes::deserialize(deserializer).map(Address)
         }
     }
 }

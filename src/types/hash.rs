@@ -20,7 +20,7 @@ impl Serialize for Hash256 {
         if serializer.is_human_readable() {
             serializer.serialize_str(&self.to_hex())
         } else {
-            self.0.serialize(serializer)
+            crate::codec::raw_bytes::serialize(&self.0, serializer)
         }
     }
 }
@@ -31,7 +31,7 @@ impl<'de> Deserialize<'de> for Hash256 {
             let text = String::deserialize(deserializer)?;
             text.parse().map_err(D::Error::custom)
         } else {
-            <[u8; 32]>::deserialize(deserializer).map(Hash256)
+            crate::codec::raw_bytes::deserialize(deserializer).map(Hash256)
         }
     }
 }

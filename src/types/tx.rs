@@ -9,7 +9,6 @@ use super::address::Address;
 use super::amount::Amount;
 use super::hash::{sha256d, sha256d_parts, Hash256};
 use crate::codec;
-use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
@@ -35,37 +34,15 @@ impl fmt::Debug for SignatureBytes {
     }
 }
 
-// serde derives arrays only up to 32 elements; a 64-byte tuple encodes as exactly 64 bytes.
 impl Serialize for SignatureBytes {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeTuple;
-        let mut tuple = serializer.serialize_tuple(64)?;
-        for byte in &self.0 {
-            tuple.serialize_element(byte)?;
-        }
-        tuple.end()
+        crate::codec::raw_bytes::serialize(&self.0, serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for SignatureBytes {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SignatureVisitor;
-        impl<'de> Visitor<'de> for SignatureVisitor {
-            type Value = SignatureBytes;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("64 signature bytes")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut bytes = [0u8; 64];
-                for (i, slot) in bytes.iter_mut().enumerate() {
-                    *slot = seq
-                        .next_element()?
-                        .ok_or_else(|| A::Error::invalid_length(i, &self))?;
-                }
-                Ok(SignatureBytes(bytes))
-            }
-        }
-        deserializer.deserialize_tuple(64, SignatureVisitor)
+        crate::codec::raw_bytes::deserialize(deserializer).map(SignatureBytes)
     }
 }
 
@@ -74,6 +51,7 @@ impl<'de> Deserialize<'de> for SignatureBytes {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct TxIn {
     pub prevout: OutPoint,
+    #[serde(with = "crate::codec::raw_bytes")]
     pub pubkey: [u8; 32],
     pub signature: SignatureBytes,
 }
