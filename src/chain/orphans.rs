@@ -5,7 +5,8 @@
 //! that passed the context-free checks enter the pool, and `state` decides what is remembered.
 
 use crate::types::{Block, Hash256};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use foldhash::{HashMap, HashSet};
+use std::collections::{BTreeMap, VecDeque};
 
 /// Most orphan blocks held at once.
 pub const MAX_ORPHAN_BLOCKS: usize = 100;

@@ -13,7 +13,7 @@ use super::tree::{BlockEntry, BlockStatus, BlockTree};
 use super::{TipChanged, UtxoSet};
 use crate::consensus::pow::{next_bits, work_from_bits};
 use crate::consensus::rules::{
-    check_block, check_coinbase_height, check_header_context, median_time,
+    check_block_hashed, check_coinbase_height, check_header_context, median_time,
 };
 use crate::consensus::RuleError;
 use crate::params::Params;
@@ -94,7 +94,7 @@ impl Chain {
         if self.orphans.contains(&hash) {
             return Err(BlockError::Duplicate);
         }
-        check_block(&block, &self.params)?;
+        check_block_hashed(&block, &hash, &self.params)?;
         let prev_hash = block.header.prev_hash;
         if self.rejected.contains(&prev_hash) {
             self.rejected.insert(hash);
@@ -111,7 +111,7 @@ impl Chain {
 
         let old_tip = self.tip_id();
         let mut outcome = BlockOutcome::default();
-        self.accept(block, parent, now, &mut outcome)?;
+        self.accept(block, hash, parent, now, &mut outcome)?;
         let mut released = VecDeque::from([hash]);
         while let Some(parent_hash) = released.pop_front() {
             for orphan in self.orphans.take_children(&parent_hash) {
@@ -119,7 +119,7 @@ impl Chain {
                 let Some(parent) = self.tree.id(&parent_hash) else {
                     continue;
                 };
-                match self.accept(orphan, parent, now, &mut outcome) {
+                match self.accept(orphan, orphan_hash, parent, now, &mut outcome) {
                     Ok(()) => released.push_back(orphan_hash),
                     Err(err) => outcome.refused_orphans.push((orphan_hash, err)),
                 }
@@ -135,11 +135,11 @@ impl Chain {
     fn accept(
         &mut self,
         block: Block,
+        hash: Hash256,
         parent: usize,
         now: u64,
         outcome: &mut BlockOutcome,
     ) -> Result<(), RuleError> {
-        let hash = block.hash();
         let work = self
             .contextual_checks(&block, parent, now)
             .inspect_err(|err| {
@@ -147,7 +147,7 @@ impl Chain {
                     self.rejected.insert(hash);
                 }
             })?;
-        self.tree.insert(Arc::new(block), parent, work);
+        self.tree.insert(Arc::new(block), hash, parent, work);
         outcome.accepted.push(hash);
         self.activate_best_chain(&mut outcome.invalid);
         Ok(())

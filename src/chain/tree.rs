@@ -10,9 +10,10 @@ use crate::consensus::rules::HeaderContext;
 use crate::consensus::RuleError;
 use crate::params::MEDIAN_TIME_SPAN;
 use crate::types::{Block, BlockHeader, Hash256};
+use foldhash::HashMap;
 use primitive_types::U256;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What the node knows about one block in the tree.
@@ -106,7 +107,7 @@ impl BlockTree {
         };
         let mut tree = BlockTree {
             nodes: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             candidates: BTreeMap::new(),
         };
         tree.index.insert(entry.hash, 0);
@@ -143,12 +144,19 @@ impl BlockTree {
         self.nodes.iter()
     }
 
-    /// Adds `block` below `parent` (which must not be invalid) and makes it a candidate.
-    pub(super) fn insert(&mut self, block: Arc<Block>, parent: usize, work: U256) -> usize {
+    /// Adds `block` (whose hash is `hash`) below `parent` (which must not be invalid) and makes
+    /// it a candidate.
+    pub(super) fn insert(
+        &mut self,
+        block: Arc<Block>,
+        hash: Hash256,
+        parent: usize,
+        work: U256,
+    ) -> usize {
         let id = self.nodes.len();
         let parent_entry = &self.nodes[parent].entry;
         let entry = BlockEntry {
-            hash: block.hash(),
+            hash,
             header: block.header,
             height: parent_entry.height + 1,
             chainwork: parent_entry.chainwork.saturating_add(work),
@@ -278,20 +286,22 @@ mod tests {
     use super::*;
     use crate::params::Params;
 
-    fn child_of(tree: &BlockTree, parent: usize, nonce: u32) -> Arc<Block> {
+    /// Adds a child of `parent` with one unit of work; `nonce` makes siblings differ.
+    fn add(tree: &mut BlockTree, parent: usize, nonce: u32) -> usize {
         let mut block = Params::regtest().genesis;
         block.header.prev_hash = tree.entry(parent).hash;
         block.header.nonce = nonce;
-        Arc::new(block)
+        let hash = block.hash();
+        tree.insert(Arc::new(block), hash, parent, U256::one())
     }
 
     #[test]
     fn candidates_prefer_work_then_first_seen() {
         let mut tree = BlockTree::new(Params::regtest().genesis, U256::one());
-        let a = tree.insert(child_of(&tree, 0, 1), 0, U256::one());
-        let b = tree.insert(child_of(&tree, 0, 2), 0, U256::one());
+        let a = add(&mut tree, 0, 1);
+        let b = add(&mut tree, 0, 2);
         assert_eq!(tree.best_candidate(), Some(a));
-        let c = tree.insert(child_of(&tree, b, 3), b, U256::one());
+        let c = add(&mut tree, b, 3);
         assert_eq!(tree.best_candidate(), Some(c));
         assert_eq!(tree.entry(c).height, 2);
         assert_eq!(tree.entry(c).chainwork, U256::from(3));
@@ -302,9 +312,9 @@ mod tests {
     #[test]
     fn marking_covers_descendants_and_clearing_restores_them() {
         let mut tree = BlockTree::new(Params::regtest().genesis, U256::one());
-        let a = tree.insert(child_of(&tree, 0, 1), 0, U256::one());
-        let b = tree.insert(child_of(&tree, a, 2), a, U256::one());
-        let c = tree.insert(child_of(&tree, b, 3), b, U256::one());
+        let a = add(&mut tree, 0, 1);
+        let b = add(&mut tree, a, 2);
+        let c = add(&mut tree, b, 3);
         tree.set_connected(a);
         tree.mark_invalid(b, BlockStatus::Invalid(RuleError::CoinbaseAmount));
         tree.mark_invalid(a, BlockStatus::Invalidated);

@@ -7,10 +7,15 @@ use crate::consensus::{Coin, UtxoView};
 use crate::types::OutPoint;
 use std::collections::HashMap;
 
+/// foldhash instead of SipHash: outpoints are inserted and removed for every output of every
+/// block, and SipHash was the larger part of connecting a block with many outputs. Its seed is
+/// random per map, as std's is, so peers still cannot aim transaction ids at one bucket.
+type OutPointMap = HashMap<OutPoint, Coin, foldhash::fast::RandomState>;
+
 /// Unspent outputs keyed by outpoint.
 #[derive(Default, Clone, Debug)]
 pub struct UtxoSet {
-    coins: HashMap<OutPoint, Coin>,
+    coins: OutPointMap,
 }
 
 impl UtxoSet {

@@ -8,7 +8,9 @@
 use super::error::RuleError;
 use super::pow::{check_proof_of_work, next_bits, RetargetInput};
 use crate::params::{Params, BLOCK_VERSION, MAX_BLOCK_BYTES};
-use crate::types::{Address, Amount, Block, BlockHeader, OutPoint, Transaction, TxOut, MAX_MONEY};
+use crate::types::{
+    Address, Amount, Block, BlockHeader, Hash256, OutPoint, Transaction, TxOut, MAX_MONEY,
+};
 use ed25519_dalek::{Signature, VerifyingKey};
 use std::collections::HashSet;
 
@@ -67,7 +69,13 @@ pub fn check_transaction(tx: &Transaction) -> Result<(), RuleError> {
 /// bits, coinbase placement, duplicate transactions, merkle root, and every transaction's
 /// context-free checks. Cheap checks run first so junk is refused before hashing it all.
 pub fn check_block(block: &Block, params: &Params) -> Result<(), RuleError> {
-    check_header(&block.header, params)?;
+    check_block_hashed(block, &block.hash(), params)
+}
+
+/// `check_block` for a caller that already hashed the header (hashing is most of the cost of
+/// checking a small block, and the chain needs the hash anyway).
+pub fn check_block_hashed(block: &Block, hash: &Hash256, params: &Params) -> Result<(), RuleError> {
+    check_header_hashed(&block.header, hash, params)?;
     if block.encoded_len() > MAX_BLOCK_BYTES {
         return Err(RuleError::BlockTooLarge);
     }
@@ -91,10 +99,19 @@ pub fn check_block(block: &Block, params: &Params) -> Result<(), RuleError> {
 
 /// Header checks that need nothing but the header: version and proof of work.
 pub fn check_header(header: &BlockHeader, params: &Params) -> Result<(), RuleError> {
+    check_header_hashed(header, &header.hash(), params)
+}
+
+/// `check_header` with the header's hash already computed; `hash` must be `header.hash()`.
+pub fn check_header_hashed(
+    header: &BlockHeader,
+    hash: &Hash256,
+    params: &Params,
+) -> Result<(), RuleError> {
     if header.version != BLOCK_VERSION {
         return Err(RuleError::BadBlockVersion);
     }
-    check_proof_of_work(&header.hash(), header.bits, params)
+    check_proof_of_work(hash, header.bits, params)
 }
 
 /// What a header's contextual checks need to know about its ancestors.

@@ -2,8 +2,9 @@
 
 use super::PeerId;
 use crate::types::Hash256;
+use foldhash::HashSet;
 use serde::Serialize;
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 /// Inventory remembered per peer (what it announced or we sent it), oldest forgotten first.
@@ -69,7 +70,7 @@ impl Peer {
             listen_addr: None,
             unconnecting_headers: 0,
             last_sync_ms: now_ms,
-            known: HashSet::new(),
+            known: HashSet::default(),
             known_order: VecDeque::new(),
         }
     }

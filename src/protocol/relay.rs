@@ -137,19 +137,20 @@ impl Protocol {
         chain: &Chain,
     ) -> Handled {
         match sync::check_headers(chain, headers, &self.download) {
-            Ok(new) => {
+            Ok(checked) => {
                 if let Some(peer) = self.peers.get_mut(&id) {
                     peer.unconnecting_headers = 0;
-                    for header in headers {
-                        peer.knows(header.hash());
+                    for (hash, _) in &checked {
+                        peer.knows(*hash);
                     }
                 }
-                for hash in new {
-                    self.download.want(hash, id);
+                for (hash, _) in checked.iter().filter(|(_, new)| *new) {
+                    self.download.want(*hash, id);
                 }
-                if headers.len() == crate::wire::MAX_HEADERS {
+                if let (crate::wire::MAX_HEADERS, Some((last, _))) = (headers.len(), checked.last())
+                {
                     // More may follow: ask from the last one we were given.
-                    let last = headers[headers.len() - 1].hash();
+                    let last = *last;
                     self.send(
                         id,
                         Message::GetHeaders {

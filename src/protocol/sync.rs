@@ -3,11 +3,12 @@
 
 use super::PeerId;
 use crate::chain::Chain;
-use crate::consensus::rules::check_header;
+use crate::consensus::rules::check_header_hashed;
 use crate::consensus::RuleError;
 use crate::types::{BlockHeader, Hash256, Txid};
 use crate::wire::MAX_HEADERS;
-use std::collections::{HashMap, HashSet, VecDeque};
+use foldhash::{HashMap, HashSet};
+use std::collections::VecDeque;
 
 /// How far into the wanted queue one scheduling pass looks for blocks a peer can serve.
 const SCHEDULE_WINDOW: usize = 1_024;
@@ -48,12 +49,13 @@ pub(super) enum HeadersProblem {
 }
 
 /// Checks a `headers` message: a chain of headers with valid proof of work whose first parent we
-/// know (a block, or a header already queued). Returns the hashes we have no block for.
+/// know (a block, or a header already queued). Returns each header's hash (in order), and
+/// whether we have no block for it.
 pub(super) fn check_headers(
     chain: &Chain,
     headers: &[BlockHeader],
     download: &BlockDownload,
-) -> Result<Vec<Hash256>, HeadersProblem> {
+) -> Result<Vec<(Hash256, bool)>, HeadersProblem> {
     let Some(first) = headers.first() else {
         return Ok(Vec::new());
     };
@@ -62,19 +64,17 @@ pub(super) fn check_headers(
         return Err(HeadersProblem::DoNotConnect);
     }
     let mut expected_parent = parent;
-    let mut new = Vec::new();
+    let mut checked = Vec::with_capacity(headers.len());
     for header in headers {
         if header.prev_hash != expected_parent {
             return Err(HeadersProblem::NotAChain);
         }
-        check_header(header, chain.params()).map_err(HeadersProblem::Invalid)?;
         let hash = header.hash();
-        if chain.entry(&hash).is_none() {
-            new.push(hash);
-        }
+        check_header_hashed(header, &hash, chain.params()).map_err(HeadersProblem::Invalid)?;
+        checked.push((hash, chain.entry(&hash).is_none()));
         expected_parent = hash;
     }
-    Ok(new)
+    Ok(checked)
 }
 
 /// The block download queue and in-flight requests, plus the transactions asked for.
