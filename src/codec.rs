@@ -104,7 +104,7 @@ pub mod raw_bytes {
         bytes: &[u8; N],
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        const { assert!(N % 4 == 0, "raw_bytes needs a multiple of 4 bytes") };
+        const { assert!(N.is_multiple_of(4), "raw_bytes needs a multiple of 4 bytes") };
         if serializer.is_human_readable() {
             let mut tuple = serializer.serialize_tuple(N)?;
             for byte in bytes {
@@ -131,7 +131,7 @@ pub mod raw_bytes {
     pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
         deserializer: D,
     ) -> Result<[u8; N], D::Error> {
-        const { assert!(N % 4 == 0, "raw_bytes needs a multiple of 4 bytes") };
+        const { assert!(N.is_multiple_of(4), "raw_bytes needs a multiple of 4 bytes") };
         struct ArrayVisitor<const N: usize> {
             words: bool,
         }
