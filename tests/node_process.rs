@@ -268,3 +268,30 @@ fn a_second_payment_spends_the_first_ones_unconfirmed_change() {
     assert!(txids.contains(&first) && txids.contains(&second));
     node.stop();
 }
+
+#[test]
+fn createpayment_signs_without_broadcasting_and_two_calls_make_a_double_spend() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(&dir.path().join("node"), free_port());
+    node.call("generate", vec![json!(101)]);
+    let first_to = node.call("getnewaddress", vec![]);
+    let second_to = node.call("getnewaddress", vec![]);
+    let first = node.call("createpayment", vec![first_to, json!(2)]);
+    let second = node.call("createpayment", vec![second_to, json!(2)]);
+    assert_eq!(node.call("getrawmempool", vec![]), json!([]));
+    assert_eq!(first["inputs"], second["inputs"], "{first} {second}");
+    assert_ne!(first["txid"], second["txid"]);
+
+    let accepted = node.call("sendrawtransaction", vec![first["hex"].clone()]);
+    assert_eq!(accepted, first["txid"]);
+    let error = node
+        .client()
+        .call("sendrawtransaction", vec![second["hex"].clone()])
+        .expect_err("a conflicting spend");
+    let ClientError::Rpc(error) = error else {
+        panic!("expected an RPC error, got {error:?}");
+    };
+    assert_eq!(error.code, -26, "{}", error.message);
+    assert!(error.message.contains("conflict"), "{}", error.message);
+    node.stop();
+}

@@ -9,7 +9,7 @@ use crate::params::MAX_BLOCK_BYTES;
 use crate::rpc::params::{required_address, required_amount, required_str};
 use crate::rpc::RpcError;
 use crate::types::{Amount, OutPoint, Transaction};
-use crate::wallet::{Balance, WalletError};
+use crate::wallet::{Balance, Payment, WalletError};
 use serde_json::{json, Value};
 
 /// Bitcoin Core's RPC_DESERIALIZATION_ERROR.
@@ -82,7 +82,9 @@ fn wallet_error(error: WalletError) -> RpcError {
     }
 }
 
-pub(super) fn send_to_address(node: &mut Node, params: &[Value]) -> Result<Value, MethodFailure> {
+/// Builds and signs a payment from the wallet (confirmed coins, and unconfirmed outputs to the
+/// wallet); nothing is broadcast.
+fn build_payment(node: &mut Node, params: &[Value]) -> Result<Payment, MethodFailure> {
     let to = required_address(params, 0, "address")?;
     let amount = required_amount(params, 1, "amount")?;
     let next_height = node.chain.height() + 1;
@@ -116,7 +118,32 @@ pub(super) fn send_to_address(node: &mut Node, params: &[Value]) -> Result<Value
     if payment.change.is_some() {
         node.save_wallet()?;
     }
+    Ok(payment)
+}
+
+pub(super) fn send_to_address(node: &mut Node, params: &[Value]) -> Result<Value, MethodFailure> {
+    let payment = build_payment(node, params)?;
+    let fee = payment.fee;
     let txid = node.accept_transaction(payment.tx).map_err(mempool_error)?;
-    tracing::info!(%txid, %to, %amount, fee = %payment.fee, "payment sent");
+    tracing::info!(%txid, fee = %fee, "payment sent");
     Ok(json!(txid))
+}
+
+/// `createpayment ADDRESS AMOUNT`: a signed payment that is not broadcast, for
+/// `sendrawtransaction` later or elsewhere. The coins it spends stay unreserved, so a second
+/// call for the same amount spends the same coin: that is how a scenario makes a double spend.
+pub(super) fn create_payment(node: &mut Node, params: &[Value]) -> Result<Value, MethodFailure> {
+    let payment = build_payment(node, params)?;
+    let inputs: Vec<String> = payment
+        .tx
+        .inputs
+        .iter()
+        .map(|input| format!("{}:{}", input.prevout.txid, input.prevout.vout))
+        .collect();
+    Ok(json!({
+        "txid": payment.tx.txid(),
+        "hex": hex::encode(codec::encode(&payment.tx)),
+        "fee": payment.fee.to_coins_f64(),
+        "inputs": inputs,
+    }))
 }
