@@ -269,3 +269,76 @@ async fn hold(queued_at: Instant, latency: &mut watch::Receiver<u64>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bounds a wait so a broken writer fails the test instead of hanging it (not a speed
+    /// assertion).
+    const PATIENCE: Duration = Duration::from_secs(30);
+    const MAGIC: [u8; 4] = *b"test";
+
+    /// A connection adopted on one end of a loopback socket, and the other end.
+    async fn linked(latency_ms: u64) -> (Connections, PeerId, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (dialed, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (commands, _) = mpsc::unbounded_channel();
+        let mut connections = Connections::new(MAGIC, commands);
+        let peer = connections.adopt(dialed.expect("dial"), latency_ms);
+        (connections, peer, accepted.expect("accept").0)
+    }
+
+    async fn read_messages(stream: &mut TcpStream, count: usize) -> Vec<Message> {
+        let mut decoder = FrameDecoder::new(MAGIC);
+        let mut messages = Vec::new();
+        let mut buffer = vec![0u8; READ_CHUNK_BYTES];
+        while messages.len() < count {
+            let read = tokio::time::timeout(PATIENCE, stream.read(&mut buffer))
+                .await
+                .expect("frames within the patience bound")
+                .expect("read");
+            assert!(read > 0, "closed after {messages:?}");
+            messages.extend(
+                decoder
+                    .feed(&buffer[..read])
+                    .map(|frame| frame.expect("frame")),
+            );
+        }
+        messages
+    }
+
+    #[tokio::test]
+    async fn frames_are_held_for_the_latency_and_keep_their_order() {
+        let latency = Duration::from_millis(40);
+        let (mut connections, peer, mut remote) = linked(40).await;
+        assert_eq!(connections.latency(peer), Some(40));
+        let queued = Instant::now();
+        for nonce in 1..=3 {
+            assert!(connections.send(peer, Message::Ping(nonce)));
+        }
+        let messages = read_messages(&mut remote, 3).await;
+        assert!(
+            queued.elapsed() >= latency,
+            "sent before the latency passed"
+        );
+        assert_eq!(
+            messages,
+            vec![Message::Ping(1), Message::Ping(2), Message::Ping(3)]
+        );
+    }
+
+    #[tokio::test]
+    async fn lowering_the_latency_releases_frames_already_waiting() {
+        let (mut connections, peer, mut remote) = linked(60_000).await;
+        assert!(connections.send(peer, Message::Ping(1)));
+        assert!(connections.send(peer, Message::Ping(2)));
+        // Lets the writer take the first frame and start holding it.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        connections.set_latency(peer, 0);
+        assert_eq!(connections.latency(peer), Some(0));
+        let messages = read_messages(&mut remote, 2).await;
+        assert_eq!(messages, vec![Message::Ping(1), Message::Ping(2)]);
+    }
+}
