@@ -1,7 +1,7 @@
 //! The node's event log: a bounded, sequence-numbered record of what happened — blocks connected
 //! and disconnected, reorgs with everything a reader needs to explain them, blocks mined, blocks
-//! found invalid, transactions returned to or dropped from the mempool, and peers coming, going
-//! and misbehaving.
+//! found invalid, transactions returned to or dropped from the mempool, peers coming, going
+//! and misbehaving, and the network controls (deny-list, added latency) being changed.
 //!
 //! Owns the log and the event shapes (which RPC `getevents` returns as JSON). Must not decide
 //! anything: the node pushes facts in, with the time as an argument.
@@ -79,14 +79,25 @@ pub enum EventKind {
         addr: SocketAddr,
         reason: String,
     },
+    /// The deny-list now in force (`setdeniedpeers`); empty means the node is healed.
+    PeersDenied {
+        denied: Vec<SocketAddr>,
+    },
+    /// Frames to `peers` (listen addresses; empty = the default for every peer) are now held
+    /// `ms` milliseconds before they are sent.
+    LatencySet {
+        ms: u64,
+        peers: Vec<SocketAddr>,
+    },
 }
 
 /// An event with its place in the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Event {
     pub seq: u64,
-    /// Unix seconds when the node recorded it.
-    pub time: u64,
+    /// Unix milliseconds when the node recorded it: events of one split-and-heal come within
+    /// the same second, and a reader ordering several nodes' logs needs finer time.
+    pub time_ms: u64,
     #[serde(flatten)]
     pub kind: EventKind,
 }
@@ -109,15 +120,15 @@ impl EventLog {
         }
     }
 
-    /// Records `kind` at `time` and returns its sequence number.
-    pub fn push(&mut self, time: u64, kind: EventKind) -> u64 {
+    /// Records `kind` at `time_ms` (Unix milliseconds) and returns its sequence number.
+    pub fn push(&mut self, time_ms: u64, kind: EventKind) -> u64 {
         self.last_seq += 1;
         if self.events.len() == self.capacity {
             self.events.pop_front();
         }
         self.events.push_back(Event {
             seq: self.last_seq,
-            time,
+            time_ms,
             kind,
         });
         self.last_seq
@@ -178,6 +189,26 @@ mod tests {
         let json = serde_json::to_value(log.since(0, 1)[0]).unwrap();
         assert_eq!(json["type"], "block_mined");
         assert_eq!(json["seq"], 1);
+        assert_eq!(json["time_ms"], 7);
         assert_eq!(json["height"], 1);
+    }
+
+    #[test]
+    fn network_control_events_serialize_addresses_as_strings() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 18_444));
+        let denied = serde_json::to_value(EventKind::PeersDenied { denied: vec![addr] }).unwrap();
+        assert_eq!(
+            denied,
+            serde_json::json!({"type": "peers_denied", "denied": ["127.0.0.1:18444"]})
+        );
+        let latency = serde_json::to_value(EventKind::LatencySet {
+            ms: 250,
+            peers: Vec::new(),
+        })
+        .unwrap();
+        assert_eq!(
+            latency,
+            serde_json::json!({"type": "latency_set", "ms": 250, "peers": []})
+        );
     }
 }

@@ -1,17 +1,37 @@
 //! The node task's side of the peer network: feeding the protocol its inputs, carrying out its
-//! outputs on the connections, and the sync progress bar while far behind.
+//! outputs on the connections, the added latency toward peers, and the sync progress bar while
+//! far behind.
 //!
 //! Owns the glue between `protocol` (which decides) and `peers` (which moves bytes). Must not
 //! decide anything about peers itself.
 
-use super::node::unix_now;
+use super::node::unix_now_ms;
 use super::peers::PeerNotice;
 use super::runtime::NodeTask;
+use crate::events::EventKind;
 use crate::protocol::{Input, Output, PeerId};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+use std::net::SocketAddr;
 
 /// Blocks behind the best peer before a progress bar is shown.
 const SHOW_PROGRESS_BEHIND: u32 = 500;
+
+/// The delay added to frames toward peers (`setlinklatency`): a default, and settings for
+/// peers by P2P listen address, which applies once a peer's Version has named it.
+#[derive(Debug, Default)]
+pub(super) struct Latencies {
+    pub(super) default_ms: u64,
+    by_listen: HashMap<SocketAddr, u64>,
+}
+
+impl Latencies {
+    fn for_peer(&self, listen_addr: Option<SocketAddr>) -> u64 {
+        listen_addr
+            .and_then(|addr| self.by_listen.get(&addr).copied())
+            .unwrap_or(self.default_ms)
+    }
+}
 
 impl NodeTask {
     fn now_ms(&self) -> u64 {
@@ -37,7 +57,10 @@ impl NodeTask {
                 }
                 Output::Event(kind) => {
                     tracing::info!(event = ?kind, "peer");
-                    self.node.events.push(unix_now(), kind);
+                    if let EventKind::PeerConnected { peer, .. } = kind {
+                        self.apply_latency(Some(peer));
+                    }
+                    self.node.events.push(unix_now_ms(), kind);
                 }
             }
         }
@@ -47,6 +70,38 @@ impl NodeTask {
             tracing::warn!(peer, "send queue full: dropping a peer too slow to keep up");
             self.connections.close(peer);
             self.input(Input::Disconnected { peer });
+        }
+    }
+
+    /// Sets the added delay toward the peers listening on `listen_addrs`, or with none the
+    /// default for every peer (forgetting per-peer settings), on current and future connections.
+    pub(super) fn set_latency(&mut self, ms: u64, listen_addrs: &[SocketAddr]) {
+        if listen_addrs.is_empty() {
+            self.latencies.default_ms = ms;
+            self.latencies.by_listen.clear();
+        } else {
+            for addr in listen_addrs {
+                self.latencies.by_listen.insert(*addr, ms);
+            }
+        }
+        self.apply_latency(None);
+        tracing::info!(ms, peers = ?listen_addrs, "link latency set");
+        self.node.events.push(
+            unix_now_ms(),
+            EventKind::LatencySet {
+                ms,
+                peers: listen_addrs.to_vec(),
+            },
+        );
+    }
+
+    /// Gives `only` (or every peer) the delay its listen address calls for.
+    fn apply_latency(&mut self, only: Option<PeerId>) {
+        for peer in self.protocol.peers() {
+            if only.is_none_or(|id| id == peer.id) {
+                let ms = self.latencies.for_peer(peer.listen_addr);
+                self.connections.set_latency(peer.id, ms);
+            }
         }
     }
 

@@ -3,7 +3,8 @@
 //! reacts to it, then the mempool follows the tip, then the events are recorded.
 //!
 //! Owns the ordering between the core modules and the store. Must not block on the network or
-//! spawn threads (the runtime does); reads the wall clock only through `unix_now`.
+//! spawn threads (the runtime does); reads the wall clock only through `unix_now` and
+//! `unix_now_ms`.
 
 use crate::chain::{BlockError, BlockOutcome, BlockStatus, Chain, TipChanged};
 use crate::events::{DroppedTx, EventKind, EventLog, DEFAULT_EVENT_CAPACITY};
@@ -30,6 +31,15 @@ pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// Milliseconds since the Unix epoch by the wall clock, for event timestamps.
+pub fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// What stops a node from starting or keeps it from going on.
@@ -118,7 +128,7 @@ impl Node {
         let wallet = load_or_create_wallet(&datadir)?;
         let mut events = EventLog::new(DEFAULT_EVENT_CAPACITY);
         events.push(
-            unix_now(),
+            unix_now_ms(),
             EventKind::NodeStarted {
                 network: chain.params().network.name().to_string(),
                 height: chain.height(),
@@ -178,7 +188,7 @@ impl Node {
             tracing::error!(%error, "cannot store accepted blocks");
             self.store_failure.get_or_insert(error);
         }
-        let now = unix_now();
+        let now = unix_now_ms();
         for (invalid, error) in &outcome.invalid {
             tracing::warn!(block = %invalid, reason = error.code(), "block failed to connect");
             self.events.push(
@@ -227,7 +237,7 @@ impl Node {
     /// Lets the mempool and the event log follow a move of the active chain.
     pub fn follow_tip(&mut self, change: &TipChanged) {
         let update = self.mempool.follow_chain(change, &self.chain);
-        let now = unix_now();
+        let now = unix_now_ms();
         let dropped: Vec<DroppedTx> = update
             .dropped
             .iter()

@@ -1,5 +1,6 @@
 //! Peer connections over TCP: the listener, outbound dials, and one reader and one writer task
-//! per connection, with a bounded send queue.
+//! per connection, with a bounded send queue and an added send delay (`setlinklatency`) that
+//! can change while the connection is up.
 //!
 //! Owns sockets and their tasks. Must not interpret messages: the reader hands the node task
 //! whole frames (or the framing error), the writer sends what the node task queues. A peer whose
@@ -13,8 +14,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 /// Messages queued for one peer before it counts as too slow.
 pub const PEER_SEND_QUEUE: usize = 4_096;
@@ -32,8 +34,13 @@ pub enum PeerNotice {
     Closed,
 }
 
+/// A message and when it was queued, so the writer can hold it for the link's latency.
+type Queued = (Instant, Message);
+
 struct Connection {
-    outbox: mpsc::Sender<Message>,
+    outbox: mpsc::Sender<Queued>,
+    /// Milliseconds every frame is held after it was queued.
+    latency_ms: watch::Sender<u64>,
     reader: JoinHandle<()>,
     writer: JoinHandle<()>,
 }
@@ -90,13 +97,15 @@ impl Connections {
         });
     }
 
-    /// Starts the reader and writer of a new connection and returns its id.
-    pub(super) fn adopt(&mut self, stream: TcpStream) -> PeerId {
+    /// Starts the reader and writer of a new connection, sending with `latency_ms` of added
+    /// delay, and returns its id.
+    pub(super) fn adopt(&mut self, stream: TcpStream, latency_ms: u64) -> PeerId {
         let id = self.next_id;
         self.next_id += 1;
         let _ = stream.set_nodelay(true);
         let (mut read_half, mut write_half) = stream.into_split();
-        let (outbox, mut queued) = mpsc::channel::<Message>(PEER_SEND_QUEUE);
+        let (outbox, mut queued) = mpsc::channel::<Queued>(PEER_SEND_QUEUE);
+        let (latency_tx, mut latency) = watch::channel(latency_ms);
         let magic = self.magic;
         let commands = self.commands.clone();
         let reader = tokio::spawn(async move {
@@ -126,9 +135,19 @@ impl Connections {
         let commands = self.commands.clone();
         let writer = tokio::spawn(async move {
             let mut batch = Vec::new();
-            while let Some(first) = queued.recv().await {
-                // Everything already queued goes out in one write: a burst of blocks answering
-                // one getdata should not cost a system call each.
+            // A message taken off the queue that was not due yet: it goes first next time.
+            let mut held: Option<Queued> = None;
+            loop {
+                let (queued_at, first) = match held.take() {
+                    Some(message) => message,
+                    None => match queued.recv().await {
+                        Some(message) => message,
+                        None => break,
+                    },
+                };
+                hold(queued_at, &mut latency).await;
+                // Everything already queued and due goes out in one write: a burst of blocks
+                // answering one getdata should not cost a system call each.
                 batch.clear();
                 let mut next = Some(first);
                 while let Some(message) = next {
@@ -138,11 +157,16 @@ impl Connections {
                             tracing::error!(%error, command = message.command(), "refusing to send an oversized message");
                         }
                     }
-                    next = if batch.len() < WRITE_BATCH_BYTES {
-                        queued.try_recv().ok()
-                    } else {
-                        None
-                    };
+                    next = None;
+                    if batch.len() < WRITE_BATCH_BYTES {
+                        if let Ok((at, message)) = queued.try_recv() {
+                            if is_due(at, *latency.borrow()) {
+                                next = Some(message);
+                            } else {
+                                held = Some((at, message));
+                            }
+                        }
+                    }
                 }
                 if write_half.write_all(&batch).await.is_err() {
                     let _ = commands.send(Command::Peer {
@@ -158,6 +182,7 @@ impl Connections {
             id,
             Connection {
                 outbox,
+                latency_ms: latency_tx,
                 reader,
                 writer,
             },
@@ -167,9 +192,26 @@ impl Connections {
 
     /// Queues `message` for `peer`; false if the peer is gone or its queue is full.
     pub(super) fn send(&mut self, peer: PeerId, message: Message) -> bool {
+        self.open.get(&peer).is_some_and(|connection| {
+            connection
+                .outbox
+                .try_send((Instant::now(), message))
+                .is_ok()
+        })
+    }
+
+    /// Sets the delay of frames to `peer`, including those already queued.
+    pub(super) fn set_latency(&mut self, peer: PeerId, latency_ms: u64) {
+        if let Some(connection) = self.open.get(&peer) {
+            connection.latency_ms.send_replace(latency_ms);
+        }
+    }
+
+    /// The delay of frames to `peer`, if it is open.
+    pub(super) fn latency(&self, peer: PeerId) -> Option<u64> {
         self.open
             .get(&peer)
-            .is_some_and(|connection| connection.outbox.try_send(message).is_ok())
+            .map(|connection| *connection.latency_ms.borrow())
     }
 
     /// Whether `peer` is still open here (it may have closed while its notices were queued).
@@ -200,5 +242,103 @@ impl Connections {
         for peer in ids {
             self.close(peer);
         }
+    }
+}
+
+fn is_due(queued_at: Instant, latency_ms: u64) -> bool {
+    queued_at + Duration::from_millis(latency_ms) <= Instant::now()
+}
+
+/// Waits until the link's latency has passed since `queued_at`, following changes of the
+/// setting so that lowering it releases frames already waiting.
+async fn hold(queued_at: Instant, latency: &mut watch::Receiver<u64>) {
+    loop {
+        let due = queued_at + Duration::from_millis(*latency.borrow_and_update());
+        if due <= Instant::now() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(due) => return,
+            changed = latency.changed() => {
+                // The connection is closing: its setting can no longer change.
+                if changed.is_err() {
+                    tokio::time::sleep_until(due).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bounds a wait so a broken writer fails the test instead of hanging it (not a speed
+    /// assertion).
+    const PATIENCE: Duration = Duration::from_secs(30);
+    const MAGIC: [u8; 4] = *b"test";
+
+    /// A connection adopted on one end of a loopback socket, and the other end.
+    async fn linked(latency_ms: u64) -> (Connections, PeerId, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (dialed, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (commands, _) = mpsc::unbounded_channel();
+        let mut connections = Connections::new(MAGIC, commands);
+        let peer = connections.adopt(dialed.expect("dial"), latency_ms);
+        (connections, peer, accepted.expect("accept").0)
+    }
+
+    async fn read_messages(stream: &mut TcpStream, count: usize) -> Vec<Message> {
+        let mut decoder = FrameDecoder::new(MAGIC);
+        let mut messages = Vec::new();
+        let mut buffer = vec![0u8; READ_CHUNK_BYTES];
+        while messages.len() < count {
+            let read = tokio::time::timeout(PATIENCE, stream.read(&mut buffer))
+                .await
+                .expect("frames within the patience bound")
+                .expect("read");
+            assert!(read > 0, "closed after {messages:?}");
+            messages.extend(
+                decoder
+                    .feed(&buffer[..read])
+                    .map(|frame| frame.expect("frame")),
+            );
+        }
+        messages
+    }
+
+    #[tokio::test]
+    async fn frames_are_held_for_the_latency_and_keep_their_order() {
+        let latency = Duration::from_millis(40);
+        let (mut connections, peer, mut remote) = linked(40).await;
+        assert_eq!(connections.latency(peer), Some(40));
+        let queued = Instant::now();
+        for nonce in 1..=3 {
+            assert!(connections.send(peer, Message::Ping(nonce)));
+        }
+        let messages = read_messages(&mut remote, 3).await;
+        assert!(
+            queued.elapsed() >= latency,
+            "sent before the latency passed"
+        );
+        assert_eq!(
+            messages,
+            vec![Message::Ping(1), Message::Ping(2), Message::Ping(3)]
+        );
+    }
+
+    #[tokio::test]
+    async fn lowering_the_latency_releases_frames_already_waiting() {
+        let (mut connections, peer, mut remote) = linked(60_000).await;
+        assert!(connections.send(peer, Message::Ping(1)));
+        assert!(connections.send(peer, Message::Ping(2)));
+        // Lets the writer take the first frame and start holding it.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        connections.set_latency(peer, 0);
+        assert_eq!(connections.latency(peer), Some(0));
+        let messages = read_messages(&mut remote, 2).await;
+        assert_eq!(messages, vec![Message::Ping(1), Message::Ping(2)]);
     }
 }

@@ -8,6 +8,7 @@
 
 use super::methods;
 use super::mining::MinerPool;
+use super::network::Latencies;
 use super::node::{os_random_bytes, BlockOrigin, Node, NodeError};
 use super::peers::{Connections, PeerNotice};
 use super::status::StatusLine;
@@ -95,6 +96,7 @@ pub(super) struct NodeTask {
     hash_sample: (Instant, u64),
     pub(super) protocol: Protocol,
     pub(super) connections: Connections,
+    pub(super) latencies: Latencies,
     /// The protocol's clock: milliseconds since the node started.
     pub(super) started: Instant,
     pub(super) sync_progress: Option<indicatif::ProgressBar>,
@@ -154,6 +156,7 @@ async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
     let mut task = NodeTask {
         protocol,
         connections,
+        latencies: Latencies::default(),
         started: Instant::now(),
         sync_progress: None,
         last_tip: node.chain.tip().hash,
@@ -276,7 +279,7 @@ impl NodeTask {
                 let _ = reply.send(result);
             }
             Command::Accepted { stream, addr } => {
-                let peer = self.connections.adopt(stream);
+                let peer = self.connections.adopt(stream, self.latencies.default_ms);
                 self.input(Input::Connected {
                     peer,
                     addr,
@@ -285,7 +288,7 @@ impl NodeTask {
             }
             Command::Dialed { addr, result } => match result {
                 Ok(stream) => {
-                    let peer = self.connections.adopt(stream);
+                    let peer = self.connections.adopt(stream, self.latencies.default_ms);
                     self.input(Input::Connected {
                         peer,
                         addr,

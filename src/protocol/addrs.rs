@@ -1,5 +1,6 @@
 //! Addresses: the peers to keep connected to (with reconnection backoff), the ones learned from
-//! gossip, and the ones discouraged for breaking consensus.
+//! gossip, the ones discouraged for breaking consensus, and the ones denied by hand
+//! (`setdeniedpeers`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -42,6 +43,8 @@ impl Dial {
 pub(super) struct AddressBook {
     dials: BTreeMap<SocketAddr, Dial>,
     discouraged: HashMap<IpAddr, u64>,
+    /// Sorted and without duplicates.
+    denied: Vec<SocketAddr>,
 }
 
 impl AddressBook {
@@ -52,6 +55,7 @@ impl AddressBook {
                 .map(|addr| (*addr, Dial::new(true, now_ms)))
                 .collect(),
             discouraged: HashMap::new(),
+            denied: Vec::new(),
         }
     }
 
@@ -119,8 +123,45 @@ impl AddressBook {
             .is_some_and(|until| *until > now_ms)
     }
 
+    /// Replaces the deny-list. If an address left it, every configured dial and every dial to
+    /// a lifted address is due now with its backoff reset, so a heal reconnects at once rather
+    /// than after the backoff the denial built up; returns whether one did.
+    pub(super) fn set_denied(&mut self, denied: &[SocketAddr], now_ms: u64) -> bool {
+        let mut denied = denied.to_vec();
+        denied.sort_unstable();
+        denied.dedup();
+        let old = std::mem::replace(&mut self.denied, denied);
+        let lifted: Vec<SocketAddr> = old
+            .into_iter()
+            .filter(|addr| !self.is_denied(*addr))
+            .collect();
+        if lifted.is_empty() {
+            return false;
+        }
+        for (addr, dial) in self.dials.iter_mut() {
+            if dial.configured || lifted.contains(addr) {
+                dial.next_ms = dial.next_ms.min(now_ms);
+                dial.delay_ms = RECONNECT_MIN_MS;
+            }
+        }
+        true
+    }
+
+    pub(super) fn is_denied(&self, addr: SocketAddr) -> bool {
+        self.denied.binary_search(&addr).is_ok()
+    }
+
+    /// Whether a peer dialed at, or dialing from, `addr` and listening on `listen` is denied.
+    pub(super) fn denies(&self, addr: SocketAddr, listen: Option<SocketAddr>) -> bool {
+        self.is_denied(addr) || listen.is_some_and(|listen| self.is_denied(listen))
+    }
+
+    pub(super) fn denied(&self) -> &[SocketAddr] {
+        &self.denied
+    }
+
     /// Addresses to dial now: every configured one that is due, then learned ones while there
-    /// is `room` for outbound peers. Marks them pending.
+    /// is `room` for outbound peers; never a denied one. Marks them pending.
     pub(super) fn due_dials(
         &mut self,
         now_ms: u64,
@@ -135,6 +176,7 @@ impl AddressBook {
                 let eligible = dial.configured == configured_pass
                     && due
                     && !connected.contains(addr)
+                    && self.denied.binary_search(addr).is_err()
                     && self
                         .discouraged
                         .get(&addr.ip())
@@ -194,5 +236,29 @@ mod tests {
         assert_eq!(book.due_dials(100, &[], 2), vec![addr(1), addr(2)]);
         assert!(book.is_discouraged(addr(9).ip(), 99));
         assert!(!book.is_discouraged(addr(9).ip(), 100));
+    }
+
+    #[test]
+    fn denied_addresses_are_skipped_and_a_lift_resets_the_backoff() {
+        let mut book = AddressBook::new(&[addr(1), addr(2)], 0);
+        book.learn(addr(3));
+        assert!(!book.set_denied(&[addr(2), addr(3), addr(2)], 0));
+        assert_eq!(book.denied(), &[addr(2), addr(3)]);
+        assert_eq!(book.due_dials(0, &[], 8), vec![addr(1)]);
+        book.connect_failed(addr(1), 0);
+        book.connect_failed(addr(1), RECONNECT_MIN_MS);
+        assert!(book.due_dials(2 * RECONNECT_MIN_MS, &[], 8).is_empty());
+        assert!(
+            !book.set_denied(&[addr(2), addr(3)], 2 * RECONNECT_MIN_MS),
+            "an unchanged list lifts nothing"
+        );
+        assert!(book.set_denied(&[addr(3)], 2 * RECONNECT_MIN_MS));
+        assert_eq!(
+            book.due_dials(2 * RECONNECT_MIN_MS, &[], 8),
+            vec![addr(1), addr(2)],
+            "configured dials are due at once, the backoff forgotten"
+        );
+        assert!(book.set_denied(&[], 2 * RECONNECT_MIN_MS));
+        assert_eq!(book.due_dials(2 * RECONNECT_MIN_MS, &[], 8), vec![addr(3)]);
     }
 }

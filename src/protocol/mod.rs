@@ -8,6 +8,7 @@
 //! sockets, threads, files or the clock, so the simulator can run many nodes deterministically.
 
 mod addrs;
+mod deny;
 mod peer;
 mod relay;
 mod sync;
@@ -108,6 +109,8 @@ pub enum Input<'a> {
     DisconnectPeer(PeerId),
     /// `setnetworkactive`: off drops every peer and makes no connections until on again.
     SetNetworkActive(bool),
+    /// `setdeniedpeers`: replaces the deny-list (P2P listen addresses); empty clears it.
+    SetDenied(&'a [SocketAddr]),
 }
 
 /// Something for the shell to do, or to record.
@@ -217,6 +220,7 @@ impl Protocol {
                     }
                 }
             }
+            Input::SetDenied(denied) => self.set_denied(now_ms, denied),
         }
         self.schedule(now_ms, host);
         std::mem::take(&mut self.outputs)
@@ -242,6 +246,8 @@ impl Protocol {
             Some("network disabled")
         } else if self.addresses.is_discouraged(addr.ip(), now_ms) {
             Some("discouraged")
+        } else if self.addresses.is_denied(addr) {
+            Some(deny::DENIED)
         } else if inbound && self.count(true) >= self.config.max_inbound {
             Some("too many inbound peers")
         } else {
@@ -342,9 +348,15 @@ impl Protocol {
         let Some(peer) = self.peers.get_mut(&id) else {
             return Ok(());
         };
+        // Port 0 says the peer accepts no connections: nothing to gossip or dial.
+        let listen_addr =
+            (*listen_port != 0).then(|| SocketAddr::new(peer.addr.ip(), *listen_port));
+        if self.addresses.denies(peer.addr, listen_addr) {
+            return Err(Misbehaviour::protocol(deny::DENIED));
+        }
         peer.user_agent = user_agent.clone();
         peer.best_height = *best_height;
-        peer.listen_addr = Some(SocketAddr::new(peer.addr.ip(), *listen_port));
+        peer.listen_addr = listen_addr;
         peer.phase = PeerPhase::AwaitingVerack;
         let inbound = peer.inbound;
         if inbound {
@@ -487,18 +499,24 @@ impl Protocol {
         for (peer, reason) in drops {
             self.drop_peer(now_ms, peer, Misbehaviour::protocol(reason));
         }
-        if self.network_active {
-            // A peer that dialed us is connected too: its listen address is not worth a dial.
-            let connected: Vec<SocketAddr> = self
-                .peers
-                .values()
-                .flat_map(|peer| [Some(peer.addr), peer.listen_addr])
-                .flatten()
-                .collect();
-            let room = self.config.max_outbound.saturating_sub(self.count(false));
-            for addr in self.addresses.due_dials(now_ms, &connected, room) {
-                self.outputs.push(Output::Connect { addr });
-            }
+        self.dial_due(now_ms);
+    }
+
+    /// Dials every address that is due, within the outbound room.
+    fn dial_due(&mut self, now_ms: u64) {
+        if !self.network_active {
+            return;
+        }
+        // A peer that dialed us is connected too: its listen address is not worth a dial.
+        let connected: Vec<SocketAddr> = self
+            .peers
+            .values()
+            .flat_map(|peer| [Some(peer.addr), peer.listen_addr])
+            .flatten()
+            .collect();
+        let room = self.config.max_outbound.saturating_sub(self.count(false));
+        for addr in self.addresses.due_dials(now_ms, &connected, room) {
+            self.outputs.push(Output::Connect { addr });
         }
     }
 

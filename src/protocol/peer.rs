@@ -29,6 +29,9 @@ pub struct PeerInfo {
     pub user_agent: String,
     pub best_height: u32,
     pub ping_ms: Option<u64>,
+    /// Where the peer accepts connections, from its Version (none before it, or if it does
+    /// not listen).
+    pub listen_addr: Option<SocketAddr>,
 }
 
 pub(super) struct Peer {
@@ -104,6 +107,7 @@ impl Peer {
             user_agent: self.user_agent.clone(),
             best_height: self.best_height,
             ping_ms: self.ping_rtt_ms,
+            listen_addr: self.listen_addr,
         }
     }
 }

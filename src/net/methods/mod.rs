@@ -44,6 +44,8 @@ pub const METHODS: &[&str] = &[
     "addnode",
     "disconnectnode",
     "setnetworkactive",
+    "setdeniedpeers",
+    "setlinklatency",
     "help",
     "stop",
 ];
@@ -82,6 +84,8 @@ pub(super) fn dispatch(
         "addnode" => Ok(network::add_node(task, params)?),
         "disconnectnode" => Ok(network::disconnect_node(task, params)?),
         "setnetworkactive" => Ok(network::set_network_active(task, params)?),
+        "setdeniedpeers" => Ok(network::set_denied_peers(task, params)?),
+        "setlinklatency" => Ok(network::set_link_latency(task, params)?),
         "help" => Ok(Value::from(METHODS.join("\n"))),
         "stop" => {
             task.stop_requested = true;

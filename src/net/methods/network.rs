@@ -1,5 +1,5 @@
 //! Peer methods: who we are connected to, and the hand controls (`addnode`, `disconnectnode`,
-//! `setnetworkactive`).
+//! `setnetworkactive`, and the devnet's `setdeniedpeers` and `setlinklatency`).
 
 use crate::net::runtime::NodeTask;
 use crate::protocol::Input;
@@ -7,6 +7,9 @@ use crate::rpc::params::{optional_str, required_str};
 use crate::rpc::RpcError;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+
+/// The most `setlinklatency` adds: beyond a minute a link is better cut with `setdeniedpeers`.
+const MAX_LINK_LATENCY_MS: u64 = 60_000;
 
 pub(super) fn get_peer_info(task: &NodeTask) -> Value {
     let peers: Vec<Value> = task
@@ -22,6 +25,8 @@ pub(super) fn get_peer_info(task: &NodeTask) -> Value {
                 "subver": peer.user_agent,
                 "startingheight": peer.best_height,
                 "pingtime": peer.ping_ms.map(|ms| ms as f64 / 1e3),
+                "listen_addr": peer.listen_addr.map(|addr| addr.to_string()),
+                "latency_ms": task.connections.latency(peer.id).unwrap_or(0),
             })
         })
         .collect();
@@ -42,7 +47,35 @@ pub(super) fn get_network_info(task: &NodeTask) -> Value {
         "connections": peers.len(),
         "connections_in": inbound,
         "connections_out": peers.len() - inbound,
+        "denied": addr_strings(task.protocol.denied()),
+        "latency_ms": task.latencies.default_ms,
     })
+}
+
+fn addr_strings(addrs: &[SocketAddr]) -> Vec<String> {
+    addrs.iter().map(SocketAddr::to_string).collect()
+}
+
+/// Parameter `index`, a JSON array of "IP:PORT" strings, sorted and without duplicates.
+fn addr_list(params: &[Value], index: usize, name: &str) -> Result<Vec<SocketAddr>, RpcError> {
+    let label = format!("parameter {} ({name})", index + 1);
+    let Some(Value::Array(items)) = params.get(index) else {
+        return Err(RpcError::invalid_parameter(format!(
+            "{label} must be an array of \"IP:PORT\" strings, e.g. [\"127.0.0.1:18444\"]"
+        )));
+    };
+    let mut addrs = items
+        .iter()
+        .map(|item| match item {
+            Value::String(text) => parse_addr(text),
+            other => Err(RpcError::invalid_parameter(format!(
+                "{label} must hold \"IP:PORT\" strings, not {other}"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    addrs.sort_unstable();
+    addrs.dedup();
+    Ok(addrs)
 }
 
 fn parse_addr(text: &str) -> Result<SocketAddr, RpcError> {
@@ -93,4 +126,31 @@ pub(super) fn set_network_active(task: &mut NodeTask, params: &[Value]) -> Resul
     };
     task.input(Input::SetNetworkActive(*active));
     Ok(json!(*active))
+}
+
+/// `setdeniedpeers ["IP:PORT", ...]`: replaces the deny-list; returns the list in force.
+pub(super) fn set_denied_peers(task: &mut NodeTask, params: &[Value]) -> Result<Value, RpcError> {
+    let denied = addr_list(params, 0, "addresses")?;
+    task.input(Input::SetDenied(&denied));
+    Ok(json!(addr_strings(task.protocol.denied())))
+}
+
+/// `setlinklatency MS ["IP:PORT", ...]`: delays frames to those peers, or without addresses to
+/// every peer.
+pub(super) fn set_link_latency(task: &mut NodeTask, params: &[Value]) -> Result<Value, RpcError> {
+    let ms = params
+        .first()
+        .and_then(Value::as_u64)
+        .filter(|ms| *ms <= MAX_LINK_LATENCY_MS)
+        .ok_or_else(|| {
+            RpcError::invalid_parameter(format!(
+                "parameter 1 (ms) must be a whole number of milliseconds from 0 to {MAX_LINK_LATENCY_MS}"
+            ))
+        })?;
+    let peers = match params.get(1) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(_) => addr_list(params, 1, "addresses")?,
+    };
+    task.set_latency(ms, &peers);
+    Ok(Value::Null)
 }
