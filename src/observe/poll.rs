@@ -158,3 +158,162 @@ impl EventFollower {
         Absorbed::Read(page.events)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::Cookie;
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener};
+
+    fn mined(seq: u64) -> Value {
+        json!({"seq": seq, "time_ms": 1_000 + seq, "type": "block_mined",
+               "hash": format!("{seq:064x}"), "height": seq})
+    }
+
+    fn page(seqs: &[u64], last_seq: u64) -> Result<Value, ClientError> {
+        let events: Vec<Value> = seqs.iter().map(|&seq| mined(seq)).collect();
+        Ok(json!({"events": events, "last_seq": last_seq}))
+    }
+
+    fn seqs(events: &[NodeEvent]) -> Vec<u64> {
+        events.iter().map(|event| event.seq).collect()
+    }
+
+    fn read(absorbed: Absorbed) -> Vec<NodeEvent> {
+        match absorbed {
+            Absorbed::Read(events) => events,
+            Absorbed::Restarted => panic!("unexpected restart"),
+        }
+    }
+
+    #[test]
+    fn advances_the_cursor_per_node() {
+        let mut follower = EventFollower::new();
+        let mut problems = Vec::new();
+        let events = read(follower.absorb("node-1", page(&[1, 2, 3], 3), &mut problems));
+        assert_eq!(seqs(&events), vec![1, 2, 3]);
+        assert_eq!(follower.last_seq("node-1"), 3);
+        assert_eq!(follower.last_seq("node-2"), 0);
+        read(follower.absorb("node-1", page(&[], 3), &mut problems));
+        assert_eq!(follower.last_seq("node-1"), 3);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn a_full_page_moves_the_cursor_only_to_its_last_entry() {
+        let mut follower = EventFollower::new();
+        let mut problems = Vec::new();
+        let all: Vec<u64> = (1..=EVENTS_PER_POLL).collect();
+        read(follower.absorb("n", page(&all, 2_500), &mut problems));
+        assert_eq!(follower.last_seq("n"), EVENTS_PER_POLL);
+    }
+
+    #[test]
+    fn an_unreadable_event_is_reported_and_does_not_stall_the_cursor() {
+        let mut follower = EventFollower::new();
+        let mut problems = Vec::new();
+        let reply = json!({"events": [mined(1), {"seq": 2, "time_ms": 5, "type": "reorg"}],
+                           "last_seq": 2});
+        let events = read(follower.absorb("n", Ok(reply), &mut problems));
+        assert_eq!(seqs(&events), vec![1]);
+        assert_eq!(follower.last_seq("n"), 2);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].code(), "event-bad-body");
+    }
+
+    #[test]
+    fn a_bad_envelope_leaves_the_cursor() {
+        let mut follower = EventFollower::new();
+        follower.skip_to("n", 4);
+        let mut problems = Vec::new();
+        read(follower.absorb("n", Ok(json!({"events": 3})), &mut problems));
+        assert_eq!(follower.last_seq("n"), 4);
+        assert_eq!(problems[0].code(), "events-bad-reply");
+    }
+
+    #[test]
+    fn reports_events_the_log_forgot() {
+        let mut follower = EventFollower::new();
+        follower.skip_to("n", 2);
+        let mut problems = Vec::new();
+        read(follower.absorb("n", page(&[7, 8], 8), &mut problems));
+        match &problems[..] {
+            [PollProblem::Missed {
+                first_missed: 3,
+                last_missed: 6,
+                ..
+            }] => {}
+            other => panic!("expected events 3..=6 missed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_restarted_node_is_read_from_the_start() {
+        let mut follower = EventFollower::new();
+        follower.skip_to("n", 50);
+        let mut problems = Vec::new();
+        let absorbed = follower.absorb("n", page(&[], 4), &mut problems);
+        assert!(matches!(absorbed, Absorbed::Restarted));
+        assert_eq!(follower.last_seq("n"), 0);
+        assert_eq!(problems[0].code(), "node-restarted");
+    }
+
+    /// Serves one HTTP request on loopback with `result` as the JSON-RPC answer to id 1 (a
+    /// fresh client's first id).
+    fn answer_once(result: Value) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // The request's body is its JSON object: read until it closes.
+            while !request.ends_with(b"}") {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => request.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let body =
+                json!({"jsonrpc": "2.0", "result": result, "error": null, "id": 1}).to_string();
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        });
+        addr
+    }
+
+    #[test]
+    fn an_unreachable_node_is_reported_and_the_others_still_polled() {
+        // A port that was just free: connecting to it is refused at once.
+        let closed: SocketAddr = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("binding an ephemeral loopback port");
+        let answering = answer_once(json!({"events": [mined(1), mined(2)], "last_seq": 2}));
+        let cookie = Cookie::from_secret([1; 32]);
+        let clients = vec![
+            ("node-9".to_string(), RpcClient::new(closed, cookie.clone())),
+            ("node-1".to_string(), RpcClient::new(answering, cookie)),
+        ];
+        let mut follower = EventFollower::new();
+        let batch = follower.poll(&clients);
+        assert_eq!(seqs(&batch.events), vec![1, 2]);
+        assert!(batch.events.iter().all(|event| event.node == "node-1"));
+        match &batch.problems[..] {
+            [problem @ PollProblem::NodeUnreachable { node, .. }] => {
+                assert_eq!(node, "node-9");
+                assert_eq!(problem.code(), "node-unreachable");
+            }
+            other => panic!("expected one unreachable node, got {other:?}"),
+        }
+        assert_eq!(follower.last_seq("node-9"), 0);
+        assert_eq!(follower.last_seq("node-1"), 2);
+    }
+}
