@@ -7,7 +7,7 @@
 //! against hand-built data.
 
 use super::events::{NodeEvent, ObservedEvent, TxDrop};
-use super::narrate::short_hash;
+use super::narrate::{count, short_hash};
 use crate::types::{Hash256, Txid};
 use primitive_types::U256;
 use serde_json::Value;
@@ -139,6 +139,7 @@ impl Convergence {
         let time_to_agree_ms = agreed_tip.map(|agreed| {
             after_heal
                 .iter()
+                .filter(|event| final_tips.iter().any(|tip| tip.node == event.node))
                 .filter(|event| moved_onto(event, &agreed))
                 .map(|event| event.time_ms - heal_ms)
                 .max()
@@ -205,9 +206,9 @@ impl Convergence {
                 format!(", deepest {depth} on {node}")
             });
         lines.push(format!(
-            "{} reorgs, {} blocks orphaned{deepest}",
-            self.reorgs.len(),
-            self.blocks_orphaned
+            "{}, {} orphaned{deepest}",
+            count(self.reorgs.len(), "reorg", "reorgs"),
+            count(self.blocks_orphaned, "block", "blocks")
         ));
         lines.extend(self.reorgs.iter().map(|reorg| {
             format!(

@@ -221,7 +221,8 @@ pub struct EventsPage {
     pub malformed: Vec<EventParseError>,
     /// How many entries the answer held, readable or not.
     pub entries: usize,
-    /// The highest `seq` of any entry, even one whose body was malformed.
+    /// The lowest and highest `seq` of any entry, even one whose body was malformed.
+    pub min_seq: Option<u64>,
     pub max_seq: Option<u64>,
     /// The node's newest sequence number when it answered.
     pub last_seq: u64,
@@ -243,14 +244,17 @@ impl EventsPage {
             .get("last_seq")
             .and_then(Value::as_u64)
             .ok_or_else(|| bad_reply("no unsigned `last_seq`"))?;
+        let seqs = || {
+            entries
+                .iter()
+                .filter_map(|entry| entry.get("seq").and_then(Value::as_u64))
+        };
         let mut page = EventsPage {
             events: Vec::with_capacity(entries.len()),
             malformed: Vec::new(),
             entries: entries.len(),
-            max_seq: entries
-                .iter()
-                .filter_map(|entry| entry.get("seq").and_then(Value::as_u64))
-                .max(),
+            min_seq: seqs().min(),
+            max_seq: seqs().max(),
             last_seq,
         };
         for entry in entries {

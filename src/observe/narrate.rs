@@ -58,7 +58,8 @@ fn peer_list(addrs: &[SocketAddr], names: &HashMap<SocketAddr, String>) -> Strin
         .join(", ")
 }
 
-fn count(n: usize, one: &str, many: &str) -> String {
+/// `n` and the noun, singular or plural.
+pub(super) fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 

@@ -139,8 +139,7 @@ impl EventFollower {
             self.last_seq.insert(node.to_string(), 0);
             return Absorbed::Restarted;
         }
-        let first = page.events.iter().map(|event| event.seq).min();
-        if let Some(first) = first.filter(|&first| first > cursor + 1) {
+        if let Some(first) = page.min_seq.filter(|&first| first > cursor + 1) {
             problems.push(PollProblem::Missed {
                 node: node.to_string(),
                 first_missed: cursor + 1,
@@ -220,6 +219,14 @@ mod tests {
         assert_eq!(follower.last_seq("n"), 2);
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].code(), "event-bad-body");
+
+        // An unreadable first entry was delivered, not forgotten: no `Missed`.
+        let mut problems = Vec::new();
+        let reply = json!({"events": [{"seq": 3, "time_ms": 5, "type": "reorg"}, mined(4)],
+                           "last_seq": 4});
+        read(follower.absorb("n", Ok(reply), &mut problems));
+        let codes: Vec<&str> = problems.iter().map(PollProblem::code).collect();
+        assert_eq!(codes, vec!["event-bad-body"]);
     }
 
     #[test]

@@ -120,7 +120,7 @@ fn the_report_tells_who_reorged_and_what_was_undone() {
     assert_eq!(
         report,
         "converged on c2000000… (h=12), the most-work tip, 500 ms after the heal\n\
-         1 reorgs, 1 blocks orphaned, deepest 1 on node-3\n\
+         1 reorg, 1 block orphaned, deepest 1 on node-3\n\
          \x20 node-3 reorged depth 1 at fork h=10: b1000000… → c2000000…\n\
          confirmations undone:\n\
          \x20 tx a1000000… on node-3: returned to the mempool\n\
@@ -178,7 +178,7 @@ fn different_final_tips_are_not_converged() {
 
 #[test]
 fn two_reorgs_on_different_nodes() {
-    let events = vec![
+    let mut events = vec![
         reorg(
             "node-2",
             3,
@@ -213,6 +213,8 @@ fn two_reorgs_on_different_nodes() {
             },
         ),
     ];
+    // A node the caller is not measuring does not delay the figure.
+    events.push(connected("node-9", 1, HEAL + 900, "c3", 13));
     let tips: Vec<NodeTip> = ["node-1", "node-2", "node-3", "node-4"]
         .iter()
         .map(|node| tip(node, hash("c3"), 13, 50))

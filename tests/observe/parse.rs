@@ -283,7 +283,10 @@ fn a_page_keeps_the_readable_events_and_reports_the_rest() {
     assert_eq!(page.events[0].seq, 4);
     assert_eq!(page.malformed.len(), 1);
     assert_eq!(page.malformed[0].code(), "event-bad-body");
-    assert_eq!((page.entries, page.max_seq, page.last_seq), (2, Some(5), 9));
+    assert_eq!(
+        (page.entries, page.min_seq, page.max_seq, page.last_seq),
+        (2, Some(4), Some(5), 9)
+    );
 }
 
 #[test]
