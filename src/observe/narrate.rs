@@ -166,9 +166,10 @@ pub fn narrate(event: &NodeEvent, names: &HashMap<SocketAddr, String>) -> String
 
 /// Which `block_connected` / `block_disconnected` lines another line of the same node already
 /// tells. The node records a mined block before connecting it, and a reorg right after the
-/// disconnects and connects it sums up, so a line is redundant when its block is named by a
-/// `mined` line just before it or by a `REORG` line within the reorg's own run of sequence
-/// numbers (an earlier connect of a block the reorg later takes out stays visible).
+/// disconnects and connects it sums up, so a connect line is redundant when an earlier `mined`
+/// line of the node names its block, and a connect or disconnect line when a `REORG` line names
+/// its block within the reorg's own run of sequence numbers (so an earlier connect of a block a
+/// reorg later takes out stays visible).
 #[derive(Default)]
 struct Redundant<'a> {
     /// (node, block) → seq of the `mined` line.
