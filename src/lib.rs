@@ -27,6 +27,7 @@
 //! - [`rpc`]: JSON-RPC over HTTP on loopback with cookie auth, server and client
 //! - [`net`]: the tokio node task: owns the state, runs miner threads and peer connections,
 //!   executes commands
+//! - [`observe`]: pure presentation of what nodes report: block tree, merged events, convergence
 
 // The only unsafe code is the SHA-NI kernel (`miner::kernel::sha_ni`), which allows it for itself.
 #![deny(unsafe_code)]
@@ -38,6 +39,7 @@ pub mod events;
 pub mod mempool;
 pub mod miner;
 pub mod net;
+pub mod observe;
 pub mod params;
 pub mod protocol;
 pub mod rpc;
