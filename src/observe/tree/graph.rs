@@ -13,10 +13,10 @@ use super::{RenderOptions, TreeBlock, TreeView};
 use crate::types::Hash256;
 use primitive_types::U256;
 use std::cmp::{Ordering, Reverse};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-/// Which block wins a column: valid before invalid, then more work, then a labelled tip, then
+/// Which block wins a column: valid (no invalid ancestor) before invalid, then more work, then a labelled tip, then
 /// the hash (so the layout does not depend on input order).
 type Rank = (bool, U256, bool, Hash256);
 
@@ -62,12 +62,20 @@ struct Layout<'a> {
 
 impl<'a> Layout<'a> {
     fn new(view: &'a TreeView) -> Layout<'a> {
-        let rank = |block: &TreeBlock| -> Rank {
-            let labelled = !view.labels(&block.hash).is_empty();
-            (!block.invalid, block.chainwork, labelled, block.hash)
-        };
         let mut by_height: Vec<&TreeBlock> = view.blocks.values().collect();
         by_height.sort_by_key(|block| (Reverse(block.height), block.hash));
+        // A descendant of an invalid block is invalid too, whether or not a node said so.
+        let mut tainted = HashSet::new();
+        for block in by_height.iter().rev() {
+            if block.invalid || tainted.contains(&block.prev) {
+                tainted.insert(block.hash);
+            }
+        }
+        let rank = |block: &TreeBlock| -> Rank {
+            let labelled = !view.labels(&block.hash).is_empty();
+            let valid = !tainted.contains(&block.hash);
+            (valid, block.chainwork, labelled, block.hash)
+        };
         let mut best: HashMap<Hash256, Rank> = by_height
             .iter()
             .map(|block| (block.hash, rank(block)))
