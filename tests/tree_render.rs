@@ -269,6 +269,25 @@ fn a_parent_missing_from_the_window_ends_its_branch() {
 }
 
 #[test]
+fn branches_ending_at_the_bottom_of_the_window_keep_their_columns() {
+    let mut blocks = vec![block(2, 0x91, 2, 4), block(3, 2, 3, 6), block(4, 3, 4, 8)];
+    blocks.push(block(0x22, 0x92, 2, 5));
+    blocks.push(block(0x23, 0x22, 3, 7));
+    assert_eq!(
+        draw(blocks, &[("node-0", 4)]),
+        golden(
+            r"
+*   0000…00000004 h=4 work=8 [node-0]
+*   0000…00000003 h=3
+| * 0000…00000023 h=3 work=7
+* | 0000…00000002 h=2
+  * 0000…00000022 h=2
+"
+        )
+    );
+}
+
+#[test]
 fn long_runs_collapse_when_asked() {
     let mut blocks = line(1, 30, 0);
     blocks.push(block(0x66, 5, 6, 13));

@@ -180,12 +180,18 @@ impl<'a> Layout<'a> {
                 }
                 continue;
             }
-            // A branch whose parent is missing above the window's bottom ends with `~`, so
-            // the next block drawn in its column does not look like its parent.
             if block.height > self.lowest_height {
+                // A branch whose parent is missing above the window's bottom ends with `~`, so
+                // the next block drawn in its column does not look like its parent.
                 rows.push(Row::Edges(straight_cells(&active, lane, '~')));
+                active.retain(|open| open.lane != lane);
+            } else {
+                // At the bottom every branch ends; keeping the column blank stops the branches
+                // still to be drawn from sliding under this one.
+                for open in active.iter_mut().filter(|open| open.lane == lane) {
+                    open.drawn = false;
+                }
             }
-            active.retain(|open| open.lane != lane);
         }
         rows
     }
