@@ -16,8 +16,8 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-/// Which block wins a column: valid (no invalid ancestor) before invalid, then more work, then a labelled tip, then
-/// the hash (so the layout does not depend on input order).
+/// Which block wins a column: valid (no invalid ancestor) before invalid, then more work, then
+/// a labelled tip, then the hash (so the layout does not depend on input order).
 type Rank = (bool, U256, bool, Hash256);
 
 /// Lane colours for the graph characters (ANSI): cyan, magenta, blue, green, yellow.
@@ -56,8 +56,6 @@ struct Layout<'a> {
     lane_of: HashMap<Hash256, usize>,
     /// The bottom of the window: blocks here have no parent shown, and that is expected.
     lowest_height: u32,
-    /// The most-work block, top of lane 0, which keeps the leftmost column from the first row.
-    best: Option<Hash256>,
 }
 
 impl<'a> Layout<'a> {
@@ -98,10 +96,6 @@ impl<'a> Layout<'a> {
         let by_best =
             |hashes: &mut Vec<Hash256>| hashes.sort_by_key(|hash| Reverse(best.get(hash).copied()));
         by_best(&mut roots);
-        let best_block = roots
-            .first()
-            .and_then(|root| best.get(root))
-            .map(|rank| rank.3);
         children.values_mut().for_each(by_best);
 
         let mut lane_of = HashMap::new();
@@ -125,7 +119,6 @@ impl<'a> Layout<'a> {
             children,
             lane_of,
             lowest_height: by_height.last().map_or(0, |block| block.height),
-            best: best_block,
         }
     }
 
@@ -142,12 +135,15 @@ impl<'a> Layout<'a> {
             .filter_map(|(hash, lane)| self.view.blocks.get(hash).map(|block| (block, *lane)))
             .collect();
         order.sort_by_key(|(block, lane)| (Reverse(block.height), *lane));
-        let mut active: Vec<ActiveLane> = self
-            .best
-            .map(|best| ActiveLane {
+        // Lane 0, the most-work branch, holds the leftmost column from the first row on, even
+        // when other branches reach higher.
+        let mut active: Vec<ActiveLane> = order
+            .iter()
+            .find(|(_, lane)| *lane == 0)
+            .map(|(top, _)| ActiveLane {
                 lane: 0,
                 column: Some(0),
-                next: best,
+                next: top.hash,
                 drawn: false,
             })
             .into_iter()
@@ -316,6 +312,7 @@ fn cells_width(cells: &[Cell]) -> usize {
 
 impl Layout<'_> {
     /// What a block's line says after the hash and height; empty for an unremarkable block.
+    /// (Writing to a `String` cannot fail, hence the ignored results.)
     fn remarks(&self, block: &TreeBlock, color: bool) -> String {
         let mut text = String::new();
         let labels = self.view.labels(&block.hash);
@@ -383,9 +380,9 @@ pub(super) fn render(view: &TreeView, options: &RenderOptions) -> String {
                             ..*cell
                         })
                         .collect();
-                    let lowest = match &rows[index + run - 1] {
-                        Row::Block { block, .. } => block.height,
-                        Row::Edges(_) => block.height,
+                    let lowest = match rows.get(index + run - 1) {
+                        Some(Row::Block { block: last, .. }) => last.height,
+                        _ => block.height,
                     };
                     let _ = writeln!(
                         out,
