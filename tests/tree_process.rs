@@ -1,6 +1,6 @@
 //! Real-process test of the block tree: a regtest node mines, a block is invalidated by hand,
 //! the node mines a replacement branch, and both `getblocktree` and `nakachain tree` show the
-//! old blocks as reorged beside the new active ones.
+//! old blocks as reorged beside the new active ones, also after a restart.
 
 #[path = "support/process.rs"]
 mod process;
@@ -19,7 +19,8 @@ fn hashes(value: &Value) -> Vec<Value> {
 fn invalidated_blocks_show_as_reorged_beside_the_new_branch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let datadir = dir.path().join("node");
-    let node = NodeProcess::start(&datadir, free_port());
+    let port = free_port();
+    let node = NodeProcess::start(&datadir, port);
 
     let old = hashes(&node.call("generate", vec![json!(3)]));
     node.call("invalidateblock", vec![old[1].clone()]);
@@ -73,7 +74,7 @@ fn invalidated_blocks_show_as_reorged_beside_the_new_branch() {
     let output = Command::new(env!("CARGO_BIN_EXE_nakachain"))
         .args(["--network", "regtest", "--datadir"])
         .arg(&datadir)
-        .args(["--rpc-port", &node.port.to_string(), "tree"])
+        .args(["--rpc-port", &port.to_string(), "tree"])
         .output()
         .expect("run nakachain tree");
     assert!(output.status.success(), "{output:?}");
@@ -98,5 +99,10 @@ fn invalidated_blocks_show_as_reorged_beside_the_new_branch() {
         .find(|line| line.contains(&short(&old[0])))
         .expect("fork point shown");
     assert!(fork.contains("(fork)"), "{text}");
+    node.stop();
+
+    // The replay at start-up takes the same decisions, so the marks come back.
+    let node = NodeProcess::start(&datadir, port);
+    assert_eq!(node.call("getblocktree", vec![]), tree);
     node.stop();
 }
