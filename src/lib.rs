@@ -27,7 +27,8 @@
 //! - [`rpc`]: JSON-RPC over HTTP on loopback with cookie auth, server and client
 //! - [`net`]: the tokio node task: owns the state, runs miner threads and peer connections,
 //!   executes commands
-//! - [`observe`]: what nodes report, presented: merged event stories, convergence figures
+//! - [`observe`]: what nodes report, presented: the block tree, merged event stories,
+//!   convergence figures
 
 // The only unsafe code is the SHA-NI kernel (`miner::kernel::sha_ni`), which allows it for itself.
 #![deny(unsafe_code)]

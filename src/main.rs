@@ -3,6 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use nakachain::net::{self, NodeConfig};
+use nakachain::observe::tree::{RenderOptions, TreeView};
 use nakachain::params::{Network, Params};
 use nakachain::rpc::{ClientError, Cookie, RpcClient};
 use nakachain::store::{DataDir, DEFAULT_NODE_NAME};
@@ -113,6 +114,19 @@ enum Command {
     /// Every known chain tip (getchaintips)
     #[command(after_help = "Example:\n  nakachain tips")]
     Tips,
+    /// The block tree near the tip, like `git log --graph`: forks, tips, reorged and invalid
+    /// blocks (getblocktree)
+    #[command(
+        after_help = "Examples:\n  nakachain tree\n  nakachain --network regtest tree --depth 500 --collapse 5"
+    )]
+    Tree {
+        /// Blocks below the tip to show (0 to 10000)
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(..=10_000))]
+        depth: u32,
+        /// Fold runs of more than N unremarkable blocks into one line
+        #[arg(long, value_name = "N")]
+        collapse: Option<usize>,
+    },
     /// The node's wallet
     #[command(
         subcommand,
@@ -206,6 +220,7 @@ fn main() -> ExitCode {
         }
         Command::Status => status(&cli.target),
         Command::Tips => rpc_command(&cli.target, "getchaintips", vec![], print_tips),
+        Command::Tree { depth, collapse } => tree(&cli.target, depth, collapse),
         Command::Wallet(WalletCommand::New) => {
             rpc_command(&cli.target, "getnewaddress", vec![], print_json)
         }
@@ -320,6 +335,28 @@ fn print_tips(value: &Value) {
             tip["status"].as_str().unwrap_or("?"),
             tip["hash"].as_str().unwrap_or("?"),
         );
+    }
+}
+
+fn tree(target: &NodeTarget, depth: u32, collapse: Option<usize>) -> ExitCode {
+    let drawn = call(target, "getblocktree", vec![Value::from(depth)]).and_then(|answer| {
+        let view = TreeView::from_nodes(&[("this node".to_string(), answer)])
+            .map_err(|error| format!("error: {error}"))?;
+        let options = RenderOptions {
+            color: std::io::stdout().is_terminal(),
+            collapse_linear_after: collapse,
+        };
+        Ok(view.render(&options))
+    });
+    match drawn {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -217,6 +217,7 @@ impl Chain {
         }
         if let (Some(id), Some(undo)) = (self.active.pop(), self.undo.pop()) {
             disconnect_block(&mut self.utxos, &self.tree.node(id).block, undo);
+            self.tree.set_reorged(id);
         }
     }
 
@@ -318,6 +319,12 @@ impl Chain {
     /// Every block in the tree, in the order they entered it (genesis first).
     pub fn entries(&self) -> impl Iterator<Item = &BlockEntry> {
         self.tree.nodes().map(|node| &node.entry)
+    }
+
+    /// Every block at `height` or above, all branches, invalid ones included. Scans the whole
+    /// tree: fine for an RPC command, not for per-block work.
+    pub fn entries_from_height(&self, height: u32) -> impl Iterator<Item = &BlockEntry> {
+        self.entries().filter(move |entry| entry.height >= height)
     }
 
     pub fn active_hash_at(&self, height: u32) -> Option<Hash256> {

@@ -28,6 +28,9 @@ pub struct BlockEntry {
     /// The order in which the block entered the tree (genesis is 0); on a chainwork tie the
     /// lower sequence wins, which is what "first seen" means.
     pub sequence: u64,
+    /// The block was taken off the active chain (by a reorg or an invalidation) and has not
+    /// been connected since; observers draw such blocks as what the chain gave up.
+    pub reorged: bool,
 }
 
 /// How far a block in the tree has been validated.
@@ -104,6 +107,7 @@ impl BlockTree {
             chainwork: genesis_work,
             status: BlockStatus::Connected,
             sequence: 0,
+            reorged: false,
         };
         let mut tree = BlockTree {
             nodes: Vec::new(),
@@ -162,6 +166,7 @@ impl BlockTree {
             chainwork: parent_entry.chainwork.saturating_add(work),
             status: BlockStatus::Accepted,
             sequence: id as u64,
+            reorged: false,
         };
         self.index.insert(entry.hash, id);
         self.candidates.insert(candidate_key(&entry), id);
@@ -185,7 +190,12 @@ impl BlockTree {
     pub(super) fn set_connected(&mut self, id: usize) {
         let node = &mut self.nodes[id];
         node.entry.status = BlockStatus::Connected;
+        node.entry.reorged = false;
         node.validated = true;
+    }
+
+    pub(super) fn set_reorged(&mut self, id: usize) {
+        self.nodes[id].entry.reorged = true;
     }
 
     /// Marks `id` with `status` and every descendant as `InvalidAncestor` (keeping their own

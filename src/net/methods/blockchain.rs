@@ -1,6 +1,6 @@
 //! Chain and mempool queries, and the two manual fork controls (invalidate, reconsider).
 
-use crate::chain::{BlockEntry, ChainError};
+use crate::chain::{BlockEntry, BlockStatus, ChainError};
 use crate::consensus::pow::difficulty;
 use crate::net::node::ManualError;
 use crate::net::node::Node;
@@ -12,6 +12,9 @@ use serde_json::{json, Map, Value};
 
 /// The most events one `getevents` call returns.
 const MAX_EVENTS_PER_CALL: u64 = 10_000;
+/// `getblocktree`'s window below the tip when no depth is given, and the largest one allowed.
+const DEFAULT_TREE_DEPTH_BLOCKS: u32 = 30;
+const MAX_TREE_DEPTH_BLOCKS: u32 = 10_000;
 
 pub(super) fn get_blockchain_info(node: &Node) -> Value {
     let tip = node.chain.tip();
@@ -188,6 +191,48 @@ pub(super) fn get_chain_tips(node: &Node) -> Value {
         })
         .collect();
     Value::Array(tips)
+}
+
+/// Every block at heights from `tip - DEPTH` up, all branches, for drawing the block tree.
+pub(super) fn get_block_tree(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let depth = match params.first().filter(|value| !value.is_null()) {
+        None => DEFAULT_TREE_DEPTH_BLOCKS,
+        Some(value) => value
+            .as_u64()
+            .and_then(|depth| u32::try_from(depth).ok())
+            .filter(|depth| *depth <= MAX_TREE_DEPTH_BLOCKS)
+            .ok_or_else(|| {
+                RpcError::invalid_parameter(format!(
+                    "depth must be an integer from 0 to {MAX_TREE_DEPTH_BLOCKS}, got {value}"
+                ))
+            })?,
+    };
+    let tip = node.chain.tip();
+    let blocks: Vec<Value> = node
+        .chain
+        .entries_from_height(tip.height.saturating_sub(depth))
+        .map(|entry| {
+            let active = node.chain.is_active(&entry.hash);
+            let status = if active {
+                "active"
+            } else if entry.status.is_invalid() {
+                "invalid"
+            } else if entry.status == BlockStatus::Connected {
+                "valid-fork"
+            } else {
+                "valid-headers"
+            };
+            json!({
+                "hash": entry.hash,
+                "prev": entry.header.prev_hash,
+                "height": entry.height,
+                "chainwork": format!("{:064x}", entry.chainwork),
+                "status": status,
+                "reorged": entry.reorged && !active,
+            })
+        })
+        .collect();
+    Ok(json!({"tip": tip.hash, "height": tip.height, "blocks": blocks}))
 }
 
 pub(super) fn get_mempool_info(node: &Node) -> Value {
