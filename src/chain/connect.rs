@@ -9,23 +9,24 @@ use super::utxo::UtxoSet;
 use crate::consensus::rules::{check_coinbase_amount, check_tx_inputs, verify_signatures};
 use crate::consensus::{Coin, RuleError};
 use crate::params::Params;
-use crate::types::{Amount, Block, OutPoint, Transaction};
+use crate::types::{Amount, Block, OutPoint, Transaction, Txid};
 
 /// The coins a connected block spent, in the order its inputs spent them.
 pub(super) type Undo = Vec<(OutPoint, Coin)>;
 
-/// Checks every transaction of `block` (at `height`) against `utxos`, where earlier
-/// transactions of the same block are already applied, and applies them. On failure the set is
-/// rolled back to exactly what it was.
+/// Checks every transaction of `block` (at `height`, with transaction ids `txids`) against
+/// `utxos`, where earlier transactions of the same block are already applied, and applies them.
+/// On failure the set is rolled back to exactly what it was.
 pub(super) fn connect_block(
     utxos: &mut UtxoSet,
     block: &Block,
+    txids: &[Txid],
     height: u32,
     params: &Params,
 ) -> Result<Undo, RuleError> {
     let mut undo = Undo::new();
     let mut fees = Amount::ZERO;
-    for (applied, tx) in block.transactions.iter().enumerate() {
+    for (applied, (tx, txid)) in block.transactions.iter().zip(txids).enumerate() {
         if !tx.is_coinbase() {
             let checked = check_tx_inputs(tx, utxos, height, params).and_then(|fee| {
                 verify_signatures(tx)?;
@@ -35,37 +36,36 @@ pub(super) fn connect_block(
             match checked {
                 Ok(total) => fees = total,
                 Err(err) => {
-                    rollback(utxos, &block.transactions[..applied], undo);
+                    rollback(utxos, &block.transactions[..applied], txids, undo);
                     return Err(err);
                 }
             }
         }
-        apply_tx(utxos, tx, height, &mut undo);
+        apply_tx(utxos, tx, *txid, height, &mut undo);
     }
     let paid = match block.transactions.first() {
         Some(coinbase) => check_coinbase_amount(coinbase, height, fees, params),
         None => Err(RuleError::CoinbaseMissing),
     };
     if let Err(err) = paid {
-        rollback(utxos, &block.transactions, undo);
+        rollback(utxos, &block.transactions, txids, undo);
         return Err(err);
     }
     Ok(undo)
 }
 
 /// Reverses `connect_block` of the same block with its undo data.
-pub(super) fn disconnect_block(utxos: &mut UtxoSet, block: &Block, undo: Undo) {
-    rollback(utxos, &block.transactions, undo);
+pub(super) fn disconnect_block(utxos: &mut UtxoSet, block: &Block, txids: &[Txid], undo: Undo) {
+    rollback(utxos, &block.transactions, txids, undo);
 }
 
-fn apply_tx(utxos: &mut UtxoSet, tx: &Transaction, height: u32, undo: &mut Undo) {
+fn apply_tx(utxos: &mut UtxoSet, tx: &Transaction, txid: Txid, height: u32, undo: &mut Undo) {
     for input in &tx.inputs {
         // The inputs were just checked to exist, and a transaction has no duplicate inputs.
         if let Some(coin) = utxos.spend(&input.prevout) {
             undo.push((input.prevout, coin));
         }
     }
-    let txid = tx.txid();
     for (vout, output) in tx.outputs.iter().enumerate() {
         utxos.insert(
             OutPoint {
@@ -81,14 +81,14 @@ fn apply_tx(utxos: &mut UtxoSet, tx: &Transaction, height: u32, undo: &mut Undo)
     }
 }
 
-/// Undoes `applied` transactions, last first, so a coin created and spent inside the block is
-/// created again by its spender's undo and then removed by its creator's.
-fn rollback(utxos: &mut UtxoSet, applied: &[Transaction], mut undo: Undo) {
-    for tx in applied.iter().rev() {
-        let txid = tx.txid();
+/// Undoes `applied` transactions (whose ids lead `txids`), last first, so a coin created and
+/// spent inside the block is created again by its spender's undo and then removed by its
+/// creator's.
+fn rollback(utxos: &mut UtxoSet, applied: &[Transaction], txids: &[Txid], mut undo: Undo) {
+    for (tx, txid) in applied.iter().zip(txids).rev() {
         for vout in 0..tx.outputs.len() {
             utxos.spend(&OutPoint {
-                txid,
+                txid: *txid,
                 vout: vout as u32,
             });
         }
@@ -107,6 +107,10 @@ mod tests {
     use crate::miner::{assemble_block, BlockSpec};
     use crate::types::{Address, Hash256, SignatureBytes, TxIn, TxOut};
     use ed25519_dalek::{Signer, SigningKey};
+
+    fn txids(block: &Block) -> Vec<Txid> {
+        block.transactions.iter().map(Transaction::txid).collect()
+    }
 
     fn key() -> SigningKey {
         SigningKey::from_bytes(&[7; 32])
@@ -162,7 +166,7 @@ mod tests {
         let params = params();
         let mut utxos = UtxoSet::default();
         let first = assemble_block(&spec(1, params.subsidy(1)), Vec::new());
-        connect_block(&mut utxos, &first, 1, &params).unwrap();
+        connect_block(&mut utxos, &first, &txids(&first), 1, &params).unwrap();
         let before = snapshot(&utxos);
 
         let coin = OutPoint {
@@ -180,7 +184,7 @@ mod tests {
         let fees = Amount::from_coins(2);
         let value = params.subsidy(2).checked_add(fees).unwrap();
         let second = assemble_block(&spec(2, value), vec![a.clone(), b.clone()]);
-        let undo = connect_block(&mut utxos, &second, 2, &params).unwrap();
+        let undo = connect_block(&mut utxos, &second, &txids(&second), 2, &params).unwrap();
         assert!(utxos.coin(&coin).is_none());
         assert!(utxos
             .coin(&OutPoint {
@@ -190,7 +194,7 @@ mod tests {
             .is_none());
         assert_eq!(utxos.len(), 2);
 
-        disconnect_block(&mut utxos, &second, undo);
+        disconnect_block(&mut utxos, &second, &txids(&second), undo);
         assert_eq!(snapshot(&utxos), before);
     }
 
@@ -199,7 +203,7 @@ mod tests {
         let params = params();
         let mut utxos = UtxoSet::default();
         let first = assemble_block(&spec(1, params.subsidy(1)), Vec::new());
-        connect_block(&mut utxos, &first, 1, &params).unwrap();
+        connect_block(&mut utxos, &first, &txids(&first), 1, &params).unwrap();
         let before = snapshot(&utxos);
         let coin = OutPoint {
             txid: first.transactions[0].txid(),
@@ -211,7 +215,7 @@ mod tests {
             vec![spend(coin, Amount::from_coins(49))],
         );
         assert_eq!(
-            connect_block(&mut utxos, &overpaid, 2, &params),
+            connect_block(&mut utxos, &overpaid, &txids(&overpaid), 2, &params),
             Err(RuleError::CoinbaseAmount)
         );
         assert_eq!(snapshot(&utxos), before);
@@ -224,7 +228,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            connect_block(&mut utxos, &double, 2, &params),
+            connect_block(&mut utxos, &double, &txids(&double), 2, &params),
             Err(RuleError::MissingOrSpent)
         );
         assert_eq!(snapshot(&utxos), before);
@@ -233,7 +237,7 @@ mod tests {
         forged.inputs[0].signature = SignatureBytes([1; 64]);
         let unsigned = assemble_block(&spec(2, params.subsidy(2)), vec![forged]);
         assert_eq!(
-            connect_block(&mut utxos, &unsigned, 2, &params),
+            connect_block(&mut utxos, &unsigned, &txids(&unsigned), 2, &params),
             Err(RuleError::BadSignature)
         );
         assert_eq!(snapshot(&utxos), before);

@@ -17,7 +17,7 @@ use crate::consensus::rules::{
 };
 use crate::consensus::RuleError;
 use crate::params::Params;
-use crate::types::{Block, Hash256};
+use crate::types::{Block, Hash256, Transaction, Txid};
 use primitive_types::U256;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -94,7 +94,7 @@ impl Chain {
         if self.orphans.contains(&hash) {
             return Err(BlockError::Duplicate);
         }
-        check_block_hashed(&block, &hash, &self.params)?;
+        let txids = check_block_hashed(&block, &hash, &self.params)?;
         let prev_hash = block.header.prev_hash;
         if self.rejected.contains(&prev_hash) {
             self.rejected.insert(hash);
@@ -111,7 +111,7 @@ impl Chain {
 
         let old_tip = self.tip_id();
         let mut outcome = BlockOutcome::default();
-        self.accept(block, hash, parent, now, &mut outcome)?;
+        self.accept(block, hash, txids, parent, now, &mut outcome)?;
         let mut released = VecDeque::from([hash]);
         while let Some(parent_hash) = released.pop_front() {
             for orphan in self.orphans.take_children(&parent_hash) {
@@ -119,7 +119,8 @@ impl Chain {
                 let Some(parent) = self.tree.id(&parent_hash) else {
                     continue;
                 };
-                match self.accept(orphan, orphan_hash, parent, now, &mut outcome) {
+                let txids = orphan.transactions.iter().map(Transaction::txid).collect();
+                match self.accept(orphan, orphan_hash, txids, parent, now, &mut outcome) {
                     Ok(()) => released.push_back(orphan_hash),
                     Err(err) => outcome.refused_orphans.push((orphan_hash, err)),
                 }
@@ -136,6 +137,7 @@ impl Chain {
         &mut self,
         block: Block,
         hash: Hash256,
+        txids: Vec<Txid>,
         parent: usize,
         now: u64,
         outcome: &mut BlockOutcome,
@@ -147,7 +149,7 @@ impl Chain {
                     self.rejected.insert(hash);
                 }
             })?;
-        self.tree.insert(Arc::new(block), hash, parent, work);
+        self.tree.insert(Arc::new(block), hash, txids, parent, work);
         outcome.accepted.push(hash);
         self.activate_best_chain(&mut outcome.invalid);
         Ok(())
@@ -202,6 +204,7 @@ impl Chain {
         let undo = connect_block(
             &mut self.utxos,
             &node.block,
+            &node.txids,
             node.entry.height,
             &self.params,
         )?;
@@ -216,7 +219,8 @@ impl Chain {
             return;
         }
         if let (Some(id), Some(undo)) = (self.active.pop(), self.undo.pop()) {
-            disconnect_block(&mut self.utxos, &self.tree.node(id).block, undo);
+            let node = self.tree.node(id);
+            disconnect_block(&mut self.utxos, &node.block, &node.txids, undo);
             self.tree.set_reorged(id);
         }
     }

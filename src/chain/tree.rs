@@ -9,7 +9,7 @@ use crate::consensus::pow::RetargetInput;
 use crate::consensus::rules::HeaderContext;
 use crate::consensus::RuleError;
 use crate::params::MEDIAN_TIME_SPAN;
-use crate::types::{Block, BlockHeader, Hash256};
+use crate::types::{Block, BlockHeader, Hash256, Transaction, Txid};
 use foldhash::HashMap;
 use primitive_types::U256;
 use std::cmp::Reverse;
@@ -76,6 +76,8 @@ pub(super) struct Node {
     pub(super) parent: Option<usize>,
     pub(super) children: Vec<usize>,
     pub(super) block: Arc<Block>,
+    /// The block's transaction ids, computed once when it was checked.
+    pub(super) txids: Vec<Txid>,
     /// Whether the block was ever connected, so clearing an invalid mark restores `Connected`.
     validated: bool,
 }
@@ -120,6 +122,7 @@ impl BlockTree {
             entry,
             parent: None,
             children: Vec::new(),
+            txids: genesis.transactions.iter().map(Transaction::txid).collect(),
             block: Arc::new(genesis),
             validated: true,
         });
@@ -154,6 +157,7 @@ impl BlockTree {
         &mut self,
         block: Arc<Block>,
         hash: Hash256,
+        txids: Vec<Txid>,
         parent: usize,
         work: U256,
     ) -> usize {
@@ -176,6 +180,7 @@ impl BlockTree {
             parent: Some(parent),
             children: Vec::new(),
             block,
+            txids,
             validated: false,
         });
         id
@@ -302,7 +307,8 @@ mod tests {
         block.header.prev_hash = tree.entry(parent).hash;
         block.header.nonce = nonce;
         let hash = block.hash();
-        tree.insert(Arc::new(block), hash, parent, U256::one())
+        let txids = block.transactions.iter().map(Transaction::txid).collect();
+        tree.insert(Arc::new(block), hash, txids, parent, U256::one())
     }
 
     #[test]

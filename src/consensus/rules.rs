@@ -9,7 +9,7 @@ use super::error::RuleError;
 use super::pow::{check_proof_of_work, next_bits, RetargetInput};
 use crate::params::{Params, BLOCK_VERSION, MAX_BLOCK_BYTES};
 use crate::types::{
-    Address, Amount, Block, BlockHeader, Hash256, OutPoint, Transaction, TxOut, MAX_MONEY,
+    Address, Amount, Block, BlockHeader, Hash256, OutPoint, Transaction, TxOut, Txid, MAX_MONEY,
 };
 use ed25519_dalek::{Signature, VerifyingKey};
 use std::collections::HashSet;
@@ -69,12 +69,17 @@ pub fn check_transaction(tx: &Transaction) -> Result<(), RuleError> {
 /// bits, coinbase placement, duplicate transactions, merkle root, and every transaction's
 /// context-free checks. Cheap checks run first so junk is refused before hashing it all.
 pub fn check_block(block: &Block, params: &Params) -> Result<(), RuleError> {
-    check_block_hashed(block, &block.hash(), params)
+    check_block_hashed(block, &block.hash(), params).map(drop)
 }
 
 /// `check_block` for a caller that already hashed the header (hashing is most of the cost of
-/// checking a small block, and the chain needs the hash anyway).
-pub fn check_block_hashed(block: &Block, hash: &Hash256, params: &Params) -> Result<(), RuleError> {
+/// checking a small block, and the chain needs the hash anyway). Returns the transaction ids it
+/// computed for the merkle root, so connecting the block need not hash every transaction again.
+pub fn check_block_hashed(
+    block: &Block,
+    hash: &Hash256,
+    params: &Params,
+) -> Result<Vec<Txid>, RuleError> {
     check_header_hashed(&block.header, hash, params)?;
     if block.encoded_len() > MAX_BLOCK_BYTES {
         return Err(RuleError::BlockTooLarge);
@@ -94,7 +99,8 @@ pub fn check_block_hashed(block: &Block, hash: &Hash256, params: &Params) -> Res
     if crate::types::merkle_root(&txids) != block.header.merkle_root {
         return Err(RuleError::BadMerkleRoot);
     }
-    block.transactions.iter().try_for_each(check_transaction)
+    block.transactions.iter().try_for_each(check_transaction)?;
+    Ok(txids)
 }
 
 /// Header checks that need nothing but the header: version and proof of work.
