@@ -27,6 +27,7 @@
 //! - [`rpc`]: JSON-RPC over HTTP on loopback with cookie auth, server and client
 //! - [`net`]: the tokio node task: owns the state, runs miner threads and peer connections,
 //!   executes commands
+//! - [`devnet`]: N node processes on one machine: start, wire, watch, partition, stop
 
 // The only unsafe code is the SHA-NI kernel (`miner::kernel::sha_ni`), which allows it for itself.
 #![deny(unsafe_code)]
@@ -34,6 +35,7 @@
 pub mod chain;
 pub mod codec;
 pub mod consensus;
+pub mod devnet;
 pub mod events;
 pub mod mempool;
 pub mod miner;
