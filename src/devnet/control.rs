@@ -121,6 +121,10 @@ pub fn latency(state: &DevnetState, ms: u64, between: Option<&str>) -> Result<()
         .filter(|name| !name.is_empty())
         .map(|name| index_of(name, &names))
         .collect::<Result<Vec<usize>, _>>()?;
+    // One name would send an empty peer list, which the node reads as "every peer".
+    if chosen.len() < 2 {
+        return Err(DevnetError::BetweenTooFew);
+    }
     let calls = chosen.iter().map(|&i| {
         let peers: Vec<Value> = chosen
             .iter()

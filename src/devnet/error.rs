@@ -38,6 +38,8 @@ pub enum DevnetError {
     TooFewGroups,
     #[error("a partition group is empty: write the groups like node-0,node-1/node-2")]
     EmptyGroup,
+    #[error("--between needs at least two node names, e.g. node-0,node-3")]
+    BetweenTooFew,
     #[error("--block-time applies to devnet only (regtest blocks are instant)")]
     BlockTimeOnRegtest,
     #[error("--tx-rate must be a positive number of transactions a second, not {0}")]
@@ -82,6 +84,7 @@ impl DevnetError {
             DevnetError::NodeInTwoGroups(_) => "devnet-partition-duplicate-node",
             DevnetError::TooFewGroups => "devnet-partition-one-group",
             DevnetError::EmptyGroup => "devnet-partition-empty-group",
+            DevnetError::BetweenTooFew => "devnet-latency-between",
             DevnetError::BlockTimeOnRegtest => "devnet-block-time-regtest",
             DevnetError::TxRate(_) => "devnet-tx-rate",
             DevnetError::Spawn { .. } => "devnet-spawn",
