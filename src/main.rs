@@ -132,7 +132,10 @@ enum Command {
         amount: String,
     },
     /// Start, watch, split and stop a devnet of node processes on this machine
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  nakachain devnet up --nodes 5 --block-time 2\n  nakachain devnet status\n  nakachain devnet partition node-0,node-1/node-2,node-3,node-4\n  nakachain devnet heal\n  nakachain devnet down"
+    )]
     Devnet(DevnetCommand),
 }
 

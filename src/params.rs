@@ -118,12 +118,13 @@ fn genesis_block(bits: u32) -> Block {
     }
 }
 
-/// The genesis target for a devnet spacing: 2^228 * spacing / 10. 2^228 is about 2^28 hashes a
-/// block, roughly one 10 s spacing for one core running the SHA-NI kernel (about 30 M nonces/s),
-/// so a 1 s devnet starts ten times easier; ASERT takes it from there.
+/// The genesis target for a devnet spacing: 2^228 * 10 / spacing. 2^228 is about 2^28 hashes a
+/// block, roughly one 10 s spacing for one core running the SHA-NI kernel (about 30 M nonces/s);
+/// a shorter spacing needs proportionally fewer hashes, so a 1 s devnet starts ten times easier
+/// (a larger target) and a 600 s one sixty times harder. ASERT takes it from there.
 fn devnet_genesis_bits(target_spacing_secs: u32) -> u32 {
-    let target = (U256::one() << 228) * U256::from(target_spacing_secs)
-        / U256::from(DEFAULT_DEVNET_SPACING_SECS);
+    let target = (U256::one() << 228) * U256::from(DEFAULT_DEVNET_SPACING_SECS)
+        / U256::from(target_spacing_secs.max(1));
     target_to_compact(target)
 }
 
@@ -260,9 +261,10 @@ mod tests {
         let target = |spacing| compact_to_target(devnet_genesis_bits(spacing)).unwrap();
         let ten = target(10);
         assert_eq!(ten, U256::one() << 228);
-        // Compact form keeps 23 bits of mantissa, so only the ratio is exact.
-        assert_eq!(ten / target(1), U256::from(10));
-        assert_eq!(target(600) / ten, U256::from(60));
+        // A shorter spacing is an easier (larger) target. Compact form keeps 23 bits of
+        // mantissa, so only the ratio is exact.
+        assert_eq!(target(1), ten * U256::from(10));
+        assert_eq!(ten / target(600), U256::from(60));
         assert_eq!(
             Params::devnet_with_spacing(0).target_spacing_secs,
             *DEVNET_SPACING_SECS.start()

@@ -181,6 +181,8 @@ fn up_status_propagate_refuse_and_down() {
     assert!(devnet.root().join("node-0").join("blocks.log").exists());
     let missing = devnet.refused(&["status"]);
     assert!(missing.contains("no devnet is up"), "{missing}");
+    // A stopped node's log stays readable, to see why it crashed.
+    assert!(devnet.ok(&["logs", "node-2"]).contains("node stopped"));
 }
 
 #[test]

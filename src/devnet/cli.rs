@@ -169,8 +169,14 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
             Ok(())
         }
         DevnetCommand::Logs { node, follow } => {
-            let state = load(network)?;
-            watch::print_log(&state.node(&node)?.log_path(), follow)
+            let log = match load(network) {
+                Ok(state) => state.node(&node)?.log_path(),
+                Err(not_up @ DevnetError::NotUp { .. }) => {
+                    kept_log(network, &node)?.ok_or(not_up)?
+                }
+                Err(other) => return Err(other),
+            };
+            watch::print_log(&log, follow)
         }
         DevnetCommand::Partition { groups } => {
             let state = load(network)?;
@@ -208,6 +214,17 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
         }
         DevnetCommand::Txgen { rate, state } => txgen::run(&state, rate),
     }
+}
+
+/// The log a stopped devnet left behind for `node`, so a crash can still be read after `down`.
+fn kept_log(network: Network, node: &str) -> Result<Option<PathBuf>, DevnetError> {
+    let is_node_name = node
+        .strip_prefix("node-")
+        .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()));
+    let log = state::devnet_root(network)?
+        .join(node)
+        .join(super::node::NODE_LOG_FILE);
+    Ok((is_node_name && log.is_file()).then_some(log))
 }
 
 /// One frame of the live view: the status table. `None` once the devnet is gone.
