@@ -227,7 +227,8 @@ fn kept_log(network: Network, node: &str) -> Result<Option<PathBuf>, DevnetError
     Ok((is_node_name && log.is_file()).then_some(log))
 }
 
-/// One frame of the live view: the status table. `None` once the devnet is gone.
+/// One frame of the live view (`watch`, `up --watch`): the status table; further panels, such as
+/// recent events, are appended to this text. `None` once the devnet is gone.
 fn live_frame(network: Network) -> Option<String> {
     let state = load(network).ok()?;
     Some(status::render(&state, &status::gather(&state)))

@@ -7,8 +7,11 @@
 use super::plan::Topology;
 use super::{DevnetError, DevnetNode};
 use crate::params::Network;
+use crate::rpc::RpcClient;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::HashMap;
 use std::io::{ErrorKind, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "devnet.json";
@@ -39,6 +42,22 @@ impl DevnetState {
 
     pub fn names(&self) -> Vec<String> {
         self.nodes.iter().map(|node| node.name.clone()).collect()
+    }
+
+    /// Every node's name and RPC client, the shape observation code takes.
+    pub fn clients(&self) -> Result<Vec<(String, RpcClient)>, DevnetError> {
+        self.nodes
+            .iter()
+            .map(|node| Ok((node.name.clone(), node.client()?)))
+            .collect()
+    }
+
+    /// P2P listen address → node name, to show peers and events by name.
+    pub fn names_by_addr(&self) -> HashMap<SocketAddr, String> {
+        self.nodes
+            .iter()
+            .map(|node| (node.p2p_addr, node.name.clone()))
+            .collect()
     }
 }
 
@@ -120,7 +139,6 @@ pub fn remove(root: &Path) -> Result<(), DevnetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::SocketAddr;
 
     fn sample() -> DevnetState {
         DevnetState {
@@ -145,6 +163,11 @@ mod tests {
         save(dir.path(), &sample()).unwrap();
         assert_eq!(load(dir.path()).unwrap(), sample());
         assert!(!dir.path().join("devnet.json.tmp").exists());
+        let by_addr = sample().names_by_addr();
+        assert_eq!(
+            by_addr[&SocketAddr::from(([127, 0, 0, 1], 19000))],
+            "node-0"
+        );
         remove(dir.path()).unwrap();
         assert_eq!(load(dir.path()).unwrap_err().code(), "devnet-not-up");
         remove(dir.path()).unwrap();
