@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 /// How often a wait for processes to go looks again.
 const POLL: Duration = Duration::from_millis(50);
+/// How long a freshly spawned process may take to show its arguments.
+const EXEC_PATIENCE: Duration = Duration::from_secs(5);
+const EXEC_POLL: Duration = Duration::from_millis(1);
 
 /// What one node process is started with.
 #[derive(Clone, Debug)]
@@ -75,7 +78,14 @@ fn open_log(path: &Path) -> Result<File, DevnetError> {
 
 /// Starts this binary with `args`, detached: its own process group (Ctrl-C in the terminal that
 /// ran `devnet up` does not reach it), stdin closed, stdout and stderr appended to `log`.
-pub fn spawn_detached(name: &str, args: &[String], log: &Path) -> Result<u32, DevnetError> {
+/// Returns once the new program's arguments show `marker` (one of `args`), so every later
+/// `is_running` check sees the process as ours.
+pub fn spawn_detached(
+    name: &str,
+    args: &[String],
+    log: &Path,
+    marker: &str,
+) -> Result<u32, DevnetError> {
     let spawn_error = |source| DevnetError::Spawn {
         node: name.to_string(),
         source,
@@ -93,7 +103,25 @@ pub fn spawn_detached(name: &str, args: &[String], log: &Path) -> Result<u32, De
         .map_err(spawn_error)?;
     // The child is not waited for: it outlives this command. An exited child of a long-running
     // `up --watch` stays a zombie until we exit, which `is_running` counts as gone.
-    Ok(child.id())
+    let pid = child.id();
+    wait_for_exec(pid, marker);
+    Ok(pid)
+}
+
+/// Waits until `/proc/<pid>/cmdline` shows the new program's arguments. `spawn` returns as soon
+/// as the kernel has switched the child to the new program, a moment before the argument area
+/// is published; a check in that moment would read an empty command line and take a healthy
+/// node for a dead one (and leave it running on cleanup). Ends early if the child exits.
+fn wait_for_exec(pid: u32, marker: &str) {
+    let deadline = Instant::now() + EXEC_PATIENCE;
+    while !is_running(pid, marker) && Instant::now() < deadline {
+        let exited = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |stat| is_zombie(&stat));
+        if exited {
+            return;
+        }
+        sleep(EXEC_POLL);
+    }
 }
 
 /// Whether `pid` is alive and is still the process started with `marker` among its arguments.
@@ -102,11 +130,14 @@ pub fn is_running(pid: u32, marker: &str) -> bool {
     let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
         return false;
     };
-    // The state letter follows the parenthesised command name, which may itself hold spaces.
-    let zombie = stat
-        .rsplit_once(')')
-        .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']));
-    !zombie && cmdline_has(&proc_dir, marker)
+    !is_zombie(&stat) && cmdline_has(&proc_dir, marker)
+}
+
+/// Whether a `/proc/<pid>/stat` line shows an exited process not yet reaped. The state letter
+/// follows the parenthesised command name, which may itself hold spaces.
+fn is_zombie(stat: &str) -> bool {
+    stat.rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
 }
 
 fn cmdline_has(proc_dir: &Path, marker: &str) -> bool {

@@ -182,10 +182,12 @@ fn start(state: &mut DevnetState, options: &UpOptions, root: &Path) -> Result<()
         })
         .collect();
     for (node, launch) in state.nodes.iter_mut().zip(&launches) {
+        let marker = node.datadir.display().to_string();
         node.pid = Some(process::spawn_detached(
             &launch.name,
             &launch.args(),
             &launch.log,
+            &marker,
         )?);
     }
     // Saved before waiting, so `down` finds the nodes even if this command is interrupted.
@@ -202,6 +204,7 @@ fn start(state: &mut DevnetState, options: &UpOptions, root: &Path) -> Result<()
 }
 
 fn spawn_txgen(network: Network, rate: f64, root: &Path) -> Result<u32, DevnetError> {
+    let state_file = state::state_path(root).display().to_string();
     let args = [
         "--network".to_string(),
         network.name().to_string(),
@@ -210,12 +213,13 @@ fn spawn_txgen(network: Network, rate: f64, root: &Path) -> Result<u32, DevnetEr
         "--rate".to_string(),
         rate.to_string(),
         "--state".to_string(),
-        state::state_path(root).display().to_string(),
+        state_file.clone(),
     ];
     process::spawn_detached(
         "the transaction generator",
         &args,
         &root.join(TXGEN_LOG_FILE),
+        &state_file,
     )
 }
 
