@@ -174,7 +174,8 @@ fn up_status_propagate_refuse_and_down() {
 
     let pids = pids(&state);
     assert!(pids.iter().all(|pid| alive(*pid)));
-    devnet.ok(&["down"]);
+    let down = devnet.ok(&["down"]);
+    assert!(down.contains("stopped 3 processes"), "{down}");
     assert_all_gone(&pids);
     assert!(!devnet.root().join("devnet.json").exists());
     // Chain data is kept: a second devnet starts on the same chain.

@@ -241,15 +241,17 @@ fn print_down(report: &down::DownReport) {
     if !report.had_state && report.found == 0 {
         println!("no devnet was up");
     } else {
-        println!(
-            "devnet down: {} processes stopped{}",
-            report.found,
-            if report.killed > 0 {
-                format!(" ({} had to be killed)", report.killed)
-            } else {
-                String::new()
-            }
-        );
+        let noun = if report.found == 1 {
+            "process"
+        } else {
+            "processes"
+        };
+        let killed = if report.killed > 0 {
+            format!(" ({} had to be killed)", report.killed)
+        } else {
+            String::new()
+        };
+        println!("devnet down: stopped {} {noun}{killed}", report.found);
     }
     for path in &report.purged {
         println!("removed {}", path.display());

@@ -8,7 +8,7 @@
 use super::process;
 use super::state::{self, DevnetState};
 use super::up::TXGEN_LOG_FILE;
-use super::DevnetError;
+use super::{DevnetError, DevnetNode};
 use crate::params::Network;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -76,37 +76,46 @@ pub fn down(network: Network, purge: bool) -> Result<DownReport, DevnetError> {
 /// Stops the devnet's processes: the ones `state` lists and any other whose arguments name a
 /// path in `root`. Returns how many were running and how many needed SIGKILL.
 pub(super) fn stop_processes(root: &Path, state: Option<&DevnetState>) -> (usize, usize) {
-    let mut nodes: Vec<(u32, String)> = Vec::new();
+    let mut nodes: Vec<(&DevnetNode, u32, String)> = Vec::new();
     let mut others: Vec<(u32, String)> = Vec::new();
     if let Some(state) = state {
         for node in &state.nodes {
             let marker = node.datadir.display().to_string();
             if let Some(pid) = node.pid.filter(|pid| process::is_running(*pid, &marker)) {
-                // The answer does not matter and a wedged node may never give one; the wait
-                // below decides. The thread ends with this process at the latest.
-                let node = node.clone();
-                std::thread::spawn(move || node.call("stop", vec![]));
-                nodes.push((pid, marker));
+                nodes.push((node, pid, marker));
             }
         }
-        if let Some(pid) = state.txgen_pid {
-            others.push((pid, state::state_path(root).display().to_string()));
+        let generator = state::state_path(root).display().to_string();
+        if let Some(pid) = state
+            .txgen_pid
+            .filter(|pid| process::is_running(*pid, &generator))
+        {
+            others.push((pid, generator));
         }
     }
     for stray in process::find_by_root(root) {
-        if !nodes.iter().chain(&others).any(|(pid, _)| *pid == stray.0) {
+        let known = nodes.iter().any(|(_, pid, _)| *pid == stray.0)
+            || others.iter().any(|(pid, _)| *pid == stray.0);
+        if !known {
             others.push(stray);
         }
     }
-    let all: Vec<(u32, String)> = nodes.into_iter().chain(others.clone()).collect();
-    let found = all
-        .iter()
-        .filter(|(pid, marker)| process::is_running(*pid, marker))
-        .count();
+    let found = nodes.len() + others.len();
+    for (node, _, _) in &nodes {
+        // The answer does not matter and a wedged node may never give one; the wait below
+        // decides. The thread ends with this process at the latest.
+        let node = (*node).clone();
+        std::thread::spawn(move || node.call("stop", vec![]));
+    }
     for (pid, marker) in &others {
         // A failed signal shows up below as a process that is still running.
         let _ = process::signal(*pid, marker, "TERM");
     }
+    let all: Vec<(u32, String)> = nodes
+        .into_iter()
+        .map(|(_, pid, marker)| (pid, marker))
+        .chain(others)
+        .collect();
     let left = process::wait_gone(&all, STOP_TIMEOUT);
     for (pid, marker) in &left {
         let _ = process::signal(*pid, marker, "TERM");
