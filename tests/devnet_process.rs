@@ -278,3 +278,33 @@ fn logs_of_a_missing_devnet_is_refused() {
     assert!(error.contains("no devnet is up"), "{error}");
     assert!(!devnet.root().join("devnet.json").exists());
 }
+
+/// Needs the node's `setdeniedpeers` RPC and `denied` in `getnetworkinfo`.
+#[test]
+fn a_line_keeps_its_shape_and_relays_end_to_end() {
+    let devnet = Devnet::new();
+    devnet.ok(&[
+        "up",
+        "--nodes",
+        "3",
+        "--topology",
+        "line",
+        "--mine",
+        "none",
+        "--base-port",
+        "24580",
+    ]);
+    let state = devnet.state();
+    let nodes: Vec<&DevnetNode> = state.nodes.iter().collect();
+    // Nodes learn each other's addresses from their peers; the ends are kept apart.
+    let denied = call(nodes[0], "getnetworkinfo", vec![])["denied"].clone();
+    assert_eq!(denied, json!([nodes[2].p2p_addr.to_string()]));
+    let middle = call(nodes[1], "getnetworkinfo", vec![])["denied"].clone();
+    assert_eq!(middle, json!([]));
+
+    let tip = generate(nodes[0], 1);
+    wait_for_tip(&nodes, &tip);
+    let pids = pids(&state);
+    devnet.ok(&["down"]);
+    assert_all_gone(&pids);
+}

@@ -83,7 +83,7 @@ pub enum DevnetCommand {
     /// Cut one node off from all others
     #[command(after_help = "Example:\n  nakachain devnet isolate node-2")]
     Isolate { node: String },
-    /// Undo partitions and isolation: every node may reach every other again
+    /// Undo partitions and isolation: every node may reach its topology neighbours again
     #[command(after_help = "Example:\n  nakachain devnet heal")]
     Heal,
     /// Add delay to every link, or only among some nodes (0 removes it)
@@ -201,7 +201,7 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
         }
         DevnetCommand::Heal => {
             control::heal(&load(network)?)?;
-            println!("healed: every node may reach every other");
+            println!("healed: every node may reach its neighbours again");
             Ok(())
         }
         DevnetCommand::Latency { ms, between } => {

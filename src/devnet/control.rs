@@ -2,9 +2,12 @@
 //! and add link latency. Each is a set of `setdeniedpeers` / `setlinklatency` RPC calls, so the
 //! same calls work on nodes spread over several machines.
 //!
-//! Owns turning a spec like `node-0,node-1/node-2,node-3` into per-node deny lists. Must not
-//! start or stop processes; the nodes themselves enforce the lists.
+//! Owns turning a spec like `node-0,node-1/node-2,node-3` into per-node deny lists. The lists
+//! also hold the topology: nodes dial every address they learn from peers, so without them a
+//! ring or a line would turn into a mesh within seconds. Healed means "back to the topology".
+//! Must not start or stop processes; the nodes themselves enforce the lists.
 
+use super::plan::Topology;
 use super::{DevnetError, DevnetState};
 use serde_json::{json, Value};
 
@@ -50,8 +53,10 @@ fn index_of(name: &str, names: &[String]) -> Result<usize, DevnetError> {
         })
 }
 
-/// For each of `nodes` nodes, the nodes outside its group (the ones it must not talk to).
-pub fn deny_lists(groups: &[Vec<usize>], nodes: usize) -> Vec<Vec<usize>> {
+/// For each of `nodes` nodes, the nodes it must not talk to: every node outside its group, and
+/// inside it every node that is not its topology neighbour.
+pub fn deny_lists(groups: &[Vec<usize>], topology: Topology, nodes: usize) -> Vec<Vec<usize>> {
+    let neighbours = topology.neighbours(nodes);
     let mut group_of = vec![usize::MAX; nodes];
     for (g, group) in groups.iter().enumerate() {
         for &i in group {
@@ -59,7 +64,11 @@ pub fn deny_lists(groups: &[Vec<usize>], nodes: usize) -> Vec<Vec<usize>> {
         }
     }
     (0..nodes)
-        .map(|i| (0..nodes).filter(|&j| group_of[j] != group_of[i]).collect())
+        .map(|i| {
+            (0..nodes)
+                .filter(|&j| j != i && (group_of[j] != group_of[i] || !neighbours[i].contains(&j)))
+                .collect()
+        })
         .collect()
 }
 
@@ -71,7 +80,7 @@ pub fn isolation_groups(node: usize, nodes: usize) -> Vec<Vec<usize>> {
 
 /// Gives every node its deny list. All nodes are tried; the first failure is returned.
 pub fn apply_groups(state: &DevnetState, groups: &[Vec<usize>]) -> Result<(), DevnetError> {
-    let lists = deny_lists(groups, state.nodes.len());
+    let lists = deny_lists(groups, state.topology, state.nodes.len());
     let calls = state.nodes.iter().zip(lists).map(|(node, denied)| {
         let addrs: Vec<String> = denied
             .iter()
@@ -93,14 +102,11 @@ pub fn isolate(state: &DevnetState, name: &str) -> Result<(), DevnetError> {
     apply_groups(state, &isolation_groups(index, state.nodes.len()))
 }
 
-/// Clears every deny list; the nodes redial their configured peers at once.
+/// Lifts partitions and isolation: every node may reach its topology neighbours again (for a
+/// mesh, every node). The nodes redial their configured peers at once.
 pub fn heal(state: &DevnetState) -> Result<(), DevnetError> {
-    first_error(
-        state
-            .nodes
-            .iter()
-            .map(|node| node.call("setdeniedpeers", vec![json!([])]).map(drop)),
-    )
+    let everyone: Vec<usize> = (0..state.nodes.len()).collect();
+    apply_groups(state, &[everyone])
 }
 
 /// Sets `ms` of added delay on every link, or (with `between`) on the links among the named
@@ -184,10 +190,20 @@ mod tests {
     }
 
     #[test]
-    fn deny_lists_cross_groups_only() {
-        let lists = deny_lists(&[vec![0, 1], vec![2, 3]], 4);
+    fn deny_lists_cross_groups_in_a_mesh() {
+        let lists = deny_lists(&[vec![0, 1], vec![2, 3]], Topology::Mesh, 4);
         assert_eq!(lists, vec![vec![2, 3], vec![2, 3], vec![0, 1], vec![0, 1]]);
-        let isolated = deny_lists(&isolation_groups(1, 3), 3);
+        let isolated = deny_lists(&isolation_groups(1, 3), Topology::Mesh, 3);
         assert_eq!(isolated, vec![vec![1], vec![0, 2], vec![1]]);
+        let healed = deny_lists(&[vec![0, 1, 2]], Topology::Mesh, 3);
+        assert!(healed.iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn deny_lists_keep_a_line_a_line() {
+        let healed = deny_lists(&[vec![0, 1, 2, 3]], Topology::Line, 4);
+        assert_eq!(healed, vec![vec![2, 3], vec![3], vec![0], vec![0, 1]]);
+        let split = deny_lists(&[vec![0, 1], vec![2, 3]], Topology::Line, 4);
+        assert_eq!(split, vec![vec![2, 3], vec![2, 3], vec![0, 1], vec![0, 1]]);
     }
 }

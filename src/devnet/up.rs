@@ -193,6 +193,10 @@ fn start(state: &mut DevnetState, options: &UpOptions, root: &Path) -> Result<()
     // Saved before waiting, so `down` finds the nodes even if this command is interrupted.
     state::save(root, state)?;
     wait_ready(state)?;
+    if state.topology != Topology::Mesh {
+        // Nodes dial the addresses their peers announce; the deny lists keep the shape.
+        control::heal(state)?;
+    }
     if let Some(ms) = options.link_latency_ms {
         control::latency(state, ms, None)?;
     }
