@@ -1,9 +1,10 @@
 //! `devnet up`: check the ports and that no devnet is up, start every node wired per topology,
-//! wait until every link has finished its handshake, then apply latency and start the
-//! transaction generator. Anything that fails after the first spawn stops what was started.
+//! wait until every link has finished its handshake, then hold the topology with deny lists,
+//! apply latency and start the transaction generator. Anything that fails after the first spawn
+//! stops what was started.
 //!
-//! Owns the start-up sequence. Must not know how processes are signalled (`process`) or how a
-//! devnet is taken down (`down`).
+//! Owns the start-up sequence. Must not signal processes itself (`process` does) nor repeat the
+//! shutdown sequence (it calls `down`'s).
 
 use super::down::stop_processes;
 use super::plan::{self, Topology};
