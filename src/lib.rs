@@ -29,6 +29,7 @@
 //!   executes commands
 //! - [`observe`]: what nodes report, presented: the block tree, merged event stories,
 //!   convergence figures
+//! - [`devnet`]: N node processes on one machine: start, wire, watch, partition, stop
 
 // The only unsafe code is the SHA-NI kernel (`miner::kernel::sha_ni`), which allows it for itself.
 #![deny(unsafe_code)]
@@ -36,6 +37,7 @@
 pub mod chain;
 pub mod codec;
 pub mod consensus;
+pub mod devnet;
 pub mod events;
 pub mod mempool;
 pub mod miner;

@@ -2,9 +2,10 @@
 //! beyond turning RPC answers into readable lines.
 
 use clap::{Args, Parser, Subcommand};
+use nakachain::devnet::DevnetCommand;
 use nakachain::net::{self, NodeConfig};
 use nakachain::observe::tree::{RenderOptions, TreeView};
-use nakachain::params::{Network, Params};
+use nakachain::params::{Network, Params, DEVNET_SPACING_SECS};
 use nakachain::rpc::{ClientError, Cookie, RpcClient};
 use nakachain::store::{DataDir, DEFAULT_NODE_NAME};
 use serde_json::Value;
@@ -72,6 +73,10 @@ enum Command {
         /// Miner threads [default: one per core]
         #[arg(long)]
         threads: Option<usize>,
+        /// Devnet block spacing in seconds (1 to 600); another spacing is another network
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(
+            i64::from(*DEVNET_SPACING_SECS.start())..=i64::from(*DEVNET_SPACING_SECS.end())))]
+        block_time: Option<u32>,
         #[command(flatten)]
         peers: PeerArgs,
     },
@@ -140,6 +145,12 @@ enum Command {
         /// Coins, up to 8 decimals
         amount: String,
     },
+    /// Start, watch, split and stop a devnet of node processes on this machine
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  nakachain devnet up --nodes 5 --block-time 2\n  nakachain devnet status\n  nakachain devnet partition node-0,node-1/node-2,node-3,node-4\n  nakachain devnet heal\n  nakachain devnet down"
+    )]
+    Devnet(DevnetCommand),
 }
 
 /// Where a node meets its peers.
@@ -183,11 +194,22 @@ fn main() -> ExitCode {
         Command::Node {
             mine,
             threads,
+            block_time,
             peers,
         } => {
             init_logging(false);
             let threads = mine.then(|| threads.unwrap_or_else(default_threads));
-            run_node(&cli.target, threads, None, false, peers)
+            let params = match (cli.target.network, block_time) {
+                (_, None) => cli.target.params(),
+                (Network::Devnet, Some(secs)) => Params::devnet_with_spacing(secs),
+                (Network::Regtest, Some(_)) => {
+                    eprintln!(
+                        "error: --block-time applies to devnet only (regtest blocks are instant)"
+                    );
+                    return ExitCode::FAILURE;
+                }
+            };
+            run_node(&cli.target, params, threads, None, false, peers)
         }
         Command::Mine {
             blocks,
@@ -198,7 +220,15 @@ fn main() -> ExitCode {
             let interactive = std::io::stderr().is_terminal();
             init_logging(interactive);
             let threads = threads.unwrap_or_else(default_threads);
-            run_node(&cli.target, Some(threads), blocks, interactive, peers)
+            let params = cli.target.params();
+            run_node(
+                &cli.target,
+                params,
+                Some(threads),
+                blocks,
+                interactive,
+                peers,
+            )
         }
         Command::BenchHash {
             seconds,
@@ -233,11 +263,13 @@ fn main() -> ExitCode {
             vec![Value::from(address), Value::from(amount)],
             print_json,
         ),
+        Command::Devnet(command) => nakachain::devnet::cli::run(command, cli.target.network),
     }
 }
 
 fn run_node(
     target: &NodeTarget,
+    params: Params,
     mine_threads: Option<usize>,
     stop_after_mined: Option<u64>,
     status_line: bool,
@@ -246,7 +278,7 @@ fn run_node(
     let config = NodeConfig {
         listen: peers.listen,
         connect: peers.connect,
-        params: target.params(),
+        params,
         datadir: target.datadir(),
         rpc_port: target.rpc_port(),
         mine_threads,

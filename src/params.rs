@@ -4,7 +4,7 @@
 //! Owns constants only. Must not validate anything; `consensus` reads these values.
 
 use crate::codec;
-use crate::consensus::pow::compact_to_target;
+use crate::consensus::pow::{compact_to_target, target_to_compact};
 use crate::types::{
     merkle_root, Address, Amount, Block, BlockHeader, CoinbaseData, Hash256, Transaction, TxOut,
     COIN,
@@ -81,6 +81,11 @@ pub struct Params {
     pub genesis: Block,
 }
 
+/// The block spacings a devnet may ask for, in seconds.
+pub const DEVNET_SPACING_SECS: std::ops::RangeInclusive<u32> = 1..=600;
+/// The default devnet spacing; its genesis target is exactly 2^228.
+const DEFAULT_DEVNET_SPACING_SECS: u32 = 10;
+
 /// Genesis time: 2026-01-01T00:00:00Z.
 const GENESIS_TIME: u32 = 1_767_225_600;
 
@@ -113,6 +118,16 @@ fn genesis_block(bits: u32) -> Block {
     }
 }
 
+/// The genesis target for a devnet spacing: 2^228 * 10 / spacing. 2^228 is about 2^28 hashes a
+/// block, roughly one 10 s spacing for one core running the SHA-NI kernel (about 30 M nonces/s);
+/// a shorter spacing needs proportionally fewer hashes, so a 1 s devnet starts ten times easier
+/// (a larger target) and a 600 s one sixty times harder. ASERT takes it from there.
+fn devnet_genesis_bits(target_spacing_secs: u32) -> u32 {
+    let target = (U256::one() << 228) * U256::from(DEFAULT_DEVNET_SPACING_SECS)
+        / U256::from(target_spacing_secs.max(1));
+    target_to_compact(target)
+}
+
 #[derive(Serialize)]
 struct IdentityFields<'a> {
     genesis: Hash256,
@@ -129,14 +144,15 @@ struct IdentityFields<'a> {
 impl Params {
     /// Devnet with the default 10 s spacing.
     pub fn devnet() -> Params {
-        Params::devnet_with_spacing(10)
+        Params::devnet_with_spacing(DEFAULT_DEVNET_SPACING_SECS)
     }
 
-    /// Devnet with another block spacing; that is another network with another identity.
+    /// Devnet with another block spacing; that is another network with another identity. The
+    /// spacing is clamped to [`DEVNET_SPACING_SECS`] (callers validate user input against it).
     pub fn devnet_with_spacing(target_spacing_secs: u32) -> Params {
-        // 2^228: about 2^28 hashes a block, roughly one 10 s spacing for one core running the
-        // SHA-NI kernel (about 30 M nonces/s); ASERT takes it from there.
-        let genesis_bits = 0x1d10_0000;
+        let target_spacing_secs =
+            target_spacing_secs.clamp(*DEVNET_SPACING_SECS.start(), *DEVNET_SPACING_SECS.end());
+        let genesis_bits = devnet_genesis_bits(target_spacing_secs);
         Params {
             network: Network::Devnet,
             magic: *b"nkdv",
@@ -236,6 +252,23 @@ mod tests {
         assert_ne!(ids[0], ids[1]);
         assert_ne!(ids[1], ids[2]);
         assert_eq!(Params::devnet().network_id(), ids[1]);
+    }
+
+    #[test]
+    fn devnet_genesis_target_scales_with_spacing() {
+        // The 10 s devnet genesis is fixed: changing it would change the network.
+        assert_eq!(Params::devnet().genesis.header.bits, 0x1d10_0000);
+        let target = |spacing| compact_to_target(devnet_genesis_bits(spacing)).unwrap();
+        let ten = target(10);
+        assert_eq!(ten, U256::one() << 228);
+        // A shorter spacing is an easier (larger) target. Compact form keeps 23 bits of
+        // mantissa, so only the ratio is exact.
+        assert_eq!(target(1), ten * U256::from(10));
+        assert_eq!(ten / target(600), U256::from(60));
+        assert_eq!(
+            Params::devnet_with_spacing(0).target_spacing_secs,
+            *DEVNET_SPACING_SECS.start()
+        );
     }
 
     #[test]

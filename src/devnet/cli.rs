@@ -1,0 +1,259 @@
+//! The `nakachain devnet …` subcommands: their arguments, help and examples, and running them.
+//!
+//! Owns turning a parsed command into calls on the devnet module and printing the outcome. Must
+//! not hold devnet logic itself.
+
+use super::plan::Topology;
+use super::state::{self, DevnetState};
+use super::up::{self, UpOptions};
+use super::{control, down, status, txgen, watch, DevnetError};
+use crate::params::{Network, DEVNET_SPACING_SECS};
+use clap::Subcommand;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Subcommand, Debug)]
+pub enum DevnetCommand {
+    /// Start N node processes on this machine, wired and mining; returns once all are peered
+    #[command(
+        after_help = "Examples:\n  nakachain devnet up --nodes 5\n  nakachain devnet up --nodes 4 --topology ring --mine node-0,node-2 --threads 2\n  nakachain devnet up --block-time 2 --tx-rate 1 --watch\n  nakachain --network regtest devnet up --nodes 3 --mine none"
+    )]
+    Up {
+        /// How many nodes
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// How the nodes are wired
+        #[arg(long, value_enum, default_value_t = Topology::Mesh)]
+        topology: Topology,
+        /// Which nodes mine: all, none, or names like node-0,node-2
+        #[arg(long, default_value = "all")]
+        mine: String,
+        /// Miner threads in total, split fairly over the mining nodes [default: one per core]
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Devnet block spacing in seconds (1 to 600) [default: 10]
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(
+            i64::from(*DEVNET_SPACING_SECS.start())..=i64::from(*DEVNET_SPACING_SECS.end())))]
+        block_time: Option<u32>,
+        /// Added delay on every link, in milliseconds
+        #[arg(long, value_name = "MS")]
+        link_latency: Option<u64>,
+        /// Payments a second between the nodes' wallets (once some coins are mature)
+        #[arg(long, value_name = "R")]
+        tx_rate: Option<f64>,
+        /// First port: node i listens on P+2i (p2p) and P+2i+1 (rpc) [default: 19000 devnet,
+        /// 29000 regtest]
+        #[arg(long, value_name = "P")]
+        base_port: Option<u16>,
+        /// Stay in the foreground with the live view; Ctrl-C stops the devnet
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Each node's height, tip, peers, hashrate and mempool, and whether all agree
+    #[command(after_help = "Example:\n  nakachain devnet status")]
+    Status,
+    /// The status table, redrawn every second until Ctrl-C
+    #[command(after_help = "Example:\n  nakachain devnet watch")]
+    Watch,
+    /// Stop every node and the transaction generator; chain data is kept unless --purge
+    #[command(after_help = "Examples:\n  nakachain devnet down\n  nakachain devnet down --purge")]
+    Down {
+        /// Also delete the nodes' data directories and the generator log
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Print a node's log (its stdout and stderr)
+    #[command(
+        after_help = "Examples:\n  nakachain devnet logs node-1\n  nakachain devnet logs node-0 --follow"
+    )]
+    Logs {
+        node: String,
+        /// Keep printing new lines until Ctrl-C
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Split the nodes into groups that cannot reach each other
+    #[command(
+        after_help = "Examples:\n  nakachain devnet partition node-0,node-1/node-2,node-3\n  nakachain devnet partition node-0/node-1/node-2"
+    )]
+    Partition {
+        /// Groups separated by '/', node names within a group by ','; every node exactly once
+        groups: String,
+    },
+    /// Cut one node off from all others
+    #[command(after_help = "Example:\n  nakachain devnet isolate node-2")]
+    Isolate { node: String },
+    /// Undo partitions and isolation: every node may reach its topology neighbours again
+    #[command(after_help = "Example:\n  nakachain devnet heal")]
+    Heal,
+    /// Add delay to every link, or only among some nodes (0 removes it)
+    #[command(
+        after_help = "Examples:\n  nakachain devnet latency 200\n  nakachain devnet latency 500 --between node-0,node-3\n  nakachain devnet latency 0"
+    )]
+    Latency {
+        ms: u64,
+        /// Only the links among these nodes, e.g. node-0,node-3
+        #[arg(long, value_name = "A,B")]
+        between: Option<String>,
+    },
+    /// The transaction generator process that `up --tx-rate` starts
+    #[command(hide = true)]
+    Txgen {
+        #[arg(long)]
+        rate: f64,
+        /// The devnet's state file; the generator exits when it is gone
+        #[arg(long)]
+        state: PathBuf,
+    },
+}
+
+/// Runs one devnet command and prints its outcome.
+pub fn run(command: DevnetCommand, network: Network) -> ExitCode {
+    match execute(command, network) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(network: Network) -> Result<DevnetState, DevnetError> {
+    state::load(&state::devnet_root(network)?)
+}
+
+fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> {
+    match command {
+        DevnetCommand::Up {
+            nodes,
+            topology,
+            mine,
+            threads,
+            block_time,
+            link_latency,
+            tx_rate,
+            base_port,
+            watch,
+        } => {
+            let options = UpOptions {
+                network,
+                nodes,
+                topology,
+                mine,
+                threads,
+                block_time,
+                link_latency_ms: link_latency,
+                tx_rate,
+                base_port,
+            };
+            let state = up::up(&options)?;
+            print!("{}", up::node_table(&state));
+            println!("all {} nodes are up and peered", state.nodes.len());
+            if watch {
+                watch::live(|| live_frame(network))?;
+                print_down(&down::down(network, false)?);
+            }
+            Ok(())
+        }
+        DevnetCommand::Status => {
+            let state = load(network)?;
+            print!("{}", status::render(&state, &status::gather(&state)));
+            Ok(())
+        }
+        DevnetCommand::Watch => {
+            load(network)?;
+            watch::live(|| live_frame(network)).map(drop)
+        }
+        DevnetCommand::Down { purge } => {
+            print_down(&down::down(network, purge)?);
+            Ok(())
+        }
+        DevnetCommand::Logs { node, follow } => {
+            let log = match load(network) {
+                Ok(state) => state.node(&node)?.log_path(),
+                Err(not_up @ DevnetError::NotUp { .. }) => {
+                    kept_log(network, &node)?.ok_or(not_up)?
+                }
+                Err(other) => return Err(other),
+            };
+            watch::print_log(&log, follow)
+        }
+        DevnetCommand::Partition { groups } => {
+            let state = load(network)?;
+            let groups = control::partition(&state, &groups)?;
+            let sides: Vec<String> = groups
+                .iter()
+                .map(|group| {
+                    let names: Vec<&str> = group
+                        .iter()
+                        .map(|&i| state.nodes[i].name.as_str())
+                        .collect();
+                    names.join(", ")
+                })
+                .collect();
+            println!("partitioned: {}", sides.join("  |  "));
+            Ok(())
+        }
+        DevnetCommand::Isolate { node } => {
+            control::isolate(&load(network)?, &node)?;
+            println!("{node} is isolated");
+            Ok(())
+        }
+        DevnetCommand::Heal => {
+            control::heal(&load(network)?)?;
+            println!("healed: every node may reach its neighbours again");
+            Ok(())
+        }
+        DevnetCommand::Latency { ms, between } => {
+            control::latency(&load(network)?, ms, between.as_deref())?;
+            match between {
+                Some(nodes) => println!("{ms} ms added on the links among {nodes}"),
+                None => println!("{ms} ms added on every link"),
+            }
+            Ok(())
+        }
+        DevnetCommand::Txgen { rate, state } => txgen::run(&state, rate),
+    }
+}
+
+/// The log a stopped devnet left behind for `node`, so a crash can still be read after `down`.
+fn kept_log(network: Network, node: &str) -> Result<Option<PathBuf>, DevnetError> {
+    let is_node_name = node
+        .strip_prefix("node-")
+        .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()));
+    let log = state::devnet_root(network)?
+        .join(node)
+        .join(super::node::NODE_LOG_FILE);
+    Ok((is_node_name && log.is_file()).then_some(log))
+}
+
+/// One frame of the live view (`watch`, `up --watch`): the status table; further panels, such as
+/// recent events, are appended to this text. `None` once the devnet is gone.
+fn live_frame(network: Network) -> Option<String> {
+    let state = load(network).ok()?;
+    Some(status::render(&state, &status::gather(&state)))
+}
+
+fn print_down(report: &down::DownReport) {
+    if let Some(problem) = &report.state_problem {
+        eprintln!("warning: {problem}");
+    }
+    if !report.had_state && report.found == 0 {
+        println!("no devnet was up");
+    } else {
+        let noun = if report.found == 1 {
+            "process"
+        } else {
+            "processes"
+        };
+        let killed = if report.killed > 0 {
+            format!(" ({} had to be killed)", report.killed)
+        } else {
+            String::new()
+        };
+        println!("devnet down: stopped {} {noun}{killed}", report.found);
+    }
+    for path in &report.purged {
+        println!("removed {}", path.display());
+    }
+}

@@ -1,0 +1,296 @@
+//! Node and generator processes: spawning this same binary detached (its own process group, its
+//! output appended to a log), asking whether a pid is still ours and alive, and signalling it.
+//!
+//! Owns processes and `/proc`. Must not call RPC or read the state file. A pid is only signalled
+//! after `/proc/<pid>/cmdline` shows it still carries our marker argument (a node's data
+//! directory, the generator's state file), so a pid reused by another program is never killed.
+
+use super::DevnetError;
+use crate::params::Network;
+use std::fs::{File, OpenOptions};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// How often a wait for processes to go looks again.
+const POLL: Duration = Duration::from_millis(50);
+/// How long a freshly spawned process may take to show its arguments.
+const EXEC_PATIENCE: Duration = Duration::from_secs(5);
+const EXEC_POLL: Duration = Duration::from_millis(1);
+
+/// What one node process is started with.
+#[derive(Clone, Debug)]
+pub struct NodeLaunch {
+    pub name: String,
+    pub network: Network,
+    pub datadir: PathBuf,
+    pub rpc_port: u16,
+    pub listen: SocketAddr,
+    pub connect: Vec<SocketAddr>,
+    pub mining_threads: usize,
+    pub block_time: Option<u32>,
+    pub log: PathBuf,
+}
+
+impl NodeLaunch {
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--network".to_string(),
+            self.network.name().to_string(),
+            "--datadir".to_string(),
+            self.datadir.display().to_string(),
+            "--rpc-port".to_string(),
+            self.rpc_port.to_string(),
+            "node".to_string(),
+            "--listen".to_string(),
+            self.listen.to_string(),
+        ];
+        for peer in &self.connect {
+            args.extend(["--connect".to_string(), peer.to_string()]);
+        }
+        if self.mining_threads > 0 {
+            args.extend([
+                "--mine".to_string(),
+                "--threads".to_string(),
+                self.mining_threads.to_string(),
+            ]);
+        }
+        if let Some(secs) = self.block_time {
+            args.extend(["--block-time".to_string(), secs.to_string()]);
+        }
+        args
+    }
+}
+
+fn open_log(path: &Path) -> Result<File, DevnetError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(DevnetError::io(parent))?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(DevnetError::io(path))
+}
+
+/// Starts this binary with `args`, detached: its own process group (Ctrl-C in the terminal that
+/// ran `devnet up` does not reach it), stdin closed, stdout and stderr appended to `log`.
+/// Returns once the new program's arguments show `marker` (one of `args`), so every later
+/// `is_running` check sees the process as ours.
+pub fn spawn_detached(
+    name: &str,
+    args: &[String],
+    log: &Path,
+    marker: &str,
+) -> Result<u32, DevnetError> {
+    let spawn_error = |source| DevnetError::Spawn {
+        node: name.to_string(),
+        source,
+    };
+    let exe = std::env::current_exe().map_err(spawn_error)?;
+    let out = open_log(log)?;
+    let err = out.try_clone().map_err(DevnetError::io(log))?;
+    let child = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(spawn_error)?;
+    // The child is not waited for: it outlives this command. An exited child of a long-running
+    // `up --watch` stays a zombie until we exit, which `is_running` counts as gone.
+    let pid = child.id();
+    wait_for_exec(pid, marker);
+    Ok(pid)
+}
+
+/// Waits until `/proc/<pid>/cmdline` shows the new program's arguments. `spawn` returns as soon
+/// as the kernel has switched the child to the new program, a moment before the argument area
+/// is published; a check in that moment would read an empty command line and take a healthy
+/// node for a dead one (and leave it running on cleanup). Ends early if the child exits.
+fn wait_for_exec(pid: u32, marker: &str) {
+    let deadline = Instant::now() + EXEC_PATIENCE;
+    while !is_running(pid, marker) && Instant::now() < deadline {
+        let exited = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |stat| is_zombie(&stat));
+        if exited {
+            return;
+        }
+        sleep(EXEC_POLL);
+    }
+}
+
+/// Whether `pid` is alive and is still the process started with `marker` among its arguments.
+pub fn is_running(pid: u32, marker: &str) -> bool {
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
+        return false;
+    };
+    !is_zombie(&stat) && cmdline_has(&proc_dir, marker)
+}
+
+/// Whether a `/proc/<pid>/stat` line shows an exited process not yet reaped. The state letter
+/// follows the parenthesised command name, which may itself hold spaces.
+fn is_zombie(stat: &str) -> bool {
+    stat.rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
+}
+
+fn cmdline_has(proc_dir: &Path, marker: &str) -> bool {
+    std::fs::read(proc_dir.join("cmdline"))
+        .map(|bytes| {
+            bytes
+                .split(|byte| *byte == 0)
+                .any(|arg| arg == marker.as_bytes())
+        })
+        .unwrap_or(false)
+}
+
+/// Sends `signal` (a `kill` name like TERM or KILL) to `pid` if it is still ours.
+pub fn signal(pid: u32, marker: &str, signal: &str) -> Result<(), DevnetError> {
+    if !is_running(pid, marker) {
+        return Ok(());
+    }
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| DevnetError::Signal {
+            pid,
+            reason: format!("cannot run kill: {e}"),
+        })?;
+    // kill fails when the process exited in between, which is what we wanted anyway.
+    if status.success() || !is_running(pid, marker) {
+        Ok(())
+    } else {
+        Err(DevnetError::Signal {
+            pid,
+            reason: format!("kill -{signal} exited with {status}"),
+        })
+    }
+}
+
+/// Waits until none of `procs` runs any more or `patience` passes; returns those still running.
+pub fn wait_gone(procs: &[(u32, String)], patience: Duration) -> Vec<(u32, String)> {
+    let deadline = Instant::now() + patience;
+    loop {
+        let left: Vec<(u32, String)> = procs
+            .iter()
+            .filter(|(pid, marker)| is_running(*pid, marker))
+            .cloned()
+            .collect();
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        sleep(POLL);
+    }
+}
+
+/// Processes of this program whose arguments name a path inside `root` (a devnet's node data
+/// directory or its state file), with the argument that matched: the ones a lost or corrupt
+/// state file no longer lists. Other programs (an editor or `tail` on a node's log) are left
+/// alone.
+pub fn find_by_root(root: &Path) -> Vec<(u32, String)> {
+    let prefix = format!("{}/", root.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let own = std::process::id();
+    let Some(program) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| program_name(&exe))
+    else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != own)
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe"))
+                .ok()
+                .and_then(|exe| program_name(&exe))
+                .is_some_and(|name| name == program)
+        })
+        .filter_map(|pid| {
+            let bytes = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let marker = bytes
+                .split(|byte| *byte == 0)
+                .filter_map(|arg| std::str::from_utf8(arg).ok())
+                .find(|arg| arg.starts_with(&prefix))?
+                .to_string();
+            is_running(pid, &marker).then_some((pid, marker))
+        })
+        .collect()
+}
+
+/// The executable's file name; a rebuilt binary shows as "nakachain (deleted)" for processes
+/// started before the build, which is still the same program.
+fn program_name(exe: &Path) -> Option<String> {
+    let name = exe.file_name()?.to_string_lossy().into_owned();
+    Some(name.trim_end_matches(" (deleted)").to_string())
+}
+
+/// The last `lines` lines of a log, for error messages.
+pub fn log_tail(path: &Path, lines: usize) -> Vec<String> {
+    let text = std::fs::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
+    let all: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|line| line.to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_arguments_follow_the_cli() {
+        let launch = NodeLaunch {
+            name: "node-1".into(),
+            network: Network::Devnet,
+            datadir: PathBuf::from("/d/node-1"),
+            rpc_port: 19003,
+            listen: "127.0.0.1:19002".parse().unwrap(),
+            connect: vec!["127.0.0.1:19000".parse().unwrap()],
+            mining_threads: 2,
+            block_time: Some(1),
+            log: PathBuf::from("/d/node-1/node.log"),
+        };
+        assert_eq!(
+            launch.args().join(" "),
+            "--network devnet --datadir /d/node-1 --rpc-port 19003 node --listen 127.0.0.1:19002 \
+             --connect 127.0.0.1:19000 --mine --threads 2 --block-time 1"
+        );
+    }
+
+    #[test]
+    fn our_own_process_is_found_only_with_its_marker() {
+        let me = std::process::id();
+        let exe = std::env::current_exe().unwrap();
+        let first_arg = std::env::args().next().unwrap();
+        assert!(is_running(me, &first_arg), "{}", exe.display());
+        assert!(!is_running(me, "/no/such/devnet/node-0"));
+        assert!(!is_running(u32::MAX, &first_arg));
+    }
+
+    #[test]
+    fn log_tail_keeps_the_last_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.log");
+        std::fs::write(&path, "a\nb\n\nc\nd\n").unwrap();
+        assert_eq!(log_tail(&path, 2), vec!["c", "d"]);
+        assert!(log_tail(&dir.path().join("missing"), 2).is_empty());
+    }
+}
