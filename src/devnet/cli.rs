@@ -4,6 +4,7 @@
 //! not hold devnet logic itself.
 
 use super::plan::Topology;
+use super::scenario::{self, ScenarioName};
 use super::state::{self, DevnetState};
 use super::up::{self, UpOptions};
 use super::{control, down, status, txgen, watch, DevnetError};
@@ -95,6 +96,20 @@ pub enum DevnetCommand {
         /// Only the links among these nodes, e.g. node-0,node-3
         #[arg(long, value_name = "A,B")]
         between: Option<String>,
+    },
+    /// Play a story of forks and reorgs on a fresh devnet, narrated, and report what changed
+    #[command(
+        after_help = "Examples:\n  nakachain --network regtest devnet scenario partition-heal\n  nakachain devnet scenario 51-percent --keep\n\nScenarios:\n  partition-heal  split 2|2, each side confirms its own version of a double spend, heal:\n                  the heavier side wins and the other side's confirmation is undone\n  51-percent      a miner with most of the hashrate double-spends a merchant's\n                  confirmed payment with a secret, longer chain\n\nOn devnet blocks take about a second each (the scenario runs a 1 s devnet); on regtest\nthey are instant. Exits non-zero unless every node converged on the most-work tip."
+    )]
+    Scenario {
+        #[arg(value_enum)]
+        name: ScenarioName,
+        /// Leave the devnet up afterwards, to look around with `devnet tree` and `devnet events`
+        #[arg(long)]
+        keep: bool,
+        /// First port, as for `up` [default: 19000 devnet, 29000 regtest]
+        #[arg(long, value_name = "P")]
+        base_port: Option<u16>,
     },
     /// The transaction generator process that `up --tx-rate` starts
     #[command(hide = true)]
@@ -213,6 +228,21 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
             Ok(())
         }
         DevnetCommand::Txgen { rate, state } => txgen::run(&state, rate),
+        DevnetCommand::Scenario {
+            name,
+            keep,
+            base_port,
+        } => {
+            let verdict = scenario::run(name, network, keep, base_port)?;
+            if verdict.passed() {
+                Ok(())
+            } else {
+                Err(DevnetError::Scenario(
+                    "the nodes did not all converge on the most-work tip as the story expects"
+                        .to_string(),
+                ))
+            }
+        }
     }
 }
 

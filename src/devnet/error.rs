@@ -67,6 +67,10 @@ pub enum DevnetError {
     Io { path: PathBuf, source: io::Error },
     #[error("could not signal process {pid}: {reason}")]
     Signal { pid: u32, reason: String },
+    #[error("{} holds an earlier devnet's chain; a scenario starts from genesis: `nakachain devnet down --purge` clears it", .path.display())]
+    LeftoverChain { path: PathBuf },
+    #[error("scenario: {0}")]
+    Scenario(String),
 }
 
 impl DevnetError {
@@ -94,6 +98,8 @@ impl DevnetError {
             DevnetError::Cookie { .. } => "devnet-cookie",
             DevnetError::Io { .. } => "devnet-io",
             DevnetError::Signal { .. } => "devnet-signal",
+            DevnetError::LeftoverChain { .. } => "devnet-leftover-chain",
+            DevnetError::Scenario(_) => "devnet-scenario-failed",
         }
     }
 

@@ -23,6 +23,7 @@ mod error;
 pub mod node;
 pub mod plan;
 pub mod process;
+pub mod scenario;
 pub mod state;
 pub mod status;
 pub mod txgen;

@@ -63,12 +63,14 @@ pub(super) fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// The dropped count with each distinct reason once, in first-seen order.
+/// The dropped count with each distinct reason's code once, in first-seen order. A reason reads
+/// `code: detail`; the line keeps the code, the report has the detail.
 fn dropped_text(dropped: &[TxDrop]) -> String {
     let mut reasons: Vec<&str> = Vec::new();
     for drop in dropped {
-        if !reasons.contains(&drop.reason.as_str()) {
-            reasons.push(&drop.reason);
+        let code = drop.reason.split(": ").next().unwrap_or(&drop.reason);
+        if !reasons.contains(&code) {
+            reasons.push(code);
         }
     }
     format!("{} dropped ({})", dropped.len(), reasons.join(", "))

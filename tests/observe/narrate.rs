@@ -45,6 +45,21 @@ fn a_reorg_line_tells_depth_fork_tips_and_transactions() {
         "12:03:04.512 node-2  REORG depth 2 at fork 0000a1b2… (h=14): 0000ffee… → 0000c0de…, \
          3 txs returned, 3 dropped (a, b)"
     );
+    // The line keeps a reason's code; its detail is for the report.
+    assert_eq!(
+        line(
+            "node-2",
+            reorg(
+                0,
+                &[
+                    "txn-block-conflict: spends an output of 00ab",
+                    "txn-block-conflict: x"
+                ]
+            )
+        ),
+        "12:03:04.512 node-2  REORG depth 2 at fork 0000a1b2… (h=14): 0000ffee… → 0000c0de…, \
+         0 txs returned, 2 dropped (txn-block-conflict)"
+    );
 }
 
 #[test]

@@ -1,0 +1,368 @@
+//! The stage a scenario plays on: a fresh devnet, numbered narrated steps, the nodes' events
+//! told as they happen, and the waits and checks every script needs.
+//!
+//! Owns the plumbing shared by the scripts. Must not script anything itself, and must not reach
+//! into a node except by RPC.
+
+use crate::devnet::down::down;
+use crate::devnet::plan::{node_name, Topology};
+use crate::devnet::up::{up, UpOptions};
+use crate::devnet::{state, DevnetError, DevnetNode, DevnetState};
+use crate::net::node::unix_now_ms;
+use crate::observe::{
+    narrate_all, EventFollower, NodeEvent, NodeTip, RenderOptions, TreeView, Verbosity,
+};
+use crate::params::{Network, Params};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// How long a step may wait for the nodes (to agree, to disconnect) before the scenario fails.
+const STEP_PATIENCE: Duration = Duration::from_secs(60);
+const POLL_EVERY: Duration = Duration::from_millis(25);
+/// Spacing of the devnet a scenario starts, so each `generate` takes about a second on one core
+/// (the genesis target scales with the spacing).
+const SCENARIO_BLOCK_SECS: u32 = 1;
+/// Blocks below the tips drawn in the fork picture.
+const FORK_VIEW_DEPTH: u32 = 8;
+
+/// A payment signed but not yet broadcast.
+pub(super) struct Payment {
+    pub txid: String,
+    pub hex: String,
+    pub inputs: Value,
+}
+
+pub(super) struct Story {
+    pub state: DevnetState,
+    follower: EventFollower,
+    names: HashMap<SocketAddr, String>,
+    /// Every event read since the scenario started, merged in time order per poll.
+    pub events: Vec<NodeEvent>,
+    step: usize,
+}
+
+impl Story {
+    /// Starts `nodes` nodes in a mesh, none of them mining: every block in a scenario comes
+    /// from a `generate` the script asks for, so the story is the same on every run.
+    pub fn start(
+        network: Network,
+        nodes: usize,
+        base_port: Option<u16>,
+    ) -> Result<Story, DevnetError> {
+        let root = state::devnet_root(network)?;
+        // With a devnet up, `up` below refuses with the better message.
+        if !state::state_path(&root).exists() {
+            if let Some(path) = (0..nodes)
+                .map(|i| root.join(node_name(i)))
+                .find(|path| path.exists())
+            {
+                return Err(DevnetError::LeftoverChain {
+                    path: state::pretty(&path),
+                });
+            }
+        }
+        let options = UpOptions {
+            network,
+            nodes,
+            topology: Topology::Mesh,
+            mine: "none".to_string(),
+            threads: None,
+            block_time: (network == Network::Devnet).then_some(SCENARIO_BLOCK_SECS),
+            link_latency_ms: None,
+            tx_rate: None,
+            base_port,
+        };
+        let state = up(&options)?;
+        let names = state.names_by_addr();
+        let mut story = Story {
+            state,
+            follower: EventFollower::new(),
+            names,
+            events: Vec::new(),
+            step: 0,
+        };
+        // Start-up chatter (node started, peers connecting) is not part of the story.
+        story.follower.poll(&story.state.clients()?);
+        Ok(story)
+    }
+
+    pub fn params(&self) -> Params {
+        match (self.state.network, self.state.block_time) {
+            (Network::Devnet, Some(secs)) => Params::devnet_with_spacing(secs),
+            (network, _) => Params::for_network(network),
+        }
+    }
+
+    /// Prints the next numbered step.
+    pub fn step(&mut self, text: &str) {
+        self.step += 1;
+        println!("\n[{}] {text}", self.step);
+    }
+
+    /// Prints a line under the current step.
+    pub fn say(&self, text: &str) {
+        println!("    {text}");
+    }
+
+    pub fn node(&self, name: &str) -> Result<&DevnetNode, DevnetError> {
+        self.state.node(name)
+    }
+
+    pub fn call(&self, name: &str, method: &str, params: Vec<Value>) -> Result<Value, DevnetError> {
+        self.node(name)?.call(method, params)
+    }
+
+    /// Tells what the nodes did since the last look, one line per event.
+    pub fn tell_events(&mut self) -> Result<(), DevnetError> {
+        let batch = self.follower.poll(&self.state.clients()?);
+        for problem in &batch.problems {
+            self.say(&format!("(events: {problem})"));
+        }
+        for line in narrate_all(&batch.events, &self.names, Verbosity::Concise) {
+            println!("      {line}");
+        }
+        self.events.extend(batch.events);
+        Ok(())
+    }
+
+    /// Reads and forgets what the nodes did so far (a long warm-up tells nothing new).
+    pub fn skip_events(&mut self) -> Result<(), DevnetError> {
+        let clients = self.state.clients()?;
+        while !self.follower.poll(&clients).events.is_empty() {}
+        Ok(())
+    }
+
+    /// `generate n` on `name`; returns the last block's hash.
+    pub fn generate(&self, name: &str, n: u32) -> Result<String, DevnetError> {
+        let hashes = self.call(name, "generate", vec![json!(n)])?;
+        hashes
+            .as_array()
+            .and_then(|hashes| hashes.last())
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| DevnetError::Scenario(format!("{name}: generate returned {hashes}")))
+    }
+
+    /// Waits until every node in `names` has `tip` as its best block.
+    pub fn wait_for_tip(&self, names: &[&str], tip: &str) -> Result<(), DevnetError> {
+        self.wait(
+            &format!("{} to reach {}", names.join(", "), short(tip)),
+            || {
+                names.iter().try_fold(true, |all, name| {
+                    let best = self.call(name, "getbestblockhash", vec![])?;
+                    Ok(all && best.as_str() == Some(tip))
+                })
+            },
+        )
+    }
+
+    /// Waits until every node reports the same best block, and returns it.
+    pub fn wait_for_agreement(&self) -> Result<String, DevnetError> {
+        let mut agreed = String::new();
+        self.wait("every node to agree on one tip", || {
+            let tips = self.best_hashes()?;
+            let distinct: HashSet<&String> = tips.iter().collect();
+            if let (1, Some(tip)) = (distinct.len(), tips.first()) {
+                agreed = tip.clone();
+                return Ok(true);
+            }
+            Ok(false)
+        })?;
+        Ok(agreed)
+    }
+
+    /// Waits until no node of one group has a peer from another.
+    pub fn wait_for_split(&self, groups: &[&[&str]]) -> Result<(), DevnetError> {
+        let group_of: HashMap<SocketAddr, usize> = groups
+            .iter()
+            .enumerate()
+            .flat_map(|(index, names)| {
+                names
+                    .iter()
+                    .filter_map(|name| self.node(name).ok())
+                    .map(move |node| (node.p2p_addr, index))
+            })
+            .collect();
+        self.wait("the two sides to drop their links", || {
+            for (index, names) in groups.iter().enumerate() {
+                for name in *names {
+                    let peers = self.call(name, "getpeerinfo", vec![])?;
+                    let crosses = peers.as_array().into_iter().flatten().any(|peer| {
+                        peer["listen_addr"]
+                            .as_str()
+                            .and_then(|addr| addr.parse::<SocketAddr>().ok())
+                            .and_then(|addr| group_of.get(&addr))
+                            .is_some_and(|group| *group != index)
+                    });
+                    if crosses {
+                        return Ok(false);
+                    }
+                }
+            }
+            Ok(true)
+        })
+    }
+
+    fn wait(
+        &self,
+        what: &str,
+        mut done: impl FnMut() -> Result<bool, DevnetError>,
+    ) -> Result<(), DevnetError> {
+        let started = Instant::now();
+        while !done()? {
+            if started.elapsed() > STEP_PATIENCE {
+                return Err(DevnetError::Scenario(format!(
+                    "gave up after {} s waiting for {what}",
+                    STEP_PATIENCE.as_secs()
+                )));
+            }
+            std::thread::sleep(POLL_EVERY);
+        }
+        Ok(())
+    }
+
+    pub fn best_hashes(&self) -> Result<Vec<String>, DevnetError> {
+        self.state
+            .nodes
+            .iter()
+            .map(|node| {
+                let best = node.call("getbestblockhash", vec![])?;
+                Ok(best.as_str().unwrap_or_default().to_string())
+            })
+            .collect()
+    }
+
+    /// Every node's tip with its height and chainwork.
+    pub fn tips(&self) -> Result<Vec<NodeTip>, DevnetError> {
+        self.state
+            .nodes
+            .iter()
+            .map(|node| {
+                let info = node.call("getblockchaininfo", vec![])?;
+                NodeTip::from_blockchain_info(&node.name, &info)
+                    .map_err(|error| DevnetError::Scenario(error.to_string()))
+            })
+            .collect()
+    }
+
+    /// `payer` signs a payment of `amount` to a fresh address of `payee`, without sending it.
+    pub fn sign_payment(
+        &self,
+        payer: &str,
+        payee: &str,
+        amount: &str,
+    ) -> Result<Payment, DevnetError> {
+        let address = self.call(payee, "getnewaddress", vec![])?;
+        let payment = self.call(payer, "createpayment", vec![address, json!(amount)])?;
+        let text = |field: &str| {
+            payment[field].as_str().map(str::to_string).ok_or_else(|| {
+                DevnetError::Scenario(format!("createpayment without {field}: {payment}"))
+            })
+        };
+        Ok(Payment {
+            txid: text("txid")?,
+            hex: text("hex")?,
+            inputs: payment["inputs"].clone(),
+        })
+    }
+
+    pub fn broadcast(&self, name: &str, payment: &Payment) -> Result<(), DevnetError> {
+        self.call(name, "sendrawtransaction", vec![json!(payment.hex)])?;
+        Ok(())
+    }
+
+    /// The height of the block on `name`'s active chain that holds `txid`, looking at the
+    /// `depth` blocks below its tip.
+    pub fn confirmed_at(
+        &self,
+        name: &str,
+        txid: &str,
+        depth: u32,
+    ) -> Result<Option<u64>, DevnetError> {
+        let height = self
+            .call(name, "getblockcount", vec![])?
+            .as_u64()
+            .unwrap_or(0);
+        for h in (height.saturating_sub(u64::from(depth))..=height).rev() {
+            let hash = self.call(name, "getblockhash", vec![json!(h)])?;
+            let block = self.call(name, "getblock", vec![hash, json!(1)])?;
+            let holds = block["tx"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|tx| tx.as_str() == Some(txid));
+            if holds {
+                return Ok(Some(h));
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn in_mempool(&self, name: &str, txid: &str) -> Result<bool, DevnetError> {
+        let pool = self.call(name, "getrawmempool", vec![])?;
+        Ok(pool
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|tx| tx.as_str() == Some(txid)))
+    }
+
+    /// Draws the block tree as the nodes see it, each tip labelled with the nodes on it.
+    pub fn show_fork(&self) -> Result<(), DevnetError> {
+        let answers = self
+            .state
+            .nodes
+            .iter()
+            .map(|node| {
+                let tree = node.call("getblocktree", vec![json!(FORK_VIEW_DEPTH)])?;
+                Ok((node.name.clone(), tree))
+            })
+            .collect::<Result<Vec<_>, DevnetError>>()?;
+        let view = TreeView::from_nodes(&answers)
+            .map_err(|error| DevnetError::Scenario(error.to_string()))?;
+        let options = RenderOptions {
+            color: std::io::stdout().is_terminal(),
+            collapse_linear_after: Some(3),
+        };
+        for line in view.render(&options).lines() {
+            println!("      {line}");
+        }
+        Ok(())
+    }
+
+    /// Stops the devnet unless asked to keep it for a look around.
+    pub fn finish(self, keep: bool) -> Result<(), DevnetError> {
+        if keep {
+            println!("\nThe devnet is still up: try `nakachain devnet tree`, `nakachain devnet events`, then `nakachain devnet down`.");
+            return Ok(());
+        }
+        down(self.state.network, false).map(drop)
+    }
+
+    pub fn now_ms() -> u64 {
+        unix_now_ms()
+    }
+}
+
+/// The first 16 hex digits of a hash, for narration.
+pub(super) fn short(hash: &str) -> String {
+    hash.chars().take(16).collect::<String>() + "…"
+}
+
+/// The coins a `createpayment` answer spends, shortened: `6b676579…:0`.
+pub(super) fn coins(inputs: &Value) -> String {
+    let spent: Vec<String> = inputs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|outpoint| match outpoint.split_once(':') {
+            Some((txid, vout)) => format!("{}:{vout}", short(txid)),
+            None => outpoint.to_string(),
+        })
+        .collect();
+    spent.join(", ")
+}

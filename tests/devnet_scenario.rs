@@ -1,0 +1,96 @@
+//! `nakachain devnet scenario` end to end on regtest, with real node processes: each story must
+//! converge on the most-work tip, report the reorgs and the undone confirmation, and leave no
+//! process behind; a second story refuses to start on the first one's chain until it is purged.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Ports 24600-24607: apart from the ranges the other devnet tests use.
+const BASE_PORT: &str = "24600";
+
+fn nakachain(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nakachain"))
+        .current_dir(dir)
+        .args(["--network", "regtest", "devnet"])
+        .args(args)
+        .output()
+        .expect("run nakachain")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Processes whose command line names `dir`: the nodes a scenario started there.
+fn processes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .map(|cmdline| text(&cmdline).replace('\0', " "))
+        .filter(|cmdline| cmdline.contains(&needle))
+        .collect()
+}
+
+fn run_scenario(dir: &Path, name: &str) -> String {
+    let output = nakachain(dir, &["scenario", name, "--base-port", BASE_PORT]);
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "scenario {name} failed:\n{stdout}\n{}",
+        text(&output.stderr)
+    );
+    assert!(
+        processes_under(dir).is_empty(),
+        "scenario {name} left processes: {:?}",
+        processes_under(dir)
+    );
+    assert!(!dir.join("chain-data/regtest/devnet.json").exists());
+    stdout
+}
+
+#[test]
+fn both_stories_converge_on_the_heavier_chain_and_undo_the_lighter_sides_payment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let story = run_scenario(dir.path(), "partition-heal");
+    for expected in [
+        "The network splits: node-0, node-1 | node-2, node-3",
+        "[node-0, node-1]",
+        "[node-2, node-3]",
+        "node-0 reorged depth 2",
+        "node-1 reorged depth 2",
+        "dropped (txn-block-conflict",
+        "[ok] P1's confirmation on the minority side is undone",
+        "PASSED",
+    ] {
+        assert!(story.contains(expected), "no {expected:?} in:\n{story}");
+    }
+    assert!(!story.contains("node-2 reorged"), "{story}");
+
+    let refused = nakachain(dir.path(), &["scenario", "51-percent", "--base-port", BASE_PORT]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("holds an earlier devnet's chain"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    let purged = nakachain(dir.path(), &["down", "--purge"]);
+    assert!(purged.status.success(), "{}", text(&purged.stderr));
+    let story = run_scenario(dir.path(), "51-percent");
+    for expected in [
+        "node-0 reorged depth 2",
+        "node-1 reorged depth 2",
+        "node-2 reorged depth 2",
+        "[ok] PAY, the merchant's payment, is no longer confirmed",
+        "PASSED",
+    ] {
+        assert!(story.contains(expected), "no {expected:?} in:\n{story}");
+    }
+    assert!(!story.contains("node-3 reorged"), "{story}");
+}
