@@ -72,7 +72,10 @@ fn both_stories_converge_on_the_heavier_chain_and_undo_the_lighter_sides_payment
     }
     assert!(!story.contains("node-2 reorged"), "{story}");
 
-    let refused = nakachain(dir.path(), &["scenario", "51-percent", "--base-port", BASE_PORT]);
+    let refused = nakachain(
+        dir.path(),
+        &["scenario", "51-percent", "--base-port", BASE_PORT],
+    );
     assert!(!refused.status.success());
     assert!(
         text(&refused.stderr).contains("holds an earlier devnet's chain"),

@@ -2,11 +2,13 @@
 //! gossip, the ones discouraged for breaking consensus, and the ones denied by hand
 //! (`setdeniedpeers`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 
 /// Addresses learned from gossip that are remembered.
 const MAX_LEARNED: usize = 1_000;
+/// Addresses remembered as our own; a node has a handful (one per interface it listens on).
+const MAX_OWN_ADDRESSES: usize = 64;
 const RECONNECT_MIN_MS: u64 = 1_000;
 const RECONNECT_MAX_MS: u64 = 60_000;
 
@@ -45,6 +47,9 @@ pub(super) struct AddressBook {
     discouraged: HashMap<IpAddr, u64>,
     /// Sorted and without duplicates.
     denied: Vec<SocketAddr>,
+    /// Addresses that turned out to be this node: peers gossip them back, and each would
+    /// otherwise be dialed again (and refused as a self-connection) once a backoff.
+    own: BTreeSet<SocketAddr>,
 }
 
 impl AddressBook {
@@ -56,6 +61,7 @@ impl AddressBook {
                 .collect(),
             discouraged: HashMap::new(),
             denied: Vec::new(),
+            own: BTreeSet::new(),
         }
     }
 
@@ -70,16 +76,19 @@ impl AddressBook {
 
     /// An address heard of (a peer's listen address, or gossip).
     pub(super) fn learn(&mut self, addr: SocketAddr) {
-        if self.dials.len() < MAX_LEARNED + self.configured_count() {
+        if !self.own.contains(&addr) && self.dials.len() < MAX_LEARNED + self.configured_count() {
             self.dials
                 .entry(addr)
                 .or_insert_with(|| Dial::new(false, 0));
         }
     }
 
-    /// An address that turned out to be our own: never dialed again.
+    /// An address that turned out to be our own: never dialed again, nor learned again.
     pub(super) fn forget(&mut self, addr: SocketAddr) {
         self.dials.remove(&addr);
+        if self.own.len() < MAX_OWN_ADDRESSES {
+            self.own.insert(addr);
+        }
     }
 
     fn configured_count(&self) -> usize {
@@ -220,6 +229,17 @@ mod tests {
             "the delay doubled"
         );
         assert_eq!(book.due_dials(3 * RECONNECT_MIN_MS, &[], 0), vec![addr(1)]);
+    }
+
+    #[test]
+    fn an_address_found_to_be_our_own_is_not_learned_again() {
+        let mut book = AddressBook::new(&[], 0);
+        book.learn(addr(1));
+        book.learn(addr(2));
+        book.forget(addr(1));
+        book.learn(addr(1));
+        assert_eq!(book.known(), vec![addr(2)]);
+        assert_eq!(book.due_dials(0, &[], 8), vec![addr(2)]);
     }
 
     #[test]
