@@ -7,6 +7,7 @@ use super::state::{self, DevnetState};
 use super::up::is_node_running;
 use super::{DevnetError, DevnetNode};
 use crate::net::format_hashrate;
+use crate::types::Hash256;
 
 /// What one node said, or why it said nothing.
 #[derive(Clone, Debug, PartialEq)]
@@ -83,13 +84,10 @@ fn node_info(node: &DevnetNode) -> Result<NodeInfo, DevnetError> {
     })
 }
 
-/// The tip's last characters: enough to tell tips apart, short enough for a table.
+/// A hash from an RPC answer as `Hash256::short` shows it; text that is not a hash stays as is.
 pub fn short_hash(hash: &str) -> String {
-    const SHOWN: usize = 12;
-    match hash.char_indices().rev().nth(SHOWN - 1) {
-        Some((start, _)) if start > 0 => format!("…{}", &hash[start..]),
-        _ => hash.to_string(),
-    }
+    hash.parse::<Hash256>()
+        .map_or_else(|_| hash.to_string(), |hash| hash.short())
 }
 
 /// One line on agreement: every node answering with the same tip, or how many tips there are.
@@ -187,7 +185,7 @@ mod tests {
         let same = [answered("node-0", &tip_a, 5), answered("node-1", &tip_a, 5)];
         assert_eq!(
             agreement(&same),
-            "all 2 nodes agree on …00aa00aa00aa at height 5"
+            "all 2 nodes agree on 00aa…00aa00aa at height 5"
         );
         let split = [answered("node-0", &tip_a, 5), answered("node-1", &tip_b, 6)];
         assert_eq!(agreement(&split), "nodes disagree: 2 tips");
@@ -200,7 +198,7 @@ mod tests {
         ];
         assert_eq!(
             agreement(&one_down),
-            "1 of 2 nodes answer and agree on …00aa00aa00aa at height 5"
+            "1 of 2 nodes answer and agree on 00aa…00aa00aa at height 5"
         );
         assert_eq!(agreement(&[]), "no node answered");
     }
@@ -208,6 +206,7 @@ mod tests {
     #[test]
     fn short_hash_keeps_the_end() {
         assert_eq!(short_hash("abc"), "abc");
-        assert_eq!(short_hash("0123456789abcdef"), "…456789abcdef");
+        let hash = format!("{}1f3a9c2b", "0".repeat(56));
+        assert_eq!(short_hash(&hash), "0000…1f3a9c2b");
     }
 }

@@ -7,7 +7,7 @@
 //! against hand-built data.
 
 use super::events::{NodeEvent, ObservedEvent, TxDrop};
-use super::narrate::{count, short_hash};
+use super::narrate::count;
 use crate::types::{Hash256, Txid};
 use primitive_types::U256;
 use serde_json::Value;
@@ -216,8 +216,8 @@ impl Convergence {
                 reorg.node,
                 reorg.depth,
                 reorg.fork_height,
-                short_hash(&reorg.old_tip),
-                short_hash(&reorg.new_tip)
+                reorg.old_tip.short(),
+                reorg.new_tip.short()
             )
         }));
         let undone = self.confirmations_undone();
@@ -231,13 +231,13 @@ impl Convergence {
                 TxFate::ReturnedToMempool => "returned to the mempool".to_string(),
                 TxFate::Dropped { reason } => format!("dropped ({reason})"),
             };
-            format!("  tx {} on {}: {fate}", short_hash(&tx.txid), tx.node)
+            format!("  tx {} on {}: {fate}", tx.txid.short(), tx.node)
         }));
         lines.push("final tips:".to_string());
         lines.extend(
             self.final_tips
                 .iter()
-                .map(|tip| format!("  {} h={} {}", tip.node, tip.height, short_hash(&tip.tip))),
+                .map(|tip| format!("  {} h={} {}", tip.node, tip.height, tip.tip.short())),
         );
         let mut report = lines.join("\n");
         report.push('\n');
@@ -255,7 +255,7 @@ impl Convergence {
                 };
                 format!(
                     "converged on {} (h={height}), {work}, {ms} ms after the heal",
-                    short_hash(&tip)
+                    tip.short()
                 )
             }
             _ => {

@@ -10,9 +10,6 @@ use crate::types::Hash256;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-/// How many hex digits of a hash a line shows: enough to tell blocks apart by eye, and the
-/// leading zeros still show the work.
-const SHORT_HASH_DIGITS: usize = 8;
 /// Node names are padded to this width so the event texts line up for typical names.
 const NODE_COLUMN_CHARS: usize = 7;
 const MS_PER_DAY: u64 = 86_400_000;
@@ -25,12 +22,6 @@ pub enum Verbosity {
     /// Leaves out `block_connected` and `block_disconnected` lines that a `mined` or `REORG`
     /// line of the same node already tells (the reorg's blocks in and out, the mined block).
     Concise,
-}
-
-/// `hash` as its first hex digits and an ellipsis.
-pub fn short_hash(hash: &Hash256) -> String {
-    let hex = hash.to_hex();
-    format!("{}…", &hex[..SHORT_HASH_DIGITS])
 }
 
 /// `time_ms` as `HH:MM:SS.mmm` in UTC (a devnet runs for hours, not days, so no date).
@@ -83,14 +74,14 @@ fn describe(kind: &ObservedEvent, names: &HashMap<SocketAddr, String>) -> String
             network,
             height,
             tip,
-        } => format!("started on {network} at h={height} {}", short_hash(tip)),
+        } => format!("started on {network} at h={height} {}", tip.short()),
         ObservedEvent::BlockConnected { hash, height, txs } => format!(
             "connected h={height} {} ({})",
-            short_hash(hash),
+            hash.short(),
             count(*txs, "tx", "txs")
         ),
         ObservedEvent::BlockDisconnected { hash, height } => {
-            format!("disconnected h={height} {}", short_hash(hash))
+            format!("disconnected h={height} {}", hash.short())
         }
         ObservedEvent::Reorg {
             old_tip,
@@ -104,9 +95,9 @@ fn describe(kind: &ObservedEvent, names: &HashMap<SocketAddr, String>) -> String
         } => {
             let mut line = format!(
                 "REORG depth {depth} at fork {} (h={fork_height}): {} → {}, {} returned",
-                short_hash(fork_point),
-                short_hash(old_tip),
-                short_hash(new_tip),
+                fork_point.short(),
+                old_tip.short(),
+                new_tip.short(),
                 count(txs_returned.len(), "tx", "txs"),
             );
             if !txs_dropped.is_empty() {
@@ -116,13 +107,13 @@ fn describe(kind: &ObservedEvent, names: &HashMap<SocketAddr, String>) -> String
             line
         }
         ObservedEvent::BlockMined { hash, height } => {
-            format!("mined h={height} {}", short_hash(hash))
+            format!("mined h={height} {}", hash.short())
         }
         ObservedEvent::BlockInvalid { hash, reason } => {
-            format!("INVALID block {}: {reason}", short_hash(hash))
+            format!("INVALID block {}: {reason}", hash.short())
         }
         ObservedEvent::TxDropped { txid, reason } => {
-            format!("tx {} dropped: {reason}", short_hash(txid))
+            format!("tx {} dropped: {reason}", txid.short())
         }
         // An inbound peer's address has an ephemeral port no name maps to, so only an
         // outbound (dialed) address is looked up.

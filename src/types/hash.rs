@@ -46,6 +46,14 @@ impl Hash256 {
         hex::encode(reversed)
     }
 
+    /// The hash for people: the first 4 and last 8 hex digits, `0000…1f3a9c2b`. Block hashes
+    /// start with zeros, so the tail is what tells two apart; the head shows the work.
+    pub fn short(&self) -> String {
+        let hex = self.to_hex();
+        // `to_hex` always gives 64 ASCII hex digits.
+        format!("{}…{}", &hex[..4], &hex[56..])
+    }
+
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }

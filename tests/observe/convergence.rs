@@ -119,16 +119,16 @@ fn the_report_tells_who_reorged_and_what_was_undone() {
     let report = Convergence::measure(HEAL, &events, &final_tips, &before_heal).report();
     assert_eq!(
         report,
-        "converged on c2000000… (h=12), the most-work tip, 500 ms after the heal\n\
+        "converged on 0000…000000c2 (h=12), the most-work tip, 500 ms after the heal\n\
          1 reorg, 1 block orphaned, deepest 1 on node-3\n\
-         \x20 node-3 reorged depth 1 at fork h=10: b1000000… → c2000000…\n\
+         \x20 node-3 reorged depth 1 at fork h=10: 0000…000000b1 → 0000…000000c2\n\
          confirmations undone:\n\
-         \x20 tx a1000000… on node-3: returned to the mempool\n\
-         \x20 tx d1000000… on node-3: dropped (txn-block-conflict)\n\
+         \x20 tx 0000…000000a1 on node-3: returned to the mempool\n\
+         \x20 tx 0000…000000d1 on node-3: dropped (txn-block-conflict)\n\
          final tips:\n\
-         \x20 node-1 h=12 c2000000…\n\
-         \x20 node-2 h=12 c2000000…\n\
-         \x20 node-3 h=12 c2000000…\n"
+         \x20 node-1 h=12 0000…000000c2\n\
+         \x20 node-2 h=12 0000…000000c2\n\
+         \x20 node-3 h=12 0000…000000c2\n"
     );
 }
 

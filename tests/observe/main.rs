@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 /// A hash whose display hex starts with `prefix` and continues with zeros.
 fn hash(prefix: &str) -> Hash256 {
-    format!("{prefix:0<64}")
+    format!("{prefix:0>64}")
         .parse()
         .expect("test prefixes are hex and at most 64 digits")
 }

@@ -32,17 +32,17 @@ fn reorg(returned: usize, dropped: &[&str]) -> ObservedEvent {
 fn a_reorg_line_tells_depth_fork_tips_and_transactions() {
     assert_eq!(
         line("node-2", reorg(1, &["txn-block-conflict"])),
-        "12:03:04.512 node-2  REORG depth 2 at fork 0000a1b2… (h=14): 0000ffee… → 0000c0de…, \
+        "12:03:04.512 node-2  REORG depth 2 at fork 0000…0000a1b2 (h=14): 0000…0000ffee → 0000…0000c0de, \
          1 tx returned, 1 dropped (txn-block-conflict)"
     );
     assert_eq!(
         line("node-2", reorg(0, &[])),
-        "12:03:04.512 node-2  REORG depth 2 at fork 0000a1b2… (h=14): 0000ffee… → 0000c0de…, \
+        "12:03:04.512 node-2  REORG depth 2 at fork 0000…0000a1b2 (h=14): 0000…0000ffee → 0000…0000c0de, \
          0 txs returned"
     );
     assert_eq!(
         line("node-2", reorg(3, &["a", "b", "a"])),
-        "12:03:04.512 node-2  REORG depth 2 at fork 0000a1b2… (h=14): 0000ffee… → 0000c0de…, \
+        "12:03:04.512 node-2  REORG depth 2 at fork 0000…0000a1b2 (h=14): 0000…0000ffee → 0000…0000c0de, \
          3 txs returned, 3 dropped (a, b)"
     );
     // The line keeps a reason's code; its detail is for the report.
@@ -57,7 +57,7 @@ fn a_reorg_line_tells_depth_fork_tips_and_transactions() {
                 ]
             )
         ),
-        "12:03:04.512 node-2  REORG depth 2 at fork 0000a1b2… (h=14): 0000ffee… → 0000c0de…, \
+        "12:03:04.512 node-2  REORG depth 2 at fork 0000…0000a1b2 (h=14): 0000…0000ffee → 0000…0000c0de, \
          0 txs returned, 2 dropped (txn-block-conflict)"
     );
 }
@@ -73,7 +73,7 @@ fn block_lines() {
                 height: 15
             }
         ),
-        "12:03:04.512 node-1  mined h=15 0000abcd…"
+        "12:03:04.512 node-1  mined h=15 0000…0000abcd"
     );
     assert_eq!(
         line(
@@ -84,7 +84,7 @@ fn block_lines() {
                 txs: 1
             }
         ),
-        "12:03:04.512 node-1  connected h=15 0000abcd… (1 tx)"
+        "12:03:04.512 node-1  connected h=15 0000…0000abcd (1 tx)"
     );
     assert_eq!(
         line(
@@ -94,7 +94,7 @@ fn block_lines() {
                 height: 15
             }
         ),
-        "12:03:04.512 node-1  disconnected h=15 0000abcd…"
+        "12:03:04.512 node-1  disconnected h=15 0000…0000abcd"
     );
     assert_eq!(
         line(
@@ -104,7 +104,7 @@ fn block_lines() {
                 reason: "high-hash".to_string()
             }
         ),
-        "12:03:04.512 node-1  INVALID block 0000abcd…: high-hash"
+        "12:03:04.512 node-1  INVALID block 0000…0000abcd: high-hash"
     );
     assert_eq!(
         line(
@@ -114,7 +114,7 @@ fn block_lines() {
                 reason: "missing-inputs".to_string()
             }
         ),
-        "12:03:04.512 node-1  tx beef0000… dropped: missing-inputs"
+        "12:03:04.512 node-1  tx 0000…0000beef dropped: missing-inputs"
     );
     assert_eq!(
         line(
@@ -125,7 +125,7 @@ fn block_lines() {
                 tip: block
             }
         ),
-        "12:03:04.512 node-10 started on devnet at h=0 0000abcd…"
+        "12:03:04.512 node-10 started on devnet at h=0 0000…0000abcd"
     );
 }
 
@@ -220,7 +220,7 @@ fn partition_heal_and_latency_lines() {
     );
 }
 
-/// node-1 mines a block; node-3 receives it; node-2 had connected 0000ffee… and then reorgs
+/// node-1 mines a block; node-3 receives it; node-2 had connected 0000…0000ffee and then reorgs
 /// onto node-1's chain.
 fn story() -> Vec<NodeEvent> {
     let connected = |hash, height| ObservedEvent::BlockConnected {
@@ -256,10 +256,10 @@ fn concise_leaves_out_what_mined_and_reorg_lines_tell() {
     assert_eq!(
         concise,
         vec![
-            "12:03:04.512 node-2  connected h=16 0000ffee… (1 tx)",
-            "12:03:04.512 node-1  mined h=16 0000c0de…",
-            "12:03:04.512 node-3  connected h=16 0000c0de… (1 tx)",
-            "12:03:04.512 node-2  REORG depth 2 at fork 0000a1b2… (h=14): 0000ffee… → 0000c0de…, \
+            "12:03:04.512 node-2  connected h=16 0000…0000ffee (1 tx)",
+            "12:03:04.512 node-1  mined h=16 0000…0000c0de",
+            "12:03:04.512 node-3  connected h=16 0000…0000c0de (1 tx)",
+            "12:03:04.512 node-2  REORG depth 2 at fork 0000…0000a1b2 (h=14): 0000…0000ffee → 0000…0000c0de, \
              0 txs returned",
         ]
     );

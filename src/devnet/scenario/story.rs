@@ -347,9 +347,9 @@ impl Story {
     }
 }
 
-/// The first 16 hex digits of a hash, for narration.
+/// A hash from an RPC answer, shortened as everywhere else.
 pub(super) fn short(hash: &str) -> String {
-    hash.chars().take(16).collect::<String>() + "…"
+    crate::devnet::status::short_hash(hash)
 }
 
 /// The coins a `createpayment` answer spends, shortened: `6b676579…:0`.

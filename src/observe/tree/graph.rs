@@ -269,12 +269,6 @@ fn settle(active: &mut Vec<ActiveLane>, lane: usize, hash: Hash256, rows: &mut V
 }
 
 /// The last 8 hex digits identify a block; the first 4 show its work (leading zeros).
-fn short_hash(hash: &Hash256) -> String {
-    let hex = hash.to_hex();
-    // `to_hex` always gives 64 ASCII hex digits.
-    format!("{}…{}", &hex[..4], &hex[56..])
-}
-
 fn paint(text: &str, code: &str, color: bool) -> String {
     if color {
         format!("\x1b[{code}m{text}\x1b[0m")
@@ -334,7 +328,7 @@ impl Layout<'_> {
             let _ = write!(text, " {}", paint("(invalid)", "31", color));
         }
         if block.height > self.lowest_height && !self.view.blocks.contains_key(&block.prev) {
-            let _ = write!(text, " (parent {} not shown)", short_hash(&block.prev));
+            let _ = write!(text, " (parent {} not shown)", Hash256::short(&block.prev));
         }
         text
     }
@@ -395,7 +389,7 @@ pub(super) fn render(view: &TreeView, options: &RenderOptions) -> String {
                         out,
                         "{} {} h={}{remarks}",
                         draw_cells(cells, width, color),
-                        short_hash(&block.hash),
+                        Hash256::short(&block.hash),
                         block.height
                     );
                 }
