@@ -4,7 +4,7 @@
 #[path = "support/devnet.rs"]
 mod devnet;
 
-use devnet::{generate, generate_fresh, wait_for_tip, Devnet};
+use devnet::{crash, generate, generate_fresh, wait_for_tip, Devnet};
 use nakachain::devnet::DevnetNode;
 
 /// Needs the node's `setdeniedpeers` and `getblocktree` RPCs and `time_ms` events.
@@ -58,6 +58,43 @@ fn a_partition_shows_two_tips_and_the_heal_is_measured_and_told() {
     );
     assert!(events.contains("partitioned from"), "{events}");
     assert!(events.contains("healed: deny-list cleared"), "{events}");
+
+    devnet.ok(&["down"]);
+}
+
+#[test]
+fn a_crashed_node_is_left_out_with_a_note() {
+    let devnet = Devnet::new();
+    devnet.ok(&[
+        "up",
+        "--nodes",
+        "2",
+        "--mine",
+        "none",
+        "--base-port",
+        "24640",
+    ]);
+    let state = devnet.state();
+    let tip = generate(&state.nodes[0], 1);
+    wait_for_tip(&[&state.nodes[0], &state.nodes[1]], &tip);
+    crash(&state.nodes[1]);
+
+    let tree = devnet.run(&["tree"]);
+    assert!(tree.status.success());
+    let drawn = String::from_utf8_lossy(&tree.stdout);
+    assert!(
+        drawn.contains("[node-0]") && !drawn.contains("node-1"),
+        "{drawn}"
+    );
+    let notes = String::from_utf8_lossy(&tree.stderr);
+    assert!(notes.contains("node-1 is not running"), "{notes}");
+
+    let events = devnet.run(&["events"]);
+    assert!(events.status.success());
+    let told = String::from_utf8_lossy(&events.stdout);
+    assert!(told.contains("node-0  mined h=1"), "{told}");
+    let notes = String::from_utf8_lossy(&events.stderr);
+    assert!(notes.contains("node-1 is not running"), "{notes}");
 
     devnet.ok(&["down"]);
 }

@@ -191,4 +191,19 @@ mod tests {
         );
         assert_eq!(error.code(), "devnet-no-answer");
     }
+
+    #[test]
+    fn not_converged_says_what_to_do() {
+        let error = DevnetError::NotConverged {
+            nodes: 4,
+            tips: 2,
+            waited: Duration::from_secs(30),
+        };
+        assert_eq!(
+            error.to_string(),
+            "the 4 nodes did not agree on one tip within 30 s (2 different tips); wait longer \
+             with --wait, or look at `nakachain devnet tree`"
+        );
+        assert_eq!(error.code(), "devnet-not-converged");
+    }
 }

@@ -114,3 +114,28 @@ pub fn generate_fresh(node: &DevnetNode, blocks: u64) -> String {
         vec![json!(blocks), address],
     ))
 }
+
+/// Whether `pid` is a live process (a zombie waiting to be reaped is not).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+        })
+        .unwrap_or(false)
+}
+
+/// Kills `node`'s process outright (as a crash would) and waits until it is gone.
+pub fn crash(node: &DevnetNode) {
+    let pid = node.pid.expect("a started node has a pid");
+    let killed = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + PATIENCE;
+    while alive(pid) {
+        assert!(Instant::now() < deadline, "killed {} still runs", node.name);
+        sleep(Duration::from_millis(20));
+    }
+}
