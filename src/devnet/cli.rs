@@ -7,11 +7,16 @@ use super::plan::Topology;
 use super::scenario::{self, ScenarioName};
 use super::state::{self, DevnetState};
 use super::up::{self, UpOptions};
+use super::view::{self, RecentEvents};
 use super::{control, down, status, txgen, watch, DevnetError};
+use crate::observe::{Convergence, RenderOptions, Verbosity};
 use crate::params::{Network, DEVNET_SPACING_SECS};
 use clap::Subcommand;
+use std::collections::HashSet;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Subcommand, Debug)]
 pub enum DevnetCommand {
@@ -84,9 +89,45 @@ pub enum DevnetCommand {
     /// Cut one node off from all others
     #[command(after_help = "Example:\n  nakachain devnet isolate node-2")]
     Isolate { node: String },
-    /// Undo partitions and isolation: every node may reach its topology neighbours again
-    #[command(after_help = "Example:\n  nakachain devnet heal")]
-    Heal,
+    /// Undo partitions and isolation, wait until every node is on one tip, and print what the
+    /// heal did: time to agree, blocks orphaned, reorgs
+    #[command(
+        after_help = "Examples:\n  nakachain devnet heal\n  nakachain devnet heal --wait 120\n  nakachain devnet heal --no-wait"
+    )]
+    Heal {
+        /// How long to wait for the nodes to agree before giving up (exit status 1)
+        #[arg(long, value_name = "SECONDS", default_value_t = view::DEFAULT_PATIENCE.as_secs())]
+        wait: u64,
+        /// Return as soon as the nodes are told, without waiting or measuring
+        #[arg(long, conflicts_with = "wait")]
+        no_wait: bool,
+    },
+    /// The block tree of all nodes merged, drawn like `git log --graph`, tips labelled with
+    /// the nodes on them
+    #[command(
+        after_help = "Examples:\n  nakachain devnet tree\n  nakachain devnet tree --depth 100 --collapse 3"
+    )]
+    Tree {
+        /// How many blocks below the highest tip to show
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        depth: u32,
+        /// Draw a run of more than N plain blocks as one line
+        #[arg(long, value_name = "N")]
+        collapse: Option<usize>,
+    },
+    /// All nodes' events merged in time order: blocks mined and connected, reorgs, peers,
+    /// partitions and heals
+    #[command(
+        after_help = "Examples:\n  nakachain devnet events\n  nakachain devnet events --follow\n  nakachain devnet events --all"
+    )]
+    Events {
+        /// Keep printing new events until Ctrl-C
+        #[arg(long, short)]
+        follow: bool,
+        /// Every event, including the block connects a mined or REORG line already tells
+        #[arg(long)]
+        all: bool,
+    },
     /// Add delay to every link, or only among some nodes (0 removes it)
     #[command(
         after_help = "Examples:\n  nakachain devnet latency 200\n  nakachain devnet latency 500 --between node-0,node-3\n  nakachain devnet latency 0"
@@ -165,7 +206,8 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
             print!("{}", up::node_table(&state));
             println!("all {} nodes are up and peered", state.nodes.len());
             if watch {
-                watch::live(|| live_frame(network))?;
+                let mut recent = RecentEvents::default();
+                watch::live(|| live_frame(network, &mut recent))?;
                 print_down(&down::down(network, false)?);
             }
             Ok(())
@@ -177,7 +219,8 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
         }
         DevnetCommand::Watch => {
             load(network)?;
-            watch::live(|| live_frame(network)).map(drop)
+            let mut recent = RecentEvents::default();
+            watch::live(|| live_frame(network, &mut recent)).map(drop)
         }
         DevnetCommand::Down { purge } => {
             print_down(&down::down(network, purge)?);
@@ -214,10 +257,34 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
             println!("{node} is isolated");
             Ok(())
         }
-        DevnetCommand::Heal => {
-            control::heal(&load(network)?)?;
-            println!("healed: every node may reach its neighbours again");
+        DevnetCommand::Heal { wait, no_wait } => {
+            let state = load(network)?;
+            if no_wait {
+                control::heal(&state)?;
+                println!("healed: every node may reach its neighbours again");
+                return Ok(());
+            }
+            let patience = Duration::from_secs(wait);
+            print_heal(&view::heal_and_measure(&state, patience)?, patience)
+        }
+        DevnetCommand::Tree { depth, collapse } => {
+            let tree = view::fetch_tree(&load(network)?, depth)?;
+            print!(
+                "{}",
+                tree.render(&RenderOptions {
+                    color: std::io::stdout().is_terminal(),
+                    collapse_linear_after: collapse,
+                })
+            );
             Ok(())
+        }
+        DevnetCommand::Events { follow, all } => {
+            let verbosity = if all {
+                Verbosity::Everything
+            } else {
+                Verbosity::Concise
+            };
+            view::follow_events(&load(network)?, verbosity, follow)
         }
         DevnetCommand::Latency { ms, between } => {
             control::latency(&load(network)?, ms, between.as_deref())?;
@@ -257,11 +324,31 @@ fn kept_log(network: Network, node: &str) -> Result<Option<PathBuf>, DevnetError
     Ok((is_node_name && log.is_file()).then_some(log))
 }
 
-/// One frame of the live view (`watch`, `up --watch`): the status table; further panels, such as
-/// recent events, are appended to this text. `None` once the devnet is gone.
-fn live_frame(network: Network) -> Option<String> {
+/// One frame of the live view (`watch`, `up --watch`): the status table, then the latest
+/// events. `None` once the devnet is gone.
+fn live_frame(network: Network, recent: &mut RecentEvents) -> Option<String> {
     let state = load(network).ok()?;
-    Some(status::render(&state, &status::gather(&state)))
+    let mut frame = status::render(&state, &status::gather(&state));
+    frame.push_str(&recent.update(&state));
+    Some(frame)
+}
+
+/// The heal's headline and the rest of `Convergence::report` (its first two lines say what the
+/// headline says); an error when the nodes did not agree in time.
+fn print_heal(figures: &Convergence, patience: Duration) -> Result<(), DevnetError> {
+    println!("{}", view::heal_headline(figures));
+    for line in figures.report().lines().skip(2) {
+        println!("{line}");
+    }
+    if figures.converged {
+        return Ok(());
+    }
+    let tips: HashSet<_> = figures.final_tips.iter().map(|tip| tip.tip).collect();
+    Err(DevnetError::NotConverged {
+        nodes: figures.final_tips.len(),
+        tips: tips.len(),
+        waited: patience,
+    })
 }
 
 fn print_down(report: &down::DownReport) {

@@ -1,6 +1,7 @@
 //! Everything that can go wrong driving a devnet, each with a message that says what to do next
 //! and a stable `code()` for scripts and tests.
 
+use crate::observe::TreeError;
 use crate::rpc::ClientError;
 use std::io;
 use std::path::PathBuf;
@@ -71,6 +72,19 @@ pub enum DevnetError {
     LeftoverChain { path: PathBuf },
     #[error("scenario: {0}")]
     Scenario(String),
+    #[error("no devnet node answered {method}{}", describe_notes(.notes))]
+    NoNodeAnswered {
+        method: &'static str,
+        notes: Vec<String>,
+    },
+    #[error("the nodes' block trees do not fit together: {0}")]
+    Tree(#[from] TreeError),
+    #[error("the {nodes} nodes did not agree on one tip within {} s ({tips} different tips); wait longer with --wait, or look at `nakachain devnet tree`", .waited.as_secs())]
+    NotConverged {
+        nodes: usize,
+        tips: usize,
+        waited: Duration,
+    },
 }
 
 impl DevnetError {
@@ -100,6 +114,9 @@ impl DevnetError {
             DevnetError::Signal { .. } => "devnet-signal",
             DevnetError::LeftoverChain { .. } => "devnet-leftover-chain",
             DevnetError::Scenario(_) => "devnet-scenario-failed",
+            DevnetError::NoNodeAnswered { .. } => "devnet-no-answer",
+            DevnetError::Tree(_) => "devnet-tree",
+            DevnetError::NotConverged { .. } => "devnet-not-converged",
         }
     }
 
@@ -123,6 +140,14 @@ fn describe_tail(tail: &[String]) -> String {
         String::new()
     } else {
         format!("; it ended with:\n  {}", tail.join("\n  "))
+    }
+}
+
+fn describe_notes(notes: &[String]) -> String {
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!(":\n  {}", notes.join("\n  "))
     }
 }
 
@@ -155,5 +180,36 @@ mod tests {
             error.to_string(),
             "port 19004 (node-2 p2p) is already in use; pick another --base-port"
         );
+    }
+
+    #[test]
+    fn no_answer_lists_why() {
+        let error = DevnetError::NoNodeAnswered {
+            method: "getblocktree",
+            notes: vec![
+                "node-0 is not running".into(),
+                "node-1 is not running".into(),
+            ],
+        };
+        assert_eq!(
+            error.to_string(),
+            "no devnet node answered getblocktree:\n  node-0 is not running\n  node-1 is not running"
+        );
+        assert_eq!(error.code(), "devnet-no-answer");
+    }
+
+    #[test]
+    fn not_converged_says_what_to_do() {
+        let error = DevnetError::NotConverged {
+            nodes: 4,
+            tips: 2,
+            waited: Duration::from_secs(30),
+        };
+        assert_eq!(
+            error.to_string(),
+            "the 4 nodes did not agree on one tip within 30 s (2 different tips); wait longer \
+             with --wait, or look at `nakachain devnet tree`"
+        );
+        assert_eq!(error.code(), "devnet-not-converged");
     }
 }

@@ -13,6 +13,7 @@
 //! - [`control`]: partition, isolate, heal, latency
 //! - [`status`]: the status table
 //! - [`txgen`]: the payment generator process
+//! - [`view`]: the merged block tree, event stream and heal figures
 //! - [`watch`]: the live view and log following
 //! - [`cli`]: the `nakachain devnet` subcommands
 
@@ -28,6 +29,7 @@ pub mod state;
 pub mod status;
 pub mod txgen;
 pub mod up;
+pub mod view;
 pub mod watch;
 
 pub use cli::DevnetCommand;

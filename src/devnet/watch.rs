@@ -1,5 +1,5 @@
 //! Foreground loops: the live view (`watch`, `up --watch`) redrawn every second until Ctrl-C,
-//! and following a node's log.
+//! following a node's log, and any other step repeated until Ctrl-C (`events --follow`).
 //!
 //! Owns the terminal and Ctrl-C. Must not decide what a frame shows: the caller passes the
 //! frame, so more panels (events) can be added next to the status table.
@@ -54,6 +54,24 @@ pub fn live(mut frame: impl FnMut() -> Option<String>) -> Result<Ended, DevnetEr
             tokio::select! {
                 _ = interrupt.recv() => return Ok(Ended::Interrupted),
                 () = tokio::time::sleep(REFRESH) => {}
+            }
+        }
+    })
+}
+
+/// Runs `step` now and then every `period` until Ctrl-C or until it fails.
+pub fn every(
+    period: Duration,
+    mut step: impl FnMut() -> Result<(), DevnetError>,
+) -> Result<(), DevnetError> {
+    runtime()?.block_on(async {
+        let mut interrupt =
+            signal(SignalKind::interrupt()).map_err(DevnetError::io("SIGINT handler"))?;
+        loop {
+            step()?;
+            tokio::select! {
+                _ = interrupt.recv() => return Ok(()),
+                () = tokio::time::sleep(period) => {}
             }
         }
     })
