@@ -6,7 +6,7 @@ use nakachain::devnet::DevnetCommand;
 use nakachain::net::{self, NodeConfig};
 use nakachain::observe::tree::{RenderOptions, TreeView};
 use nakachain::params::{Network, Params, DEVNET_SPACING_SECS};
-use nakachain::rpc::{ClientError, Cookie, RpcClient};
+use nakachain::rpc::{self, ClientError, Cookie, RpcClient};
 use nakachain::store::{DataDir, DEFAULT_NODE_NAME};
 use serde_json::Value;
 use std::io::IsTerminal;
@@ -245,7 +245,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Rpc { method, args } => {
-            let params = args.iter().map(|arg| parse_cli_arg(arg)).collect();
+            let params = args
+                .iter()
+                .map(|arg| rpc::cli::param_from_arg(arg))
+                .collect();
             rpc_command(&cli.target, &method, params, print_json)
         }
         Command::Status => status(&cli.target),
@@ -294,17 +297,6 @@ fn run_node(
     }
 }
 
-/// Turns a command-line argument into a JSON parameter: JSON literals, arrays, objects and short
-/// numbers stay JSON; anything else (addresses, hashes, hex) is a string. Long digit strings are
-/// kept as strings so a hash that happens to be all digits is not read as a float.
-fn parse_cli_arg(arg: &str) -> Value {
-    match serde_json::from_str::<Value>(arg) {
-        Ok(Value::Number(_)) if arg.len() > 17 => Value::from(arg),
-        Ok(value) => value,
-        Err(_) => Value::from(arg),
-    }
-}
-
 fn client(target: &NodeTarget) -> Result<RpcClient, String> {
     let datadir = target.datadir();
     let contents = DataDir::read_cookie(&datadir).map_err(|error| error.to_string())?;
@@ -344,13 +336,8 @@ fn rpc_command(
 
 /// Prints like bitcoin-cli: strings bare, null as nothing, everything else as pretty JSON.
 fn print_json(value: &Value) {
-    match value {
-        Value::String(text) => println!("{text}"),
-        Value::Null => {}
-        other => println!(
-            "{}",
-            serde_json::to_string_pretty(other).unwrap_or_else(|_| other.to_string())
-        ),
+    if let Some(text) = rpc::cli::answer_text(value) {
+        println!("{text}");
     }
 }
 

@@ -36,14 +36,25 @@ fn processes_under(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-fn run_scenario(dir: &Path, name: &str) -> String {
-    let output = nakachain(dir, &["scenario", name, "--base-port", BASE_PORT]);
+/// Runs a scenario that must pass; returns its story.
+fn play(dir: &Path, name: &str, keep: bool) -> String {
+    let mut args = vec!["scenario", name, "--base-port", BASE_PORT];
+    if keep {
+        args.push("--keep");
+    }
+    let output = nakachain(dir, &args);
     let stdout = text(&output.stdout);
     assert!(
         output.status.success(),
         "scenario {name} failed:\n{stdout}\n{}",
         text(&output.stderr)
     );
+    stdout
+}
+
+/// Runs a scenario that must pass and stop everything it started; returns its story.
+fn run_scenario(dir: &Path, name: &str) -> String {
+    let stdout = play(dir, name, false);
     assert!(
         processes_under(dir).is_empty(),
         "scenario {name} left processes: {:?}",
@@ -57,7 +68,7 @@ fn run_scenario(dir: &Path, name: &str) -> String {
 fn both_stories_converge_on_the_heavier_chain_and_undo_the_lighter_sides_payment() {
     let dir = tempfile::tempdir().expect("temp dir");
 
-    let story = run_scenario(dir.path(), "partition-heal");
+    let story = play(dir.path(), "partition-heal", true);
     for expected in [
         "The network splits: node-0, node-1 | node-2, node-3",
         "[node-0, node-1]",
@@ -71,6 +82,16 @@ fn both_stories_converge_on_the_heavier_chain_and_undo_the_lighter_sides_payment
         assert!(story.contains(expected), "no {expected:?} in:\n{story}");
     }
     assert!(!story.contains("node-2 reorged"), "{story}");
+
+    // --keep left the devnet up to look around in.
+    let height = nakachain(dir.path(), &["rpc", "node-2", "getblockcount"]);
+    assert_eq!(text(&height.stdout).trim(), "104", "{}", text(&height.stderr));
+    let unknown = nakachain(dir.path(), &["rpc", "node-9", "getblockcount"]);
+    assert!(!unknown.status.success());
+    assert!(text(&unknown.stderr).contains("unknown node node-9"));
+    let stopped = nakachain(dir.path(), &["down"]);
+    assert!(stopped.status.success(), "{}", text(&stopped.stderr));
+    assert!(processes_under(dir.path()).is_empty());
 
     let refused = nakachain(
         dir.path(),

@@ -11,6 +11,7 @@ use super::view::{self, RecentEvents};
 use super::{control, down, status, txgen, watch, DevnetError};
 use crate::observe::{Convergence, RenderOptions, Verbosity};
 use crate::params::{Network, DEVNET_SPACING_SECS};
+use crate::rpc;
 use clap::Subcommand;
 use std::collections::HashSet;
 use std::io::IsTerminal;
@@ -137,6 +138,16 @@ pub enum DevnetCommand {
         /// Only the links among these nodes, e.g. node-0,node-3
         #[arg(long, value_name = "A,B")]
         between: Option<String>,
+    },
+    /// Call an RPC method on one node and print the answer, like `nakachain rpc`
+    #[command(
+        after_help = "Examples:\n  nakachain devnet rpc node-0 getblockchaininfo\n  nakachain --network regtest devnet rpc node-2 generate 3"
+    )]
+    Rpc {
+        node: String,
+        method: String,
+        /// Parameters: JSON where they parse as JSON, strings otherwise
+        args: Vec<String>,
     },
     /// Play a story of forks and reorgs on a fresh devnet, narrated, and report what changed
     #[command(
@@ -295,6 +306,17 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
             Ok(())
         }
         DevnetCommand::Txgen { rate, state } => txgen::run(&state, rate),
+        DevnetCommand::Rpc { node, method, args } => {
+            let params = args
+                .iter()
+                .map(|arg| rpc::cli::param_from_arg(arg))
+                .collect();
+            let answer = load(network)?.node(&node)?.call(&method, params)?;
+            if let Some(text) = rpc::cli::answer_text(&answer) {
+                println!("{text}");
+            }
+            Ok(())
+        }
         DevnetCommand::Scenario {
             name,
             keep,

@@ -1,7 +1,8 @@
 //! rpc: JSON-RPC 2.0 over HTTP/1.1 on loopback with cookie auth — the transport, not the methods.
 //!
 //! Owns the small HTTP layer (bounded reads, timeouts, status codes), the JSON-RPC envelope,
-//! cookie credentials, the blocking client the CLI uses, and helpers that read positional params
+//! cookie credentials, the blocking client the CLI uses (and how its arguments and answers
+//! read on a command line), and helpers that read positional params
 //! with clear errors.
 //!
 //! Must not touch node state: each call is forwarded as an [`RpcCall`] over a channel to the node
@@ -9,6 +10,7 @@
 //! file) or draw randomness (the cookie secret is an argument).
 
 pub mod auth;
+pub mod cli;
 pub mod client;
 mod envelope;
 pub mod error;

@@ -7,11 +7,9 @@
 use crate::devnet::down::down;
 use crate::devnet::plan::{node_name, Topology};
 use crate::devnet::up::{up, UpOptions};
-use crate::devnet::{state, DevnetError, DevnetNode, DevnetState};
+use crate::devnet::{state, view, DevnetError, DevnetNode, DevnetState};
 use crate::net::node::unix_now_ms;
-use crate::observe::{
-    narrate_all, EventFollower, NodeEvent, NodeTip, RenderOptions, TreeView, Verbosity,
-};
+use crate::observe::{narrate_all, EventFollower, NodeEvent, NodeTip, RenderOptions, Verbosity};
 use crate::params::{Network, Params};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -312,22 +310,12 @@ impl Story {
 
     /// Draws the block tree as the nodes see it, each tip labelled with the nodes on it.
     pub fn show_fork(&self) -> Result<(), DevnetError> {
-        let answers = self
-            .state
-            .nodes
-            .iter()
-            .map(|node| {
-                let tree = node.call("getblocktree", vec![json!(FORK_VIEW_DEPTH)])?;
-                Ok((node.name.clone(), tree))
-            })
-            .collect::<Result<Vec<_>, DevnetError>>()?;
-        let view = TreeView::from_nodes(&answers)
-            .map_err(|error| DevnetError::Scenario(error.to_string()))?;
         let options = RenderOptions {
             color: std::io::stdout().is_terminal(),
             collapse_linear_after: Some(3),
         };
-        for line in view.render(&options).lines() {
+        let tree = view::fetch_tree(&self.state, FORK_VIEW_DEPTH)?.render(&options);
+        for line in tree.lines() {
             println!("      {line}");
         }
         Ok(())
