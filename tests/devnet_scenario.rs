@@ -85,7 +85,12 @@ fn both_stories_converge_on_the_heavier_chain_and_undo_the_lighter_sides_payment
 
     // --keep left the devnet up to look around in.
     let height = nakachain(dir.path(), &["rpc", "node-2", "getblockcount"]);
-    assert_eq!(text(&height.stdout).trim(), "104", "{}", text(&height.stderr));
+    assert_eq!(
+        text(&height.stdout).trim(),
+        "104",
+        "{}",
+        text(&height.stderr)
+    );
     let unknown = nakachain(dir.path(), &["rpc", "node-9", "getblockcount"]);
     assert!(!unknown.status.success());
     assert!(text(&unknown.stderr).contains("unknown node node-9"));

@@ -8,8 +8,8 @@ use nakachain::miner::{assemble_block, solve_block, BlockSpec};
 use nakachain::params::Params;
 use nakachain::protocol::{
     Host, Input, Output, PeerId, Protocol, ProtocolConfig, BLOCK_STALL_TIMEOUT_MS,
-    HANDSHAKE_TIMEOUT_MS, MAX_BLOCKS_IN_FLIGHT_PER_PEER, MAX_UNCONNECTING_HEADERS,
-    PING_INTERVAL_MS, PING_TIMEOUT_MS,
+    HANDSHAKE_TIMEOUT_MS, MAX_BLOCKS_IN_FLIGHT_PER_PEER, MAX_BLOCKS_PER_GETDATA,
+    MAX_UNCONNECTING_HEADERS, PING_INTERVAL_MS, PING_TIMEOUT_MS,
 };
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Address, Block, BlockHeader, Hash256};
@@ -336,6 +336,29 @@ fn unsolicited_block_disconnects() {
     let out = node.recv(1, 1, &Message::Block(block));
     assert!(disconnects(&out, 1), "{out:?}");
     assert_eq!(node.tip(), sim_params().genesis_hash());
+}
+
+#[test]
+fn getdata_serves_each_item_once_and_more_blocks_than_allowed_disconnects() {
+    let mut node = Node::new();
+    node.handshake(0, 1, 1);
+    let tip = InvItem::block(node.tip());
+    // A block listed many times is served once.
+    let out = node.recv(1, 1, &Message::GetData(vec![tip; MAX_BLOCKS_PER_GETDATA]));
+    assert!(!disconnects(&out, 1), "{out:?}");
+    assert_eq!(sent(&out, 1).len(), 1, "{out:?}");
+    let out = node.recv(
+        2,
+        1,
+        &Message::GetData(vec![tip; MAX_BLOCKS_PER_GETDATA + 1]),
+    );
+    assert!(disconnects(&out, 1), "{out:?}");
+    assert!(
+        !sent(&out, 1)
+            .iter()
+            .any(|message| matches!(message, Message::Block(_))),
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -39,6 +39,9 @@ pub const PING_TIMEOUT_MS: u64 = 20_000;
 pub const BLOCK_STALL_TIMEOUT_MS: u64 = 10_000;
 /// Blocks requested from one peer at a time.
 pub const MAX_BLOCKS_IN_FLIGHT_PER_PEER: usize = 64;
+/// Blocks one `getdata` may ask for; a peer asking more is dropped.
+pub const MAX_BLOCKS_PER_GETDATA: usize = 2 * MAX_BLOCKS_IN_FLIGHT_PER_PEER;
+const _: () = assert!(MAX_BLOCKS_IN_FLIGHT_PER_PEER <= MAX_BLOCKS_PER_GETDATA);
 /// A peer that broke a consensus rule is not let back for this long.
 pub const DISCOURAGE_MS: u64 = 10 * 60 * 1000;
 /// How often each peer is asked for headers past our tip, so a lost announcement or a missed
@@ -416,10 +419,7 @@ impl Protocol {
                 self.on_inv(id, items, host);
                 Ok(())
             }
-            Message::GetData(items) => {
-                self.on_getdata(id, items, host);
-                Ok(())
-            }
+            Message::GetData(items) => self.on_getdata(id, items, host),
             Message::NotFound(items) => {
                 for item in items {
                     self.download.not_found(id, &item.hash);

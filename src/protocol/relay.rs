@@ -2,12 +2,16 @@
 //! transactions from peers, and headers for sync.
 
 use super::peer::PeerPhase;
-use super::{sync, Handled, Host, Misbehaviour, PeerId, Protocol, MAX_UNCONNECTING_HEADERS};
+use super::{
+    sync, Handled, Host, Misbehaviour, PeerId, Protocol, MAX_BLOCKS_PER_GETDATA,
+    MAX_UNCONNECTING_HEADERS,
+};
 use crate::chain::{BlockError, Chain};
 use crate::consensus::RuleError;
 use crate::mempool::MempoolError;
 use crate::types::{Block, Hash256, Transaction};
 use crate::wire::{InvItem, InvKind, Message};
+use std::collections::HashSet;
 
 impl Protocol {
     pub(super) fn on_inv(&mut self, id: PeerId, items: &[InvItem], host: &impl Host) {
@@ -39,9 +43,28 @@ impl Protocol {
         }
     }
 
-    pub(super) fn on_getdata(&mut self, id: PeerId, items: &[InvItem], host: &impl Host) {
+    pub(super) fn on_getdata(
+        &mut self,
+        id: PeerId,
+        items: &[InvItem],
+        host: &impl Host,
+    ) -> Handled {
+        let blocks = items
+            .iter()
+            .filter(|item| item.kind == InvKind::Block)
+            .count();
+        if blocks > MAX_BLOCKS_PER_GETDATA {
+            // Each block served is a copy in the send queue: a list as long as the wire allows
+            // could ask for gigabytes at once. Our own requests stay far below this.
+            return Err(Misbehaviour::protocol(format!(
+                "getdata for {blocks} blocks (at most {MAX_BLOCKS_PER_GETDATA} at once)"
+            )));
+        }
         let mut missing = Vec::new();
-        for item in items {
+        // Each item is served once however often it is listed, so what one getdata can make
+        // us queue is bounded by the blocks above and the mempool's byte bound.
+        let mut seen = HashSet::new();
+        for item in items.iter().filter(|item| seen.insert(**item)) {
             let message = match item.kind {
                 InvKind::Block => host
                     .chain()
@@ -65,6 +88,7 @@ impl Protocol {
         if !missing.is_empty() {
             self.send(id, Message::NotFound(missing));
         }
+        Ok(())
     }
 
     pub(super) fn on_tx(&mut self, id: PeerId, tx: &Transaction, host: &mut impl Host) -> Handled {
