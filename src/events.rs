@@ -3,11 +3,12 @@
 //! found invalid, transactions returned to or dropped from the mempool, peers coming, going
 //! and misbehaving, and the network controls (deny-list, added latency) being changed.
 //!
-//! Owns the log and the event shapes (which RPC `getevents` returns as JSON). Must not decide
+//! Owns the log and the event shapes (which RPC `getevents` returns as JSON, and which
+//! `observe` reads back from that JSON with the same serde attributes). Must not decide
 //! anything: the node pushes facts in, with the time as an argument.
 
 use crate::types::{Hash256, Txid};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -15,14 +16,14 @@ use std::net::SocketAddr;
 pub const DEFAULT_EVENT_CAPACITY: usize = 10_000;
 
 /// A transaction a reorg could not put back into the mempool, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DroppedTx {
     pub txid: Txid,
     pub reason: String,
 }
 
 /// One thing that happened.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     NodeStarted {
@@ -90,6 +91,24 @@ pub enum EventKind {
         peers: Vec<SocketAddr>,
     },
 }
+
+/// Every `type` tag [`EventKind`] is written with. A reader checks a tag against it so that a
+/// newer node's event of an unknown type can be kept aside while a known type with a malformed
+/// body is an error.
+pub const EVENT_TYPES: [&str; 12] = [
+    "node_started",
+    "block_connected",
+    "block_disconnected",
+    "reorg",
+    "block_mined",
+    "block_invalid",
+    "tx_dropped",
+    "peer_connected",
+    "peer_disconnected",
+    "peer_misbehaved",
+    "peers_denied",
+    "latency_set",
+];
 
 /// An event with its place in the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -210,5 +229,51 @@ mod tests {
             latency,
             serde_json::json!({"type": "latency_set", "ms": 250, "peers": []})
         );
+    }
+
+    #[test]
+    fn every_listed_type_is_a_variant() {
+        for name in EVENT_TYPES {
+            let error = serde_json::from_value::<EventKind>(serde_json::json!({"type": name}))
+                .expect_err("a tag with no body is incomplete");
+            assert!(
+                error.to_string().starts_with("missing field"),
+                "{name}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_back_what_it_writes() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 18_444));
+        let kinds = [
+            EventKind::Reorg {
+                old_tip: Hash256([1; 32]),
+                new_tip: Hash256([2; 32]),
+                fork_point: Hash256([3; 32]),
+                fork_height: 7,
+                depth: 1,
+                blocks_out: vec![Hash256([1; 32])],
+                blocks_in: vec![Hash256([2; 32])],
+                txs_returned: vec![Hash256([4; 32])],
+                txs_dropped: vec![DroppedTx {
+                    txid: Hash256([5; 32]),
+                    reason: "txn-block-conflict".to_string(),
+                }],
+            },
+            EventKind::PeerConnected {
+                peer: 3,
+                addr,
+                inbound: true,
+            },
+            EventKind::LatencySet {
+                ms: 250,
+                peers: vec![addr],
+            },
+        ];
+        for kind in kinds {
+            let json = serde_json::to_value(&kind).unwrap();
+            assert_eq!(serde_json::from_value::<EventKind>(json).unwrap(), kind);
+        }
     }
 }

@@ -4,22 +4,14 @@
 #[path = "support/devnet.rs"]
 mod devnet;
 
-use devnet::{crash, generate, generate_fresh, wait_for_tip, Devnet};
+use devnet::{crash, generate, generate_fresh, up_args, wait_for_tip, Devnet};
 use nakachain::devnet::DevnetNode;
 
 /// Needs the node's `setdeniedpeers` and `getblocktree` RPCs and `time_ms` events.
 #[test]
 fn a_partition_shows_two_tips_and_the_heal_is_measured_and_told() {
     let devnet = Devnet::new();
-    devnet.ok(&[
-        "up",
-        "--nodes",
-        "4",
-        "--mine",
-        "none",
-        "--base-port",
-        "24620",
-    ]);
+    devnet.ok(&up_args("4", "24620"));
     let state = devnet.state();
     let nodes: Vec<&DevnetNode> = state.nodes.iter().collect();
     let shared = generate(nodes[0], 2);
@@ -65,15 +57,7 @@ fn a_partition_shows_two_tips_and_the_heal_is_measured_and_told() {
 #[test]
 fn a_crashed_node_is_left_out_with_a_note() {
     let devnet = Devnet::new();
-    devnet.ok(&[
-        "up",
-        "--nodes",
-        "2",
-        "--mine",
-        "none",
-        "--base-port",
-        "24640",
-    ]);
+    devnet.ok(&up_args("2", "24640"));
     let state = devnet.state();
     let tip = generate(&state.nodes[0], 1);
     wait_for_tip(&[&state.nodes[0], &state.nodes[1]], &tip);

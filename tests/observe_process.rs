@@ -5,9 +5,8 @@
 #[path = "support/process.rs"]
 mod process;
 
-use nakachain::observe::{
-    narrate_all, Convergence, EventFollower, NodeEvent, NodeTip, ObservedEvent, Verbosity,
-};
+use nakachain::events::EventKind;
+use nakachain::observe::{narrate_all, Convergence, EventFollower, NodeEvent, NodeTip, Verbosity};
 use nakachain::types::Hash256;
 use process::{free_port, NodeProcess, PATIENCE};
 use serde_json::json;
@@ -36,7 +35,7 @@ fn tip_of(name: &str, node: &NodeProcess) -> NodeTip {
 }
 
 fn is_reorg_on(event: &NodeEvent, node: &str) -> bool {
-    event.node == node && matches!(event.kind, ObservedEvent::Reorg { .. })
+    event.node == node && matches!(event.kind.known(), Some(EventKind::Reorg { .. }))
 }
 
 #[test]

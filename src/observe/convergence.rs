@@ -6,8 +6,9 @@
 //! clock: the heal instant, the events and the tips are arguments, so a scenario can be checked
 //! against hand-built data.
 
-use super::events::{NodeEvent, ObservedEvent, TxDrop};
+use super::events::NodeEvent;
 use super::narrate::count;
+use crate::events::{DroppedTx, EventKind};
 use crate::types::{Hash256, Txid};
 use primitive_types::U256;
 use serde_json::Value;
@@ -81,7 +82,7 @@ pub struct ReorgSummary {
     pub txs_returned: Vec<Txid>,
     /// Transactions of the blocks taken out that could not (e.g. they conflict with the new
     /// branch): their confirmation is gone for good.
-    pub txs_dropped: Vec<TxDrop>,
+    pub txs_dropped: Vec<DroppedTx>,
 }
 
 /// What became of a transaction whose confirmation a reorg undid.
@@ -272,17 +273,17 @@ impl Convergence {
 
 /// The event made its node's active tip `agreed`.
 fn moved_onto(event: &NodeEvent, agreed: &Hash256) -> bool {
-    match &event.kind {
-        ObservedEvent::BlockConnected { hash, .. } => hash == agreed,
-        ObservedEvent::Reorg { new_tip, .. } => new_tip == agreed,
-        ObservedEvent::NodeStarted { tip, .. } => tip == agreed,
+    match event.kind.known() {
+        Some(EventKind::BlockConnected { hash, .. }) => hash == agreed,
+        Some(EventKind::Reorg { new_tip, .. }) => new_tip == agreed,
+        Some(EventKind::NodeStarted { tip, .. }) => tip == agreed,
         _ => false,
     }
 }
 
 fn summarize(event: &NodeEvent) -> Option<ReorgSummary> {
-    match &event.kind {
-        ObservedEvent::Reorg {
+    match event.kind.known() {
+        Some(EventKind::Reorg {
             old_tip,
             new_tip,
             fork_height,
@@ -291,7 +292,7 @@ fn summarize(event: &NodeEvent) -> Option<ReorgSummary> {
             txs_returned,
             txs_dropped,
             ..
-        } => Some(ReorgSummary {
+        }) => Some(ReorgSummary {
             node: event.node.clone(),
             time_ms: event.time_ms,
             depth: *depth,

@@ -1,108 +1,40 @@
 //! Events as an observer reads them back from `getevents`: typed, tagged with the node that
 //! reported them, and merged across nodes into one time-ordered story.
 //!
-//! Owns the reading side of the event shapes (`crate::events` only serializes) and the merge
-//! order. Must not talk to nodes (`poll` does) nor format anything for people (`narrate` does).
+//! Owns telling a known event type from an unknown one (the shapes themselves are
+//! `crate::events::EventKind`, read with the serde attributes they are written with) and the
+//! merge order. Must not talk to nodes (`poll` does) nor format anything for people (`narrate`
+//! does).
 //! Input comes from other processes, so every shape mismatch is a typed error, never a panic.
 
-use crate::types::{Hash256, Txid};
+use crate::events::{EventKind, EVENT_TYPES};
 use serde::Deserialize;
 use serde_json::Value;
-use std::net::SocketAddr;
-
-/// A transaction a reorg could not put back into the mempool, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct TxDrop {
-    pub txid: Txid,
-    pub reason: String,
-}
 
 /// What happened, as the node's `getevents` tagged it with `type`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ObservedEvent {
-    NodeStarted {
-        network: String,
-        height: u32,
-        tip: Hash256,
-    },
-    BlockConnected {
-        hash: Hash256,
-        height: u32,
-        txs: usize,
-    },
-    BlockDisconnected {
-        hash: Hash256,
-        height: u32,
-    },
-    Reorg {
-        old_tip: Hash256,
-        new_tip: Hash256,
-        fork_point: Hash256,
-        fork_height: u32,
-        depth: usize,
-        blocks_out: Vec<Hash256>,
-        blocks_in: Vec<Hash256>,
-        txs_returned: Vec<Txid>,
-        txs_dropped: Vec<TxDrop>,
-    },
-    BlockMined {
-        hash: Hash256,
-        height: u32,
-    },
-    BlockInvalid {
-        hash: Hash256,
-        reason: String,
-    },
-    TxDropped {
-        txid: Txid,
-        reason: String,
-    },
-    PeerConnected {
-        peer: u64,
-        addr: SocketAddr,
-        inbound: bool,
-    },
-    PeerDisconnected {
-        peer: u64,
-        addr: SocketAddr,
-        reason: String,
-    },
-    PeerMisbehaved {
-        peer: u64,
-        addr: SocketAddr,
-        reason: String,
-    },
-    /// The node's deny-list now in force; empty means the partition healed.
-    PeersDenied {
-        denied: Vec<SocketAddr>,
-    },
-    /// Added delay toward `peers`; empty `peers` means the default for all peers.
-    LatencySet {
-        ms: u64,
-        peers: Vec<SocketAddr>,
-    },
+    /// A `type` this build knows, read into the same shape the node wrote it from.
+    Known(EventKind),
     /// A `type` this build does not know (a newer node): kept so it is shown, not lost.
-    #[serde(skip)]
     Other(String),
 }
 
-/// Every `type` value [`ObservedEvent`] deserializes; anything else becomes `Other`. Listing
-/// them lets a malformed body of a known type be an error while an unknown type is not.
-const KNOWN_TYPES: [&str; 12] = [
-    "node_started",
-    "block_connected",
-    "block_disconnected",
-    "reorg",
-    "block_mined",
-    "block_invalid",
-    "tx_dropped",
-    "peer_connected",
-    "peer_disconnected",
-    "peer_misbehaved",
-    "peers_denied",
-    "latency_set",
-];
+impl ObservedEvent {
+    /// The event's shape when its `type` is one this build knows.
+    pub fn known(&self) -> Option<&EventKind> {
+        match self {
+            ObservedEvent::Known(kind) => Some(kind),
+            ObservedEvent::Other(_) => None,
+        }
+    }
+}
+
+impl From<EventKind> for ObservedEvent {
+    fn from(kind: EventKind) -> ObservedEvent {
+        ObservedEvent::Known(kind)
+    }
+}
 
 /// One event from one node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -193,13 +125,15 @@ impl NodeEvent {
             None => return Err(bad("type", "missing")),
             Some(kind) => kind.as_str().ok_or_else(|| bad("type", "not a string"))?,
         };
-        let kind = if KNOWN_TYPES.contains(&kind_name) {
-            ObservedEvent::deserialize(value).map_err(|error| EventParseError::BadBody {
-                node: node.to_string(),
-                seq,
-                kind: kind_name.to_string(),
-                detail: error.to_string(),
-            })?
+        let kind = if EVENT_TYPES.contains(&kind_name) {
+            ObservedEvent::Known(EventKind::deserialize(value).map_err(|error| {
+                EventParseError::BadBody {
+                    node: node.to_string(),
+                    seq,
+                    kind: kind_name.to_string(),
+                    detail: error.to_string(),
+                }
+            })?)
         } else {
             ObservedEvent::Other(kind_name.to_string())
         };

@@ -15,7 +15,7 @@ pub mod poll;
 pub mod tree;
 
 pub use convergence::{Convergence, NodeTip, ReorgSummary, TipParseError, TxFate, UndoneTx};
-pub use events::{merge, EventParseError, EventsPage, NodeEvent, ObservedEvent, TxDrop};
+pub use events::{merge, EventParseError, EventsPage, NodeEvent, ObservedEvent};
 pub use narrate::{narrate, narrate_all, Verbosity};
 pub use poll::{EventFollower, PollBatch, PollProblem, EVENTS_PER_POLL};
 pub use tree::{RenderOptions, TreeBlock, TreeError, TreeView};

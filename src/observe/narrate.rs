@@ -5,7 +5,8 @@
 //! reorder events (`events::merge` orders them) and must not read the clock: times come from
 //! the events.
 
-use super::events::{NodeEvent, ObservedEvent, TxDrop};
+use super::events::{NodeEvent, ObservedEvent};
+use crate::events::{DroppedTx, EventKind};
 use crate::types::Hash256;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -56,7 +57,7 @@ pub(super) fn count(n: usize, one: &str, many: &str) -> String {
 
 /// The dropped count with each distinct reason's code once, in first-seen order. A reason reads
 /// `code: detail`; the line keeps the code, the report has the detail.
-fn dropped_text(dropped: &[TxDrop]) -> String {
+fn dropped_text(dropped: &[DroppedTx]) -> String {
     let mut reasons: Vec<&str> = Vec::new();
     for drop in dropped {
         let code = drop.reason.split(": ").next().unwrap_or(&drop.reason);
@@ -69,21 +70,25 @@ fn dropped_text(dropped: &[TxDrop]) -> String {
 
 /// The event's text without time and node.
 fn describe(kind: &ObservedEvent, names: &HashMap<SocketAddr, String>) -> String {
+    let kind = match kind {
+        ObservedEvent::Known(kind) => kind,
+        ObservedEvent::Other(kind) => return format!("event of unknown type {kind:?}"),
+    };
     match kind {
-        ObservedEvent::NodeStarted {
+        EventKind::NodeStarted {
             network,
             height,
             tip,
         } => format!("started on {network} at h={height} {}", tip.short()),
-        ObservedEvent::BlockConnected { hash, height, txs } => format!(
+        EventKind::BlockConnected { hash, height, txs } => format!(
             "connected h={height} {} ({})",
             hash.short(),
             count(*txs, "tx", "txs")
         ),
-        ObservedEvent::BlockDisconnected { hash, height } => {
+        EventKind::BlockDisconnected { hash, height } => {
             format!("disconnected h={height} {}", hash.short())
         }
-        ObservedEvent::Reorg {
+        EventKind::Reorg {
             old_tip,
             new_tip,
             fork_point,
@@ -106,43 +111,42 @@ fn describe(kind: &ObservedEvent, names: &HashMap<SocketAddr, String>) -> String
             }
             line
         }
-        ObservedEvent::BlockMined { hash, height } => {
+        EventKind::BlockMined { hash, height } => {
             format!("mined h={height} {}", hash.short())
         }
-        ObservedEvent::BlockInvalid { hash, reason } => {
+        EventKind::BlockInvalid { hash, reason } => {
             format!("INVALID block {}: {reason}", hash.short())
         }
-        ObservedEvent::TxDropped { txid, reason } => {
+        EventKind::TxDropped { txid, reason } => {
             format!("tx {} dropped: {reason}", txid.short())
         }
         // An inbound peer's address has an ephemeral port no name maps to, so only an
         // outbound (dialed) address is looked up.
-        ObservedEvent::PeerConnected { addr, inbound, .. } => {
+        EventKind::PeerConnected { addr, inbound, .. } => {
             if *inbound {
                 format!("peer {addr} connected (inbound)")
             } else {
                 format!("peer {} connected (outbound)", peer_name(addr, names))
             }
         }
-        ObservedEvent::PeerDisconnected { addr, reason, .. } => {
+        EventKind::PeerDisconnected { addr, reason, .. } => {
             format!("peer {} disconnected: {reason}", peer_name(addr, names))
         }
-        ObservedEvent::PeerMisbehaved { addr, reason, .. } => {
+        EventKind::PeerMisbehaved { addr, reason, .. } => {
             format!("peer {} MISBEHAVED: {reason}", peer_name(addr, names))
         }
-        ObservedEvent::PeersDenied { denied } if denied.is_empty() => {
+        EventKind::PeersDenied { denied } if denied.is_empty() => {
             "healed: deny-list cleared".to_string()
         }
-        ObservedEvent::PeersDenied { denied } => {
+        EventKind::PeersDenied { denied } => {
             format!("partitioned from {}", peer_list(denied, names))
         }
-        ObservedEvent::LatencySet { ms, peers } if peers.is_empty() => {
+        EventKind::LatencySet { ms, peers } if peers.is_empty() => {
             format!("latency {ms} ms to all peers")
         }
-        ObservedEvent::LatencySet { ms, peers } => {
+        EventKind::LatencySet { ms, peers } => {
             format!("latency {ms} ms to {}", peer_list(peers, names))
         }
-        ObservedEvent::Other(kind) => format!("event of unknown type {kind:?}"),
     }
 }
 
@@ -176,15 +180,15 @@ impl<'a> Redundant<'a> {
         let mut redundant = Redundant::default();
         for event in events {
             let node = event.node.as_str();
-            match &event.kind {
-                ObservedEvent::BlockMined { hash, .. } => {
+            match event.kind.known() {
+                Some(EventKind::BlockMined { hash, .. }) => {
                     redundant.mined.insert((node, *hash), event.seq);
                 }
-                ObservedEvent::Reorg {
+                Some(EventKind::Reorg {
                     blocks_out,
                     blocks_in,
                     ..
-                } => {
+                }) => {
                     let run = (blocks_out.len() + blocks_in.len()) as u64;
                     let range = event.seq.saturating_sub(run)..event.seq;
                     for hash in blocks_out.iter().chain(blocks_in) {
@@ -202,13 +206,14 @@ impl<'a> Redundant<'a> {
     }
 
     fn hides(&self, event: &NodeEvent) -> bool {
-        let hash = match &event.kind {
-            ObservedEvent::BlockConnected { hash, .. }
-            | ObservedEvent::BlockDisconnected { hash, .. } => *hash,
+        let hash = match event.kind.known() {
+            Some(
+                EventKind::BlockConnected { hash, .. } | EventKind::BlockDisconnected { hash, .. },
+            ) => *hash,
             _ => return false,
         };
         let key = (event.node.as_str(), hash);
-        let mined_before = matches!(event.kind, ObservedEvent::BlockConnected { .. })
+        let mined_before = matches!(event.kind.known(), Some(EventKind::BlockConnected { .. }))
             && self.mined.get(&key).is_some_and(|&seq| seq < event.seq);
         mined_before
             || self

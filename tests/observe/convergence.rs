@@ -1,5 +1,6 @@
 use super::{event, hash};
-use nakachain::observe::{Convergence, NodeEvent, NodeTip, ObservedEvent, TxDrop, TxFate};
+use nakachain::events::{DroppedTx, EventKind};
+use nakachain::observe::{Convergence, NodeEvent, NodeTip, TxFate};
 use nakachain::types::Hash256;
 use primitive_types::U256;
 use serde_json::json;
@@ -16,7 +17,7 @@ fn tip(node: &str, tip: Hash256, height: u32, work: u64) -> NodeTip {
 }
 
 fn connected(node: &str, seq: u64, time_ms: u64, block: &str, height: u32) -> NodeEvent {
-    let kind = ObservedEvent::BlockConnected {
+    let kind = EventKind::BlockConnected {
         hash: hash(block),
         height,
         txs: 1,
@@ -33,7 +34,7 @@ struct Reorg<'a> {
 
 fn reorg(node: &str, seq: u64, time_ms: u64, r: Reorg) -> NodeEvent {
     let hashes = |list: &[&str]| list.iter().map(|h| hash(h)).collect::<Vec<_>>();
-    let kind = ObservedEvent::Reorg {
+    let kind = EventKind::Reorg {
         old_tip: hash(r.out[0]),
         new_tip: hash(r.into[r.into.len() - 1]),
         fork_point: hash("f0"),
@@ -45,7 +46,7 @@ fn reorg(node: &str, seq: u64, time_ms: u64, r: Reorg) -> NodeEvent {
         txs_dropped: r
             .dropped
             .iter()
-            .map(|(txid, reason)| TxDrop {
+            .map(|(txid, reason)| DroppedTx {
                 txid: hash(txid),
                 reason: reason.to_string(),
             })

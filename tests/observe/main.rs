@@ -22,12 +22,12 @@ fn addr(text: &str) -> SocketAddr {
     text.parse().expect("test addresses are valid")
 }
 
-fn event(node: &str, seq: u64, time_ms: u64, kind: ObservedEvent) -> NodeEvent {
+fn event(node: &str, seq: u64, time_ms: u64, kind: impl Into<ObservedEvent>) -> NodeEvent {
     NodeEvent {
         node: node.to_string(),
         seq,
         time_ms,
-        kind,
+        kind: kind.into(),
     }
 }
 

@@ -1,5 +1,6 @@
 use super::{event, hash};
-use nakachain::observe::{merge, NodeEvent, ObservedEvent};
+use nakachain::events::EventKind;
+use nakachain::observe::{merge, NodeEvent};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 
@@ -8,7 +9,7 @@ fn mined(node: &str, seq: u64, time_ms: u64) -> NodeEvent {
         node,
         seq,
         time_ms,
-        ObservedEvent::BlockMined {
+        EventKind::BlockMined {
             hash: hash("ab"),
             height: 1,
         },

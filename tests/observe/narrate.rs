@@ -1,15 +1,16 @@
 use super::{addr, event, hash, names};
-use nakachain::observe::{narrate, narrate_all, NodeEvent, ObservedEvent, TxDrop, Verbosity};
+use nakachain::events::{DroppedTx, EventKind};
+use nakachain::observe::{narrate, narrate_all, NodeEvent, ObservedEvent, Verbosity};
 
 /// 12:03:04.512 UTC on some day.
 const T: u64 = 19_675 * 86_400_000 + ((12 * 60 + 3) * 60 + 4) * 1_000 + 512;
 
-fn line(node: &str, kind: ObservedEvent) -> String {
+fn line(node: &str, kind: impl Into<ObservedEvent>) -> String {
     narrate(&event(node, 1, T, kind), &names())
 }
 
-fn reorg(returned: usize, dropped: &[&str]) -> ObservedEvent {
-    ObservedEvent::Reorg {
+fn reorg(returned: usize, dropped: &[&str]) -> EventKind {
+    EventKind::Reorg {
         old_tip: hash("0000ffee"),
         new_tip: hash("0000c0de"),
         fork_point: hash("0000a1b2"),
@@ -20,7 +21,7 @@ fn reorg(returned: usize, dropped: &[&str]) -> ObservedEvent {
         txs_returned: (0..returned).map(|i| hash(&format!("{i:x}"))).collect(),
         txs_dropped: dropped
             .iter()
-            .map(|reason| TxDrop {
+            .map(|reason| DroppedTx {
                 txid: hash("dd"),
                 reason: reason.to_string(),
             })
@@ -68,7 +69,7 @@ fn block_lines() {
     assert_eq!(
         line(
             "node-1",
-            ObservedEvent::BlockMined {
+            EventKind::BlockMined {
                 hash: block,
                 height: 15
             }
@@ -78,7 +79,7 @@ fn block_lines() {
     assert_eq!(
         line(
             "node-1",
-            ObservedEvent::BlockConnected {
+            EventKind::BlockConnected {
                 hash: block,
                 height: 15,
                 txs: 1
@@ -89,7 +90,7 @@ fn block_lines() {
     assert_eq!(
         line(
             "node-1",
-            ObservedEvent::BlockDisconnected {
+            EventKind::BlockDisconnected {
                 hash: block,
                 height: 15
             }
@@ -99,7 +100,7 @@ fn block_lines() {
     assert_eq!(
         line(
             "node-1",
-            ObservedEvent::BlockInvalid {
+            EventKind::BlockInvalid {
                 hash: block,
                 reason: "high-hash".to_string()
             }
@@ -109,7 +110,7 @@ fn block_lines() {
     assert_eq!(
         line(
             "node-1",
-            ObservedEvent::TxDropped {
+            EventKind::TxDropped {
                 txid: hash("beef"),
                 reason: "missing-inputs".to_string()
             }
@@ -119,7 +120,7 @@ fn block_lines() {
     assert_eq!(
         line(
             "node-10",
-            ObservedEvent::NodeStarted {
+            EventKind::NodeStarted {
                 network: "devnet".to_string(),
                 height: 0,
                 tip: block
@@ -136,7 +137,7 @@ fn peers_are_named_by_their_listen_address() {
     assert_eq!(
         line(
             "node-2",
-            ObservedEvent::PeerConnected {
+            EventKind::PeerConnected {
                 peer: 1,
                 addr: listen,
                 inbound: false
@@ -147,7 +148,7 @@ fn peers_are_named_by_their_listen_address() {
     assert_eq!(
         line(
             "node-2",
-            ObservedEvent::PeerConnected {
+            EventKind::PeerConnected {
                 peer: 2,
                 addr: ephemeral,
                 inbound: true
@@ -158,7 +159,7 @@ fn peers_are_named_by_their_listen_address() {
     assert_eq!(
         line(
             "node-2",
-            ObservedEvent::PeerDisconnected {
+            EventKind::PeerDisconnected {
                 peer: 1,
                 addr: listen,
                 reason: "denied".to_string()
@@ -169,7 +170,7 @@ fn peers_are_named_by_their_listen_address() {
     assert_eq!(
         line(
             "node-2",
-            ObservedEvent::PeerMisbehaved {
+            EventKind::PeerMisbehaved {
                 peer: 2,
                 addr: ephemeral,
                 reason: "bad-txns-inputs-duplicate".to_string()
@@ -187,17 +188,17 @@ fn partition_heal_and_latency_lines() {
         addr("10.0.0.9:18444"),
     ];
     assert_eq!(
-        line("node-1", ObservedEvent::PeersDenied { denied }),
+        line("node-1", EventKind::PeersDenied { denied }),
         "12:03:04.512 node-1  partitioned from node-2, node-3, 10.0.0.9:18444"
     );
     assert_eq!(
-        line("node-1", ObservedEvent::PeersDenied { denied: vec![] }),
+        line("node-1", EventKind::PeersDenied { denied: vec![] }),
         "12:03:04.512 node-1  healed: deny-list cleared"
     );
     assert_eq!(
         line(
             "node-1",
-            ObservedEvent::LatencySet {
+            EventKind::LatencySet {
                 ms: 200,
                 peers: vec![addr("127.0.0.1:18442")]
             }
@@ -207,7 +208,7 @@ fn partition_heal_and_latency_lines() {
     assert_eq!(
         line(
             "node-1",
-            ObservedEvent::LatencySet {
+            EventKind::LatencySet {
                 ms: 0,
                 peers: vec![]
             }
@@ -223,19 +224,19 @@ fn partition_heal_and_latency_lines() {
 /// node-1 mines a block; node-3 receives it; node-2 had connected 0000…0000ffee and then reorgs
 /// onto node-1's chain.
 fn story() -> Vec<NodeEvent> {
-    let connected = |hash, height| ObservedEvent::BlockConnected {
+    let connected = |hash, height| EventKind::BlockConnected {
         hash,
         height,
         txs: 1,
     };
-    let disconnected = |hash, height| ObservedEvent::BlockDisconnected { hash, height };
+    let disconnected = |hash, height| EventKind::BlockDisconnected { hash, height };
     vec![
         event("node-2", 5, T, connected(hash("0000ffee"), 16)),
         event(
             "node-1",
             3,
             T,
-            ObservedEvent::BlockMined {
+            EventKind::BlockMined {
                 hash: hash("0000c0de"),
                 height: 16,
             },

@@ -69,6 +69,20 @@ impl Drop for Devnet {
     }
 }
 
+/// The arguments of `devnet up` for `nodes` nodes that mine only when told to, with ports
+/// counted from `base_port`; a test can append more.
+pub fn up_args<'a>(nodes: &'a str, base_port: &'a str) -> Vec<&'a str> {
+    vec![
+        "up",
+        "--nodes",
+        nodes,
+        "--mine",
+        "none",
+        "--base-port",
+        base_port,
+    ]
+}
+
 pub fn call(node: &DevnetNode, method: &str, params: Vec<Value>) -> Value {
     node.call(method, params)
         .unwrap_or_else(|error| panic!("{method} on {}: {error}", node.name))
