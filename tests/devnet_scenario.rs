@@ -77,6 +77,8 @@ fn both_stories_converge_on_the_heavier_chain_and_undo_the_lighter_sides_payment
         "node-1 reorged depth 2",
         "dropped (txn-block-conflict",
         "[ok] P1's confirmation on the minority side is undone",
+        "on node-0: returned to the mempool",
+        "[ok] P3's confirmation is undone too",
         "PASSED",
     ] {
         assert!(story.contains(expected), "no {expected:?} in:\n{story}");

@@ -19,11 +19,14 @@ const MAJORITY_BLOCKS: u32 = 3;
 pub(super) const NODES: usize = ALL.len();
 
 pub(super) fn play(story: &mut Story) -> Result<Verdict, DevnetError> {
-    let mature = story.params().coinbase_maturity + 1;
+    let maturity = story.params().coinbase_maturity;
     story.step(&format!(
-        "node-0 mines {mature} blocks, so its first coinbase can be spent; all four nodes follow"
+        "node-1 mines a block and node-0 {maturity} more, so each has one coinbase it can spend; \
+         all four nodes follow"
     ));
-    let tip = story.generate("node-0", mature)?;
+    let first = story.generate("node-1", 1)?;
+    story.wait_for_tip(&ALL, &first)?;
+    let tip = story.generate("node-0", maturity)?;
     story.wait_for_tip(&ALL, &tip)?;
     story.skip_events()?;
     story.say(&format!("every node is at {}", short(&tip)));
@@ -50,14 +53,19 @@ pub(super) fn play(story: &mut Story) -> Result<Verdict, DevnetError> {
     story.tell_events()?;
 
     story.step(&format!(
-        "Minority side: P1 is broadcast and node-1 mines {MINORITY_BLOCKS} blocks on it"
+        "Minority side: P1 is broadcast, node-1 pays node-0 3 coins of its own (P3, no conflict), \
+         and node-1 mines {MINORITY_BLOCKS} blocks on them"
     ));
+    // P3 first: once P1 is in node-1's mempool, its wallet would pay from P1's output to it,
+    // and P3 would fall with P1.
+    let p3 = story.pay("node-1", "node-0", "3")?;
     story.broadcast("node-0", &p1)?;
     let minority_tip = story.generate("node-1", MINORITY_BLOCKS)?;
     story.wait_for_tip(&MINORITY, &minority_tip)?;
     let p1_height = story.confirmed_at("node-0", &p1.txid, MINORITY_BLOCKS)?;
     story.say(&format!(
-        "node-0 and node-1 see P1 confirmed (block {}), {MINORITY_BLOCKS} confirmations",
+        "node-0 and node-1 see P1 and P3 {} confirmed (block {}), {MINORITY_BLOCKS} confirmations",
+        short(&p3),
         p1_height.map_or("?".to_string(), |h| h.to_string())
     ));
     story.tell_events()?;
@@ -83,37 +91,35 @@ pub(super) fn play(story: &mut Story) -> Result<Verdict, DevnetError> {
     let after_heal = story.tips()?;
     let convergence = Convergence::measure(heal_ms, &story.events, &after_heal, &before_heal);
 
-    let mut checks = Vec::new();
-    checks.push(check(
-        agreed == majority_tip,
-        format!(
-            "every node ended on the majority's tip {}",
-            short(&majority_tip)
-        ),
-    ));
-    checks.push(check(
-        story
-            .confirmed_at("node-0", &p2.txid, MAJORITY_BLOCKS)?
-            .is_some(),
-        "P2 (majority side) is confirmed on the agreed chain".to_string(),
-    ));
-    let p1_anywhere = story
+    let p1_confirmed = story
         .confirmed_at("node-0", &p1.txid, MAJORITY_BLOCKS)?
-        .is_some()
-        || MINORITY.iter().try_fold(false, |any, name| {
-            Ok::<_, DevnetError>(any || story.in_mempool(name, &p1.txid)?)
-        })?;
-    checks.push(check(
-        !p1_anywhere,
-        "P1's confirmation on the minority side is undone, and P1 is gone: it conflicts with P2"
-            .to_string(),
-    ));
+        .is_some();
+    let p1_pending =
+        story.in_mempool("node-0", &p1.txid)? || story.in_mempool("node-1", &p1.txid)?;
+    let p3_pending = story.in_mempool("node-0", &p3)? && story.in_mempool("node-1", &p3)?;
+    let checks = vec![
+        (
+            agreed == majority_tip,
+            format!("every node ended on the majority's tip {}", short(&majority_tip)),
+        ),
+        (
+            story.confirmed_at("node-0", &p2.txid, MAJORITY_BLOCKS)?.is_some(),
+            "P2 (majority side) is confirmed on the agreed chain".to_string(),
+        ),
+        (
+            !p1_confirmed && !p1_pending,
+            "P1's confirmation on the minority side is undone, and P1 is gone: it conflicts with P2"
+                .to_string(),
+        ),
+        (
+            p3_pending,
+            "P3's confirmation is undone too, but it conflicts with nothing: it is back in the \
+             minority's mempools, waiting for a block"
+                .to_string(),
+        ),
+    ];
     Ok(Verdict {
         convergence,
         checks,
     })
-}
-
-fn check(passed: bool, what: String) -> (bool, String) {
-    (passed, what)
 }

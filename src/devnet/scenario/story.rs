@@ -267,6 +267,15 @@ impl Story {
         })
     }
 
+    /// `payer` pays `amount` to a fresh address of `payee` and broadcasts it; returns the txid.
+    pub fn pay(&self, payer: &str, payee: &str, amount: &str) -> Result<String, DevnetError> {
+        let address = self.call(payee, "getnewaddress", vec![])?;
+        let txid = self.call(payer, "sendtoaddress", vec![address, json!(amount)])?;
+        txid.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| DevnetError::Scenario(format!("{payer}: sendtoaddress returned {txid}")))
+    }
+
     pub fn broadcast(&self, name: &str, payment: &Payment) -> Result<(), DevnetError> {
         self.call(name, "sendrawtransaction", vec![json!(payment.hex)])?;
         Ok(())
