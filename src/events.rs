@@ -68,11 +68,17 @@ pub enum EventKind {
         peer: u64,
         addr: SocketAddr,
         inbound: bool,
+        /// Where the peer accepts connections, as its Version said; for an inbound peer the
+        /// only address that names it (`addr` has an ephemeral port).
+        #[serde(default)]
+        listen_addr: Option<SocketAddr>,
     },
     PeerDisconnected {
         peer: u64,
         addr: SocketAddr,
         reason: String,
+        #[serde(default)]
+        listen_addr: Option<SocketAddr>,
     },
     /// The peer broke a consensus rule; its address is discouraged for a while.
     PeerMisbehaved {
@@ -265,6 +271,7 @@ mod tests {
                 peer: 3,
                 addr,
                 inbound: true,
+                listen_addr: Some(addr),
             },
             EventKind::LatencySet {
                 ms: 250,

@@ -120,17 +120,26 @@ fn describe(kind: &ObservedEvent, names: &HashMap<SocketAddr, String>) -> String
         EventKind::TxDropped { txid, reason } => {
             format!("tx {} dropped: {reason}", txid.short())
         }
-        // An inbound peer's address has an ephemeral port no name maps to, so only an
-        // outbound (dialed) address is looked up.
-        EventKind::PeerConnected { addr, inbound, .. } => {
-            if *inbound {
-                format!("peer {addr} connected (inbound)")
-            } else {
-                format!("peer {} connected (outbound)", peer_name(addr, names))
-            }
+        // An inbound peer's address has an ephemeral port no name maps to: its listen address
+        // (from its Version) names it, when the event carries one.
+        EventKind::PeerConnected {
+            addr,
+            inbound,
+            listen_addr,
+            ..
+        } => {
+            let direction = if *inbound { "inbound" } else { "outbound" };
+            let name = peer_name(listen_addr.as_ref().unwrap_or(addr), names);
+            format!("peer {name} connected ({direction})")
         }
-        EventKind::PeerDisconnected { addr, reason, .. } => {
-            format!("peer {} disconnected: {reason}", peer_name(addr, names))
+        EventKind::PeerDisconnected {
+            addr,
+            reason,
+            listen_addr,
+            ..
+        } => {
+            let name = peer_name(listen_addr.as_ref().unwrap_or(addr), names);
+            format!("peer {name} disconnected: {reason}")
         }
         EventKind::PeerMisbehaved { addr, reason, .. } => {
             format!("peer {} MISBEHAVED: {reason}", peer_name(addr, names))

@@ -384,6 +384,7 @@ impl Protocol {
             peer: id,
             addr,
             inbound,
+            listen_addr: listen,
         }));
         self.send(id, Message::GetAddr);
         self.request_headers(id, chain, Hash256::ZERO);
@@ -576,6 +577,7 @@ impl Protocol {
                     peer: id,
                     addr: peer.addr,
                     reason: reason.to_string(),
+                    listen_addr: peer.listen_addr,
                 }));
         }
     }

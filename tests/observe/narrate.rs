@@ -140,7 +140,8 @@ fn peers_are_named_by_their_listen_address() {
             EventKind::PeerConnected {
                 peer: 1,
                 addr: listen,
-                inbound: false
+                inbound: false,
+                listen_addr: Some(listen),
             }
         ),
         "12:03:04.512 node-2  peer node-1 connected (outbound)"
@@ -151,18 +152,33 @@ fn peers_are_named_by_their_listen_address() {
             EventKind::PeerConnected {
                 peer: 2,
                 addr: ephemeral,
-                inbound: true
+                inbound: true,
+                listen_addr: None,
             }
         ),
         "12:03:04.512 node-2  peer 127.0.0.1:53012 connected (inbound)"
+    );
+    // An inbound peer that told its listen address is named by it.
+    assert_eq!(
+        line(
+            "node-2",
+            EventKind::PeerConnected {
+                peer: 3,
+                addr: ephemeral,
+                inbound: true,
+                listen_addr: Some(listen),
+            }
+        ),
+        "12:03:04.512 node-2  peer node-1 connected (inbound)"
     );
     assert_eq!(
         line(
             "node-2",
             EventKind::PeerDisconnected {
                 peer: 1,
-                addr: listen,
-                reason: "denied".to_string()
+                addr: ephemeral,
+                reason: "denied".to_string(),
+                listen_addr: Some(listen),
             }
         ),
         "12:03:04.512 node-2  peer node-1 disconnected: denied"

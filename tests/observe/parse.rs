@@ -149,7 +149,21 @@ fn reads_peer_events() {
         EventKind::PeerConnected {
             peer: 4,
             addr: peer,
-            inbound: false
+            inbound: false,
+            listen_addr: None,
+        },
+        "an event from a node that does not send listen_addr still reads"
+    );
+    assert_eq!(
+        known(
+            json!({"seq": 1, "time_ms": 0, "type": "peer_connected", "peer": 4,
+                    "addr": "127.0.0.1:50000", "inbound": true, "listen_addr": "127.0.0.1:18442"})
+        ),
+        EventKind::PeerConnected {
+            peer: 4,
+            addr: addr("127.0.0.1:50000"),
+            inbound: true,
+            listen_addr: Some(peer),
         }
     );
     assert_eq!(
@@ -160,7 +174,8 @@ fn reads_peer_events() {
         EventKind::PeerDisconnected {
             peer: 4,
             addr: peer,
-            reason: "denied".to_string()
+            reason: "denied".to_string(),
+            listen_addr: None,
         }
     );
     assert_eq!(
