@@ -351,6 +351,21 @@ fn connection_refused_has_a_clear_message() {
 }
 
 #[test]
+fn a_node_that_never_answers_is_a_timeout_after_the_clients_patience() {
+    // Accepts the connection (the kernel does, from the backlog) but never reads or answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = RpcClient::new(addr, Cookie::from_secret([1; 32]))
+        .with_response_timeout(Duration::from_millis(200));
+    let error = client.call("echo", vec![]).unwrap_err();
+    assert!(
+        matches!(error, ClientError::Timeout { after } if after == Duration::from_millis(200)),
+        "{error:?}"
+    );
+    drop(listener);
+}
+
+#[test]
 fn shutdown_stops_the_server() {
     let mut server = TestServer::start();
     let client = server.client();

@@ -10,9 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where a node's stdout and stderr go, inside its data directory.
 pub const NODE_LOG_FILE: &str = "node.log";
+/// How long watching commands wait for one node's answer.
+pub const OBSERVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevnetNode {
@@ -43,6 +46,22 @@ impl DevnetNode {
             SocketAddr::from((Ipv4Addr::LOCALHOST, self.rpc_port)),
             cookie,
         ))
+    }
+
+    /// A client for watching: it gives up on an answer after [`OBSERVE_TIMEOUT`], so a frozen
+    /// node cannot hang `status`, `events` or `tree` (a `generate` needs the patient `client`).
+    pub fn observer(&self) -> Result<RpcClient, DevnetError> {
+        Ok(self.client()?.with_response_timeout(OBSERVE_TIMEOUT))
+    }
+
+    /// Calls `method` through [`observer`](Self::observer); errors name the node.
+    pub fn ask(&self, method: &str, params: Vec<Value>) -> Result<Value, DevnetError> {
+        self.observer()?
+            .call(method, params)
+            .map_err(|source| DevnetError::Rpc {
+                node: self.name.clone(),
+                source,
+            })
     }
 
     /// Calls `method` on this node; errors name the node.

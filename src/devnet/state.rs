@@ -48,7 +48,7 @@ impl DevnetState {
     pub fn clients(&self) -> Result<Vec<(String, RpcClient)>, DevnetError> {
         self.nodes
             .iter()
-            .map(|node| Ok((node.name.clone(), node.client()?)))
+            .map(|node| Ok((node.name.clone(), node.observer()?)))
             .collect()
     }
 

@@ -71,10 +71,10 @@ fn node_status(node: &DevnetNode) -> NodeStatus {
 }
 
 fn node_info(node: &DevnetNode) -> Result<NodeInfo, DevnetError> {
-    let chain = node.call("getblockchaininfo", vec![])?;
-    let peers = node.call("getpeerinfo", vec![])?;
-    let mining = node.call("getmininginfo", vec![])?;
-    let mempool = node.call("getmempoolinfo", vec![])?;
+    let chain = node.ask("getblockchaininfo", vec![])?;
+    let peers = node.ask("getpeerinfo", vec![])?;
+    let mining = node.ask("getmininginfo", vec![])?;
+    let mempool = node.ask("getmempoolinfo", vec![])?;
     Ok(NodeInfo {
         height: chain["blocks"].as_u64().unwrap_or(0),
         tip: chain["bestblockhash"].as_str().unwrap_or("?").to_string(),

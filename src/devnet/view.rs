@@ -38,7 +38,7 @@ pub fn running_clients(state: &DevnetState) -> (Vec<(String, RpcClient)>, Vec<St
             notes.push(format!("{} is not running", node.name));
             continue;
         }
-        match node.client() {
+        match node.observer() {
             Ok(client) => clients.push((node.name.clone(), client)),
             Err(error) => notes.push(error.to_string()),
         }

@@ -29,6 +29,7 @@ pub struct RpcClient {
     addr: SocketAddr,
     cookie: Cookie,
     next_id: AtomicU64,
+    response_timeout: Duration,
 }
 
 /// Why a call got no result. Each variant's message says what to do next.
@@ -86,7 +87,15 @@ impl RpcClient {
             addr,
             cookie,
             next_id: AtomicU64::new(1),
+            response_timeout: RESPONSE_TIMEOUT,
         }
+    }
+
+    /// The same client waiting at most `timeout` for an answer, for callers that watch several
+    /// nodes and must not hang on one that stopped answering.
+    pub fn with_response_timeout(mut self, timeout: Duration) -> RpcClient {
+        self.response_timeout = timeout;
+        self
     }
 
     /// Calls `method` with positional `params`; an error answer is `ClientError::Rpc`.
@@ -103,7 +112,7 @@ impl RpcClient {
             })?;
         stream
             .set_write_timeout(Some(REQUEST_WRITE_TIMEOUT))
-            .and_then(|()| stream.set_read_timeout(Some(RESPONSE_TIMEOUT)))
+            .and_then(|()| stream.set_read_timeout(Some(self.response_timeout)))
             .map_err(ClientError::Io)?;
         let head = format!(
             "POST / HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -116,13 +125,13 @@ impl RpcClient {
         stream
             .write_all(&request)
             .map_err(|e| from_io(e, REQUEST_WRITE_TIMEOUT))?;
-        let (status, body) = read_response(&mut stream)?;
+        let (status, body) = read_response(&mut stream, self.response_timeout)?;
         interpret(status, &body, id)
     }
 }
 
-fn read_response(stream: &mut TcpStream) -> Result<(u16, Vec<u8>), ClientError> {
-    let timed_out = |e| from_io(e, RESPONSE_TIMEOUT);
+fn read_response(stream: &mut TcpStream, timeout: Duration) -> Result<(u16, Vec<u8>), ClientError> {
+    let timed_out = |e| from_io(e, timeout);
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head = loop {
