@@ -4,7 +4,7 @@
 //!
 //! Owns this one script. Must not judge convergence itself (`observe::Convergence` does).
 
-use super::story::{coins, short, Story};
+use super::story::{short, Story};
 use super::Verdict;
 use crate::devnet::control;
 use crate::devnet::DevnetError;
@@ -33,20 +33,8 @@ pub(super) fn play(story: &mut Story) -> Result<Verdict, DevnetError> {
     story.step(&format!(
         "{ATTACKER} signs two payments of the same coin: PAY to the merchant {MERCHANT}, and BACK to itself"
     ));
-    let pay = story.sign_payment(ATTACKER, MERCHANT, "10")?;
-    let back = story.sign_payment(ATTACKER, ATTACKER, "10")?;
-    if pay.inputs != back.inputs {
-        return Err(DevnetError::Scenario(format!(
-            "PAY and BACK should spend the same coin, but spend {} and {}",
-            pay.inputs, back.inputs
-        )));
-    }
-    story.say(&format!(
-        "PAY {}  BACK {}  both spend coin {}",
-        short(&pay.txid),
-        short(&back.txid),
-        coins(&pay.inputs)
-    ));
+    let [pay, back] =
+        story.sign_double_spend(ATTACKER, ["PAY", "BACK"], [MERCHANT, ATTACKER], "10")?;
 
     story.step(&format!(
         "{ATTACKER} quietly cuts itself off to mine in secret"

@@ -4,7 +4,7 @@
 //!
 //! Owns this one script. Must not judge convergence itself (`observe::Convergence` does).
 
-use super::story::{coins, short, Story};
+use super::story::{short, Story};
 use super::Verdict;
 use crate::devnet::control;
 use crate::devnet::DevnetError;
@@ -32,20 +32,7 @@ pub(super) fn play(story: &mut Story) -> Result<Verdict, DevnetError> {
     story.say(&format!("every node is at {}", short(&tip)));
 
     story.step("node-0 signs two payments of the same coin: P1 to node-1 and P2 to node-2");
-    let p1 = story.sign_payment("node-0", "node-1", "5")?;
-    let p2 = story.sign_payment("node-0", "node-2", "5")?;
-    if p1.inputs != p2.inputs {
-        return Err(DevnetError::Scenario(format!(
-            "P1 and P2 should spend the same coin, but spend {} and {}",
-            p1.inputs, p2.inputs
-        )));
-    }
-    story.say(&format!(
-        "P1 {}  P2 {}  both spend coin {}",
-        short(&p1.txid),
-        short(&p2.txid),
-        coins(&p1.inputs)
-    ));
+    let [p1, p2] = story.sign_double_spend("node-0", ["P1", "P2"], ["node-1", "node-2"], "5")?;
 
     story.step("The network splits: node-0, node-1 | node-2, node-3");
     control::partition(&story.state, "node-0,node-1/node-2,node-3")?;

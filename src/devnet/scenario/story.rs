@@ -267,6 +267,34 @@ impl Story {
         })
     }
 
+    /// `payer` signs two payments of `amount` that spend the same coin, called `names`, to fresh
+    /// addresses of `payees`: a double spend waiting for two sides to confirm one each.
+    pub fn sign_double_spend(
+        &self,
+        payer: &str,
+        names: [&str; 2],
+        payees: [&str; 2],
+        amount: &str,
+    ) -> Result<[Payment; 2], DevnetError> {
+        let first = self.sign_payment(payer, payees[0], amount)?;
+        let second = self.sign_payment(payer, payees[1], amount)?;
+        if first.inputs != second.inputs {
+            return Err(DevnetError::Scenario(format!(
+                "{} and {} should spend the same coin, but spend {} and {}",
+                names[0], names[1], first.inputs, second.inputs
+            )));
+        }
+        self.say(&format!(
+            "{} {}  {} {}  both spend coin {}",
+            names[0],
+            short(&first.txid),
+            names[1],
+            short(&second.txid),
+            coins(&first.inputs)
+        ));
+        Ok([first, second])
+    }
+
     /// `payer` pays `amount` to a fresh address of `payee` and broadcasts it; returns the txid.
     pub fn pay(&self, payer: &str, payee: &str, amount: &str) -> Result<String, DevnetError> {
         let address = self.call(payee, "getnewaddress", vec![])?;
