@@ -90,11 +90,13 @@ impl MiniNode {
     }
 
     /// Handles one input and writes what it sends, one write per peer (as the node's writer
-    /// task coalesces queued frames).
+    /// task coalesces queued frames); when the protocol pauses, resumes it after the writes.
     fn handle(&mut self, input: Input<'_>, keep: &impl Fn(&Message) -> bool) {
         let now = self.now_ms();
         let mut pending: Vec<(PeerId, Vec<u8>)> = Vec::new();
+        let mut resume = false;
         for output in self.protocol.handle(now, input, &mut self.host) {
+            resume |= output == Output::Resume;
             if let Output::Send { peer, message } = output {
                 if !keep(&message) {
                     continue;
@@ -110,6 +112,9 @@ impl MiniNode {
             if let Some((_, stream)) = self.streams.iter_mut().find(|(id, _)| *id == peer) {
                 stream.write_all(&bytes).expect("write");
             }
+        }
+        if resume {
+            self.handle(Input::Resume, keep);
         }
     }
 

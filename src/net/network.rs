@@ -43,6 +43,7 @@ impl NodeTask {
         let now = self.now_ms();
         let outputs = self.protocol.handle(now, input, &mut self.node);
         let mut too_slow = Vec::new();
+        let mut resume = false;
         for output in outputs {
             match output {
                 Output::Send { peer, message } => {
@@ -62,6 +63,8 @@ impl NodeTask {
                     }
                     self.node.events.push(unix_now_ms(), kind);
                 }
+                // The sends above are queued to the writer tasks, which run while we go on.
+                Output::Resume => resume = true,
             }
         }
         too_slow.sort_unstable();
@@ -70,6 +73,9 @@ impl NodeTask {
             tracing::warn!(peer, "send queue full: dropping a peer too slow to keep up");
             self.connections.close(peer);
             self.input(Input::Disconnected { peer });
+        }
+        if resume {
+            self.input(Input::Resume);
         }
     }
 

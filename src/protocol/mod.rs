@@ -114,6 +114,8 @@ pub enum Input<'a> {
     SetNetworkActive(bool),
     /// `setdeniedpeers`: replaces the deny-list (P2P listen addresses); empty clears it.
     SetDenied(&'a [SocketAddr]),
+    /// Carry on after an `Output::Resume`, once the outputs before it went out.
+    Resume,
 }
 
 /// Something for the shell to do, or to record.
@@ -132,6 +134,10 @@ pub enum Output {
     },
     /// A peer fact for the node's event log.
     Event(EventKind),
+    /// The protocol paused halfway through an input so that the outputs before this one can go
+    /// out first (a new block is announced before it is validated, so the round trip of the
+    /// announcement overlaps the validation). Carry them out, then hand it `Input::Resume`.
+    Resume,
 }
 
 /// One node's side of the protocol.
@@ -143,6 +149,8 @@ pub struct Protocol {
     download: BlockDownload,
     network_active: bool,
     outputs: Vec<Output>,
+    /// A block announced on arrival, to be validated on `Input::Resume`.
+    early_block: Option<relay::EarlyBlock>,
 }
 
 /// Why a peer is being dropped, and whether it broke consensus (and is discouraged).
@@ -181,6 +189,7 @@ impl Protocol {
             download: BlockDownload::default(),
             network_active: true,
             outputs: Vec::new(),
+            early_block: None,
         }
     }
 
@@ -224,6 +233,7 @@ impl Protocol {
                 }
             }
             Input::SetDenied(denied) => self.set_denied(now_ms, denied),
+            Input::Resume => self.submit_early_block(now_ms, host),
         }
         self.schedule(now_ms, host);
         std::mem::take(&mut self.outputs)

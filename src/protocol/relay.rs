@@ -3,10 +3,11 @@
 
 use super::peer::PeerPhase;
 use super::{
-    sync, Handled, Host, Misbehaviour, PeerId, Protocol, MAX_BLOCKS_PER_GETDATA,
+    sync, Handled, Host, Misbehaviour, Output, PeerId, Protocol, MAX_BLOCKS_PER_GETDATA,
     MAX_UNCONNECTING_HEADERS,
 };
 use crate::chain::{BlockError, Chain};
+use crate::consensus::rules::check_header_hashed;
 use crate::consensus::RuleError;
 use crate::mempool::MempoolError;
 use crate::types::{Block, Hash256, Transaction};
@@ -66,9 +67,12 @@ impl Protocol {
         let mut seen = HashSet::new();
         for item in items.iter().filter(|item| seen.insert(**item)) {
             let message = match item.kind {
+                // Never a block we found invalid: the peer would rightly drop us for it.
                 InvKind::Block => host
                     .chain()
-                    .block(&item.hash)
+                    .entry(&item.hash)
+                    .filter(|entry| !entry.status.is_invalid())
+                    .and_then(|_| host.chain().block(&item.hash))
                     .map(|block| Message::Block(Block::clone(&block))),
                 InvKind::Tx => host
                     .mempool()
@@ -120,7 +124,45 @@ impl Protocol {
         if let Some(peer) = self.peers.get_mut(&id) {
             peer.knows(hash);
         }
-        match host.submit_block(block.clone()) {
+        if extends_tip_with_due_work(block, &hash, host.chain()) {
+            // Announce now and validate on Resume: the announcement's round trip overlaps the
+            // validation. A peer that asks meanwhile is answered after it, from the chain, so
+            // it gets the block only if it turned out valid (otherwise `notfound`).
+            self.announce(InvItem::block(hash), Some(id));
+            self.early_block = Some(EarlyBlock {
+                peer: id,
+                hash,
+                block: block.clone(),
+                other_sources,
+            });
+            self.outputs.push(Output::Resume);
+            return Ok(());
+        }
+        self.submit_block(id, block.clone(), hash, other_sources, host)
+    }
+
+    /// Validates the block announced on arrival, as if it had just arrived.
+    pub(super) fn submit_early_block(&mut self, now_ms: u64, host: &mut impl Host) {
+        let Some(early) = self.early_block.take() else {
+            return;
+        };
+        let peer = early.peer;
+        if let Err(misbehaviour) =
+            self.submit_block(peer, early.block, early.hash, early.other_sources, host)
+        {
+            self.drop_peer(now_ms, peer, misbehaviour);
+        }
+    }
+
+    fn submit_block(
+        &mut self,
+        id: PeerId,
+        block: Block,
+        hash: Hash256,
+        other_sources: Vec<PeerId>,
+        host: &mut impl Host,
+    ) -> Handled {
+        match host.submit_block(block) {
             Ok(outcome) => {
                 if let Some((_, rule)) =
                     outcome.invalid.iter().find(|(invalid, _)| *invalid == hash)
@@ -223,6 +265,24 @@ impl Protocol {
             self.send(peer, Message::Inv(vec![item]));
         }
     }
+}
+
+/// A block announced on arrival and not yet validated.
+pub(super) struct EarlyBlock {
+    peer: PeerId,
+    hash: Hash256,
+    block: Block,
+    other_sources: Vec<PeerId>,
+}
+
+/// Whether `block` is the next block on our tip with the proof of work the chain expects
+/// there: worth announcing before the (costlier) validation of its body, since a forger would
+/// have to do that work. A body that turns out not to match is never served.
+fn extends_tip_with_due_work(block: &Block, hash: &Hash256, chain: &Chain) -> bool {
+    let next = chain.next_block();
+    block.header.prev_hash == next.prev_hash
+        && block.header.bits == next.bits
+        && check_header_hashed(&block.header, hash, chain.params()).is_ok()
 }
 
 /// Failures of the body checks that run before the merkle root ties the body to the header:

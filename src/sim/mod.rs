@@ -232,6 +232,7 @@ impl Sim {
         let node = &mut self.nodes[index];
         node.host.set_clock(now_secs);
         let outputs = node.protocol.handle(self.now_ms, input, &mut node.host);
+        let mut resume = false;
         for output in outputs {
             match output {
                 Output::Send { peer, message } => {
@@ -248,7 +249,11 @@ impl Sim {
                         .disconnect(&mut self.rng, self.now_ms, index, peer);
                 }
                 Output::Event(_) => {}
+                Output::Resume => resume = true,
             }
+        }
+        if resume {
+            self.input(index, Input::Resume);
         }
     }
 

@@ -18,6 +18,8 @@ use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 
+mod early_relay;
+
 const NODE_NONCE: u64 = 0x5eed_0001;
 
 /// A simulated node's state with its clock well past genesis, so real blocks are not from
@@ -91,8 +93,17 @@ impl Node {
         }
     }
 
+    /// Feeds `input`, and `Resume` whenever the protocol pauses (as a shell does once it has
+    /// carried out the outputs); returns every output, the pause marks included.
     fn input(&mut self, now_ms: u64, input: Input<'_>) -> Vec<Output> {
-        self.protocol.handle(now_ms, input, &mut self.host)
+        let mut out = self.protocol.handle(now_ms, input, &mut self.host);
+        let mut paused = out.contains(&Output::Resume);
+        while paused {
+            let more = self.protocol.handle(now_ms, Input::Resume, &mut self.host);
+            paused = more.contains(&Output::Resume);
+            out.extend(more);
+        }
+        out
     }
 
     fn recv(&mut self, now_ms: u64, peer: PeerId, message: &Message) -> Vec<Output> {
