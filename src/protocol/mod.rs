@@ -195,6 +195,11 @@ impl Protocol {
 
     /// Takes one input and returns what to do about it.
     pub fn handle(&mut self, now_ms: u64, input: Input<'_>, host: &mut impl Host) -> Vec<Output> {
+        if input != Input::Resume {
+            // A shell that went on without resuming still gets the paused block validated,
+            // before anything else happens.
+            self.submit_early_block(now_ms, host);
+        }
         match input {
             Input::Connected {
                 peer,

@@ -103,3 +103,14 @@ fn a_block_off_the_tip_is_validated_before_anything_is_said() {
         "a side branch is not relayed: {out:?}"
     );
 }
+
+#[test]
+fn a_paused_block_is_validated_before_the_next_input_even_without_resume() {
+    let mut node = Node::new();
+    node.handshake(0, 1, 1);
+    let block = solved(&node.host.chain, 6);
+    let out = deliver_without_resuming(&mut node, 1, 1, &block);
+    assert_eq!(out.last(), Some(&Output::Resume));
+    node.tick(2);
+    assert_eq!(node.tip(), block.hash());
+}
