@@ -6,8 +6,8 @@
 //! do: blocks come from `generate`, splits from the deny-lists, and every fact in the report is
 //! read back from the nodes.
 //!
-//! - [`story`]: the stage (start, steps, waits, payments, events)
-//! - [`partition_heal`], [`majority_attack`]: the scripts
+//! - `story`: the stage (start, steps, waits, payments, events)
+//! - `partition_heal`, `majority_attack`: the scripts
 
 mod majority_attack;
 mod partition_heal;
