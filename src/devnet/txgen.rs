@@ -73,15 +73,15 @@ fn pay_once(state: &DevnetState, rng: &mut StdRng) -> Result<Option<String>, Dev
     let mut payers: Vec<usize> = (0..state.nodes.len()).collect();
     payers.shuffle(rng);
     for payer in payers {
-        let balances = state.nodes[payer].call("getbalances", vec![])?;
+        let balances = state.nodes[payer].ask("getbalances", vec![])?;
         if confirmed_units(&balances) < MIN_PAYER_BALANCE_UNITS {
             continue;
         }
         let payee = pick_payee(payer, state.nodes.len(), rng);
-        let address = state.nodes[payee].call("getnewaddress", vec![])?;
+        let address = state.nodes[payee].ask("getnewaddress", vec![])?;
         let amount = Amount(rng.random_range(PAYMENT_UNITS));
         let txid =
-            state.nodes[payer].call("sendtoaddress", vec![address, json!(amount.to_string())])?;
+            state.nodes[payer].ask("sendtoaddress", vec![address, json!(amount.to_string())])?;
         return Ok(Some(format!(
             "{} paid {amount} to {}: {}",
             state.nodes[payer].name,
