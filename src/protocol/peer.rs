@@ -90,6 +90,11 @@ impl Peer {
         }
     }
 
+    /// Whether the peer is known to have `hash` (it announced it, or we sent it).
+    pub(super) fn has_heard_of(&self, hash: &Hash256) -> bool {
+        self.known.contains(hash)
+    }
+
     /// Whether `hash` should be announced to the peer (it is not known to have it); remembers
     /// that it will have been.
     pub(super) fn announce(&mut self, hash: Hash256) -> bool {

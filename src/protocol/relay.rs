@@ -124,7 +124,8 @@ impl Protocol {
         if let Some(peer) = self.peers.get_mut(&id) {
             peer.knows(hash);
         }
-        if extends_tip_with_due_work(block, &hash, host.chain()) {
+        if self.someone_to_tell(&hash, id) && extends_tip_with_due_work(block, &hash, host.chain())
+        {
             // Announce now and validate on Resume: the announcement's round trip overlaps the
             // validation. A peer that asks meanwhile is answered after it, from the chain, so
             // it gets the block only if it turned out valid (otherwise `notfound`).
@@ -251,6 +252,14 @@ impl Protocol {
     pub(super) fn announce_tip(&mut self, chain: &Chain, except: Option<PeerId>) {
         let tip = chain.tip().hash;
         self.announce(InvItem::block(tip), except);
+    }
+
+    /// Whether a ready peer other than `source` has not heard of `hash`: with nobody to tell
+    /// (a sync from one peer), announcing early would only add a pause.
+    fn someone_to_tell(&self, hash: &Hash256, source: PeerId) -> bool {
+        self.peers.values().any(|peer| {
+            peer.phase == PeerPhase::Ready && peer.id != source && !peer.has_heard_of(hash)
+        })
     }
 
     pub(super) fn announce(&mut self, item: InvItem, except: Option<PeerId>) {

@@ -108,9 +108,20 @@ fn a_block_off_the_tip_is_validated_before_anything_is_said() {
 fn a_paused_block_is_validated_before_the_next_input_even_without_resume() {
     let mut node = Node::new();
     node.handshake(0, 1, 1);
+    node.handshake(0, 2, 2);
     let block = solved(&node.host.chain, 6);
     let out = deliver_without_resuming(&mut node, 1, 1, &block);
     assert_eq!(out.last(), Some(&Output::Resume));
     node.tick(2);
+    assert_eq!(node.tip(), block.hash());
+}
+
+#[test]
+fn with_nobody_else_to_tell_the_block_is_validated_at_once() {
+    let mut node = Node::new();
+    node.handshake(0, 1, 1);
+    let block = solved(&node.host.chain, 6);
+    let out = deliver_without_resuming(&mut node, 1, 1, &block);
+    assert!(!out.contains(&Output::Resume), "{out:?}");
     assert_eq!(node.tip(), block.hash());
 }
