@@ -4,11 +4,11 @@
 //!
 //! Owns this one script. Must not judge convergence itself (`observe::Convergence` does).
 
-use super::story::{short, Story};
+use super::story::Story;
 use super::Verdict;
 use crate::devnet::control;
+use crate::devnet::status::short_hash as short;
 use crate::devnet::DevnetError;
-use crate::observe::Convergence;
 
 const HONEST: [&str; 3] = ["node-0", "node-1", "node-2"];
 const ALL: [&str; 4] = ["node-0", "node-1", "node-2", "node-3"];
@@ -63,25 +63,20 @@ pub(super) fn play(story: &mut Story) -> Result<Verdict, DevnetError> {
     let secret_tip = story.generate(ATTACKER, SECRET_BLOCKS)?;
     story.wait_for_tip(&[ATTACKER], &secret_tip)?;
     story.tell_events()?;
-    let before_release = story.tips()?;
     story.show_fork()?;
 
     story.step(&format!(
         "{ATTACKER} reconnects and releases its longer chain"
     ));
-    let release_ms = Story::now_ms();
-    control::heal(&story.state)?;
-    let agreed = story.wait_for_agreement()?;
-    story.tell_events()?;
-    let after = story.tips()?;
-    let convergence = Convergence::measure(release_ms, &story.events, &after, &before_release);
+    let convergence = story.heal()?;
+    let agreed = convergence.agreed_tip.map(|tip| tip.to_hex());
 
     let depth = SECRET_BLOCKS + 1;
     let pay_confirmed = story.confirmed_at(MERCHANT, &pay.txid, depth)?.is_some();
     let pay_pending = story.in_mempool(MERCHANT, &pay.txid)?;
     let checks = vec![
         (
-            agreed == secret_tip,
+            agreed.as_deref() == Some(secret_tip.as_str()),
             format!("every node follows the attacker's heavier chain {}", short(&secret_tip)),
         ),
         (

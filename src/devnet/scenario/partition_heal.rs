@@ -4,11 +4,11 @@
 //!
 //! Owns this one script. Must not judge convergence itself (`observe::Convergence` does).
 
-use super::story::{short, Story};
+use super::story::Story;
 use super::Verdict;
 use crate::devnet::control;
+use crate::devnet::status::short_hash as short;
 use crate::devnet::DevnetError;
-use crate::observe::Convergence;
 
 const ALL: [&str; 4] = ["node-0", "node-1", "node-2", "node-3"];
 const MINORITY: [&str; 2] = ["node-0", "node-1"];
@@ -67,16 +67,11 @@ pub(super) fn play(story: &mut Story) -> Result<Verdict, DevnetError> {
         "node-2 and node-3 see P2 confirmed, {MAJORITY_BLOCKS} confirmations"
     ));
     story.tell_events()?;
-    let before_heal = story.tips()?;
     story.show_fork()?;
 
     story.step("The partition heals");
-    let heal_ms = Story::now_ms();
-    control::heal(&story.state)?;
-    let agreed = story.wait_for_agreement()?;
-    story.tell_events()?;
-    let after_heal = story.tips()?;
-    let convergence = Convergence::measure(heal_ms, &story.events, &after_heal, &before_heal);
+    let convergence = story.heal()?;
+    let agreed = convergence.agreed_tip.map(|tip| tip.to_hex());
 
     let p1_confirmed = story
         .confirmed_at("node-0", &p1.txid, MAJORITY_BLOCKS)?
@@ -86,7 +81,7 @@ pub(super) fn play(story: &mut Story) -> Result<Verdict, DevnetError> {
     let p3_pending = story.in_mempool("node-0", &p3)? && story.in_mempool("node-1", &p3)?;
     let checks = vec![
         (
-            agreed == majority_tip,
+            agreed.as_deref() == Some(majority_tip.as_str()),
             format!("every node ended on the majority's tip {}", short(&majority_tip)),
         ),
         (

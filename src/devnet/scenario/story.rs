@@ -6,13 +6,13 @@
 
 use crate::devnet::down::down;
 use crate::devnet::plan::{node_name, Topology};
+use crate::devnet::status::short_hash as short;
 use crate::devnet::up::{up, UpOptions};
 use crate::devnet::{state, view, DevnetError, DevnetNode, DevnetState};
-use crate::net::node::unix_now_ms;
-use crate::observe::{narrate_all, EventFollower, NodeEvent, NodeTip, RenderOptions, Verbosity};
+use crate::observe::{narrate_all, Convergence, EventFollower, RenderOptions, Verbosity};
 use crate::params::{Network, Params};
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -37,8 +37,6 @@ pub(super) struct Story {
     pub state: DevnetState,
     follower: EventFollower,
     names: HashMap<SocketAddr, String>,
-    /// Every event read since the scenario started, merged in time order per poll.
-    pub events: Vec<NodeEvent>,
     step: usize,
 }
 
@@ -79,7 +77,6 @@ impl Story {
             state,
             follower: EventFollower::new(),
             names,
-            events: Vec::new(),
             step: 0,
         };
         // Start-up chatter (node started, peers connecting) is not part of the story.
@@ -122,7 +119,6 @@ impl Story {
         for line in narrate_all(&batch.events, &self.names, Verbosity::Concise) {
             println!("      {line}");
         }
-        self.events.extend(batch.events);
         Ok(())
     }
 
@@ -155,21 +151,6 @@ impl Story {
                 })
             },
         )
-    }
-
-    /// Waits until every node reports the same best block, and returns it.
-    pub fn wait_for_agreement(&self) -> Result<String, DevnetError> {
-        let mut agreed = String::new();
-        self.wait("every node to agree on one tip", || {
-            let tips = self.best_hashes()?;
-            let distinct: HashSet<&String> = tips.iter().collect();
-            if let (1, Some(tip)) = (distinct.len(), tips.first()) {
-                agreed = tip.clone();
-                return Ok(true);
-            }
-            Ok(false)
-        })?;
-        Ok(agreed)
     }
 
     /// Waits until no node of one group has a peer from another.
@@ -220,30 +201,6 @@ impl Story {
             std::thread::sleep(POLL_EVERY);
         }
         Ok(())
-    }
-
-    pub fn best_hashes(&self) -> Result<Vec<String>, DevnetError> {
-        self.state
-            .nodes
-            .iter()
-            .map(|node| {
-                let best = node.call("getbestblockhash", vec![])?;
-                Ok(best.as_str().unwrap_or_default().to_string())
-            })
-            .collect()
-    }
-
-    /// Every node's tip with its height and chainwork.
-    pub fn tips(&self) -> Result<Vec<NodeTip>, DevnetError> {
-        self.state
-            .nodes
-            .iter()
-            .map(|node| {
-                let info = node.call("getblockchaininfo", vec![])?;
-                NodeTip::from_blockchain_info(&node.name, &info)
-                    .map_err(|error| DevnetError::Scenario(error.to_string()))
-            })
-            .collect()
     }
 
     /// `payer` signs a payment of `amount` to a fresh address of `payee`, without sending it.
@@ -345,6 +302,14 @@ impl Story {
             .any(|tx| tx.as_str() == Some(txid)))
     }
 
+    /// Heals the network and waits for one tip as `devnet heal` does, then tells what happened;
+    /// returns the convergence figures.
+    pub fn heal(&mut self) -> Result<Convergence, DevnetError> {
+        let figures = view::heal_and_measure(&self.state, STEP_PATIENCE)?;
+        self.tell_events()?;
+        Ok(figures)
+    }
+
     /// Draws the block tree as the nodes see it, each tip labelled with the nodes on it.
     pub fn show_fork(&self) -> Result<(), DevnetError> {
         let options = RenderOptions {
@@ -366,15 +331,6 @@ impl Story {
         }
         down(self.state.network, false).map(drop)
     }
-
-    pub fn now_ms() -> u64 {
-        unix_now_ms()
-    }
-}
-
-/// A hash from an RPC answer, shortened as everywhere else.
-pub(super) fn short(hash: &str) -> String {
-    crate::devnet::status::short_hash(hash)
 }
 
 /// The coins a `createpayment` answer spends, shortened: `6b676579…:0`.
