@@ -311,18 +311,20 @@ mod tests {
 
     #[tokio::test]
     async fn frames_are_held_for_the_latency_and_keep_their_order() {
-        let latency = Duration::from_millis(40);
-        let (mut connections, peer, mut remote) = linked(40).await;
-        assert_eq!(connections.latency(peer), Some(40));
-        let queued = Instant::now();
+        let (mut connections, peer, mut remote) = linked(60_000).await;
+        assert_eq!(connections.latency(peer), Some(60_000));
         for nonce in 1..=3 {
             assert!(connections.send(peer, Message::Ping(nonce)));
         }
-        let messages = read_messages(&mut remote, 3).await;
+        // A minute's latency against a fifth of a second's look: nothing may have gone out.
+        let mut byte = [0u8; 1];
+        let early = tokio::time::timeout(Duration::from_millis(200), remote.read(&mut byte)).await;
         assert!(
-            queued.elapsed() >= latency,
-            "sent before the latency passed"
+            early.is_err(),
+            "a frame went out before its latency: {early:?}"
         );
+        connections.set_latency(peer, 0);
+        let messages = read_messages(&mut remote, 3).await;
         assert_eq!(
             messages,
             vec![Message::Ping(1), Message::Ping(2), Message::Ping(3)]
