@@ -102,7 +102,7 @@ fn every_message() -> Vec<Message> {
         Message::GetData(vec![InvItem::tx(tx.txid())]),
         Message::NotFound(vec![InvItem::block(Hash256([4; 32]))]),
         Message::Tx(tx),
-        Message::Block(second.clone()),
+        Message::Block(second.clone().into()),
         Message::GetHeaders {
             locator: vec![first.hash(), params.genesis_hash()],
             stop: Hash256::ZERO,

@@ -7,6 +7,7 @@
 use crate::types::{Block, Hash256};
 use foldhash::{HashMap, HashSet};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 /// Most orphan blocks held at once.
 pub const MAX_ORPHAN_BLOCKS: usize = 100;
@@ -18,7 +19,7 @@ pub const MAX_REJECTED_HEADERS: usize = 10_000;
 
 #[derive(Clone)]
 struct Orphan {
-    block: Block,
+    block: Arc<Block>,
     age: u64,
     bytes: usize,
 }
@@ -45,8 +46,7 @@ impl OrphanPool {
 
     /// Holds `block` (whose encoded size is `bytes`), evicting the oldest orphans to stay
     /// within bounds.
-    pub(super) fn insert(&mut self, block: Block, bytes: usize) {
-        let hash = block.hash();
+    pub(super) fn insert(&mut self, block: Arc<Block>, hash: Hash256, bytes: usize) {
         if self.blocks.contains_key(&hash) {
             return;
         }
@@ -68,7 +68,7 @@ impl OrphanPool {
     }
 
     /// Takes the orphans waiting for `parent`, in arrival order.
-    pub(super) fn take_children(&mut self, parent: &Hash256) -> Vec<Block> {
+    pub(super) fn take_children(&mut self, parent: &Hash256) -> Vec<Arc<Block>> {
         let Some(children) = self.by_parent.remove(parent) else {
             return Vec::new();
         };
@@ -142,12 +142,17 @@ mod tests {
         block
     }
 
+    fn add(pool: &mut OrphanPool, block: Block, bytes: usize) {
+        let hash = block.hash();
+        pool.insert(Arc::new(block), hash, bytes);
+    }
+
     #[test]
     fn children_come_out_in_arrival_order() {
         let mut pool = OrphanPool::default();
-        pool.insert(orphan(1, 2), 10);
-        pool.insert(orphan(1, 1), 10);
-        pool.insert(orphan(2, 3), 10);
+        add(&mut pool, orphan(1, 2), 10);
+        add(&mut pool, orphan(1, 1), 10);
+        add(&mut pool, orphan(2, 3), 10);
         let taken = pool.take_children(&Hash256([1; 32]));
         let nonces: Vec<u32> = taken.iter().map(|b| b.header.nonce).collect();
         assert_eq!(nonces, vec![2, 1]);
@@ -159,13 +164,13 @@ mod tests {
     fn the_oldest_is_evicted_first() {
         let mut pool = OrphanPool::default();
         for nonce in 0..=MAX_ORPHAN_BLOCKS as u32 {
-            pool.insert(orphan(1, nonce), 10);
+            add(&mut pool, orphan(1, nonce), 10);
         }
         assert_eq!(pool.len(), MAX_ORPHAN_BLOCKS);
         assert!(!pool.contains(&orphan(1, 0).hash()));
         assert!(pool.contains(&orphan(1, 1).hash()));
 
-        pool.insert(orphan(3, 0), MAX_ORPHAN_BYTES);
+        add(&mut pool, orphan(3, 0), MAX_ORPHAN_BYTES);
         assert_eq!(pool.len(), 1);
         assert!(pool.contains(&orphan(3, 0).hash()));
     }

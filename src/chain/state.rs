@@ -79,8 +79,25 @@ impl Chain {
 
     /// Checks a block, adds it (and any orphans it releases) to the tree, then moves the active
     /// chain to the most-work valid tip. `now` is the node's clock in Unix seconds.
-    pub fn process_block(&mut self, block: Block, now: u64) -> Result<BlockOutcome, BlockError> {
+    pub fn process_block(
+        &mut self,
+        block: impl Into<Arc<Block>>,
+        now: u64,
+    ) -> Result<BlockOutcome, BlockError> {
+        let block = block.into();
         let hash = block.hash();
+        self.process_block_hashed(block, hash, now)
+    }
+
+    /// `process_block` for a caller that has hashed the header already (the protocol, which
+    /// needed the hash to know whether it asked for the block): `hash` is `block.hash()`.
+    pub fn process_block_hashed(
+        &mut self,
+        block: Arc<Block>,
+        hash: Hash256,
+        now: u64,
+    ) -> Result<BlockOutcome, BlockError> {
+        debug_assert_eq!(block.hash(), hash, "the caller's hash is not the block's");
         if let Some(id) = self.tree.id(&hash) {
             return Err(if self.tree.entry(id).status.is_invalid() {
                 BlockError::DuplicateInvalid
@@ -102,7 +119,7 @@ impl Chain {
         }
         let Some(parent) = self.tree.id(&prev_hash) else {
             let bytes = block.encoded_len();
-            self.orphans.insert(block, bytes);
+            self.orphans.insert(block, hash, bytes);
             return Ok(BlockOutcome {
                 orphaned: true,
                 ..BlockOutcome::default()
@@ -135,7 +152,7 @@ impl Chain {
     /// makes a replay of the accepted blocks, one call each, take the same decisions.
     fn accept(
         &mut self,
-        block: Block,
+        block: Arc<Block>,
         hash: Hash256,
         txids: Vec<Txid>,
         parent: usize,
@@ -149,7 +166,7 @@ impl Chain {
                     self.rejected.insert(hash);
                 }
             })?;
-        self.tree.insert(Arc::new(block), hash, txids, parent, work);
+        self.tree.insert(block, hash, txids, parent, work);
         outcome.accepted.push(hash);
         self.activate_best_chain(&mut outcome.invalid);
         Ok(())

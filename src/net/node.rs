@@ -17,6 +17,7 @@ use crate::types::{Address, Amount, Block, Hash256, Transaction, Txid};
 use crate::wallet::{Wallet, WalletError};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Mempool byte bound.
@@ -175,7 +176,17 @@ impl Node {
         origin: BlockOrigin,
     ) -> Result<BlockOutcome, BlockError> {
         let hash = block.hash();
-        let outcome = self.chain.process_block(block, unix_now())?;
+        self.submit_hashed_block(Arc::new(block), hash, origin)
+    }
+
+    /// `submit_block` for a block whose header is hashed already: `hash` is `block.hash()`.
+    fn submit_hashed_block(
+        &mut self,
+        block: Arc<Block>,
+        hash: Hash256,
+        origin: BlockOrigin,
+    ) -> Result<BlockOutcome, BlockError> {
+        let outcome = self.chain.process_block_hashed(block, hash, unix_now())?;
         let accepted: Vec<_> = outcome
             .accepted
             .iter()
@@ -392,8 +403,12 @@ impl Host for Node {
         &self.mempool
     }
 
-    fn submit_block(&mut self, block: Block) -> Result<BlockOutcome, BlockError> {
-        Node::submit_block(self, block, BlockOrigin::Peer)
+    fn submit_block(
+        &mut self,
+        block: Arc<Block>,
+        hash: Hash256,
+    ) -> Result<BlockOutcome, BlockError> {
+        self.submit_hashed_block(block, hash, BlockOrigin::Peer)
     }
 
     fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {

@@ -22,8 +22,9 @@ use crate::types::{Block, Hash256, Transaction, Txid};
 use crate::wire::{InvItem, Message, PeerAddress, WireError, PROTOCOL_VERSION};
 use addrs::AddressBook;
 use peer::{Peer, PeerPhase};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use sync::BlockDownload;
 
 /// A connection's number, unique for the life of a node.
@@ -37,11 +38,16 @@ pub const PING_INTERVAL_MS: u64 = 30_000;
 pub const PING_TIMEOUT_MS: u64 = 20_000;
 /// A requested block not delivered by then is asked of another peer, and the peer dropped.
 pub const BLOCK_STALL_TIMEOUT_MS: u64 = 10_000;
-/// Blocks requested from one peer at a time.
-pub const MAX_BLOCKS_IN_FLIGHT_PER_PEER: usize = 64;
+/// Blocks asked of one peer at a time, at least: the window while blocks are large (or before
+/// any arrived).
+pub const MIN_BLOCKS_IN_FLIGHT_PER_PEER: usize = 16;
+/// Blocks asked of one peer at a time, at most, however small they are.
+pub const MAX_BLOCKS_IN_FLIGHT_PER_PEER: usize = 1_024;
+/// Bytes of blocks asked of one peer at a time, at the size blocks have been arriving at:
+/// small blocks need many in flight to cover a round trip, large ones few.
+pub const BLOCK_BYTES_IN_FLIGHT_PER_PEER: usize = 16 * 1024 * 1024;
 /// Blocks one `getdata` may ask for; a peer asking more is dropped.
-pub const MAX_BLOCKS_PER_GETDATA: usize = 2 * MAX_BLOCKS_IN_FLIGHT_PER_PEER;
-const _: () = assert!(MAX_BLOCKS_IN_FLIGHT_PER_PEER <= MAX_BLOCKS_PER_GETDATA);
+pub const MAX_BLOCKS_PER_GETDATA: usize = 128;
 /// A peer that broke a consensus rule is not let back for this long.
 pub const DISCOURAGE_MS: u64 = 10 * 60 * 1000;
 /// How often each peer is asked for headers past our tip, so a lost announcement or a missed
@@ -54,8 +60,13 @@ pub const MAX_UNCONNECTING_HEADERS: u32 = 8;
 pub trait Host {
     fn chain(&self) -> &Chain;
     fn mempool(&self) -> &Mempool;
-    /// Validates, stores and applies a block (the mempool and event log follow).
-    fn submit_block(&mut self, block: Block) -> Result<BlockOutcome, BlockError>;
+    /// Validates, stores and applies a block (the mempool and event log follow); `hash` is
+    /// `block.hash()`.
+    fn submit_block(
+        &mut self,
+        block: Arc<Block>,
+        hash: Hash256,
+    ) -> Result<BlockOutcome, BlockError>;
     /// Admits a transaction to the mempool.
     fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError>;
 }
@@ -144,7 +155,8 @@ pub enum Output {
 pub struct Protocol {
     config: ProtocolConfig,
     network_id: Hash256,
-    peers: HashMap<PeerId, Peer>,
+    /// By id: iterating in id order keeps the outputs deterministic.
+    peers: BTreeMap<PeerId, Peer>,
     addresses: AddressBook,
     download: BlockDownload,
     network_active: bool,
@@ -184,7 +196,7 @@ impl Protocol {
         Protocol {
             config,
             network_id,
-            peers: HashMap::new(),
+            peers: BTreeMap::new(),
             addresses,
             download: BlockDownload::default(),
             network_active: true,
@@ -536,24 +548,21 @@ impl Protocol {
         }
     }
 
-    /// Asks ready peers for wanted blocks, up to each one's in-flight limit.
+    /// Asks ready peers for wanted blocks, up to each one's in-flight window.
     fn schedule(&mut self, now_ms: u64, host: &impl Host) {
-        let mut ready: Vec<PeerId> = self
-            .peers
-            .values()
-            .filter(|peer| peer.phase == PeerPhase::Ready)
-            .map(|peer| peer.id)
-            .collect();
-        ready.sort_unstable();
-        for id in ready {
-            let requests =
-                self.download
-                    .assign(id, now_ms, MAX_BLOCKS_IN_FLIGHT_PER_PEER, |hash| {
-                        host.chain().entry(hash).is_some()
-                    });
-            if !requests.is_empty() {
-                let items = requests.into_iter().map(InvItem::block).collect();
-                self.send(id, Message::GetData(items));
+        for peer in self.peers.values() {
+            if peer.phase != PeerPhase::Ready {
+                continue;
+            }
+            let requests = self
+                .download
+                .assign(peer.id, now_ms, |hash| host.chain().entry(hash).is_some());
+            for batch in requests.chunks(MAX_BLOCKS_PER_GETDATA) {
+                let items = batch.iter().copied().map(InvItem::block).collect();
+                self.outputs.push(Output::Send {
+                    peer: peer.id,
+                    message: Message::GetData(items),
+                });
             }
         }
     }

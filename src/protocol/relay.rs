@@ -13,6 +13,7 @@ use crate::mempool::MempoolError;
 use crate::types::{Block, Hash256, Transaction};
 use crate::wire::{InvItem, InvKind, Message};
 use std::collections::HashSet;
+use std::sync::Arc;
 
 impl Protocol {
     pub(super) fn on_inv(&mut self, id: PeerId, items: &[InvItem], host: &impl Host) {
@@ -73,7 +74,7 @@ impl Protocol {
                     .entry(&item.hash)
                     .filter(|entry| !entry.status.is_invalid())
                     .and_then(|_| host.chain().block(&item.hash))
-                    .map(|block| Message::Block(Block::clone(&block))),
+                    .map(Message::Block),
                 InvKind::Tx => host
                     .mempool()
                     .get(&item.hash)
@@ -116,7 +117,12 @@ impl Protocol {
         }
     }
 
-    pub(super) fn on_block(&mut self, id: PeerId, block: &Block, host: &mut impl Host) -> Handled {
+    pub(super) fn on_block(
+        &mut self,
+        id: PeerId,
+        block: &Arc<Block>,
+        host: &mut impl Host,
+    ) -> Handled {
         let hash = block.hash();
         let Some(other_sources) = self.download.block_arrived(&hash, id) else {
             return Err(Misbehaviour::protocol(format!("unsolicited block {hash}")));
@@ -133,13 +139,13 @@ impl Protocol {
             self.early_block = Some(EarlyBlock {
                 peer: id,
                 hash,
-                block: block.clone(),
+                block: Arc::clone(block),
                 other_sources,
             });
             self.outputs.push(Output::Resume);
             return Ok(());
         }
-        self.submit_block(id, block.clone(), hash, other_sources, host)
+        self.submit_block(id, Arc::clone(block), hash, other_sources, host)
     }
 
     /// Validates the block announced on arrival, as if it had just arrived.
@@ -158,12 +164,13 @@ impl Protocol {
     fn submit_block(
         &mut self,
         id: PeerId,
-        block: Block,
+        block: Arc<Block>,
         hash: Hash256,
         other_sources: Vec<PeerId>,
         host: &mut impl Host,
     ) -> Handled {
-        match host.submit_block(block) {
+        self.download.block_size(block.encoded_len());
+        match host.submit_block(block, hash) {
             Ok(outcome) => {
                 if let Some((_, rule)) =
                     outcome.invalid.iter().find(|(invalid, _)| *invalid == hash)
@@ -280,7 +287,7 @@ impl Protocol {
 pub(super) struct EarlyBlock {
     peer: PeerId,
     hash: Hash256,
-    block: Block,
+    block: Arc<Block>,
     other_sources: Vec<PeerId>,
 }
 

@@ -1,13 +1,17 @@
 //! Headers-first sync and block download: which blocks are wanted, who has them, what is in
 //! flight from whom and since when; answering `getheaders` from the active chain.
 
-use super::PeerId;
+use super::{
+    PeerId, BLOCK_BYTES_IN_FLIGHT_PER_PEER, MAX_BLOCKS_IN_FLIGHT_PER_PEER,
+    MIN_BLOCKS_IN_FLIGHT_PER_PEER,
+};
 use crate::chain::Chain;
 use crate::consensus::rules::check_header_hashed;
 use crate::consensus::RuleError;
+use crate::params::MAX_BLOCK_BYTES;
 use crate::types::{BlockHeader, Hash256, Txid};
 use crate::wire::MAX_HEADERS;
-use foldhash::{HashMap, HashSet};
+use foldhash::HashMap;
 use std::collections::VecDeque;
 
 /// How far into the wanted queue one scheduling pass looks for blocks a peer can serve.
@@ -77,67 +81,141 @@ pub(super) fn check_headers(
     Ok(checked)
 }
 
-/// The block download queue and in-flight requests, plus the transactions asked for.
+/// Blocks asked of one peer at a time: what fills `BLOCK_BYTES_IN_FLIGHT_PER_PEER` at the size
+/// blocks have been arriving at, within the count bounds.
+fn window(block_bytes: usize) -> usize {
+    (BLOCK_BYTES_IN_FLIGHT_PER_PEER / block_bytes.max(1))
+        .clamp(MIN_BLOCKS_IN_FLIGHT_PER_PEER, MAX_BLOCKS_IN_FLIGHT_PER_PEER)
+}
+
+/// Peers known to have a block: nearly always one, kept inline so a wanted block costs no
+/// allocation of its own.
 #[derive(Default)]
+struct Sources {
+    first: Option<PeerId>,
+    more: Vec<PeerId>,
+}
+
+impl Sources {
+    fn insert(&mut self, peer: PeerId) {
+        match self.first {
+            None => self.first = Some(peer),
+            Some(first) if first != peer && !self.more.contains(&peer) => self.more.push(peer),
+            Some(_) => {}
+        }
+    }
+
+    fn contains(&self, peer: PeerId) -> bool {
+        self.first == Some(peer) || self.more.contains(&peer)
+    }
+
+    fn remove(&mut self, peer: PeerId) {
+        if self.first == Some(peer) {
+            self.first = self.more.pop();
+        } else {
+            self.more.retain(|other| *other != peer);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.first.into_iter().chain(self.more.iter().copied())
+    }
+}
+
+/// A block we want: who has it, and whom we asked for it since when (none: still queued).
+#[derive(Default)]
+struct Wanted {
+    sources: Sources,
+    asked: Option<(PeerId, u64)>,
+}
+
+/// The block download queue and in-flight requests, plus the transactions asked for.
 pub(super) struct BlockDownload {
-    /// Blocks to fetch, oldest announcement first (headers arrive in chain order).
-    wanted: VecDeque<Hash256>,
-    wanted_set: HashSet<Hash256>,
-    /// Peers known to have each wanted block.
-    sources: HashMap<Hash256, HashSet<PeerId>>,
-    in_flight: HashMap<Hash256, (PeerId, u64)>,
+    /// Every block wanted or in flight.
+    blocks: HashMap<Hash256, Wanted>,
+    /// The wanted blocks not in flight, oldest announcement first (headers arrive in chain
+    /// order): exactly those whose `asked` is none.
+    queue: VecDeque<Hash256>,
     per_peer: HashMap<PeerId, usize>,
+    /// Encoded size of the blocks arriving lately, leaning to the largest: sets the window.
+    block_bytes: usize,
     tx_requests: HashMap<Txid, PeerId>,
+}
+
+impl Default for BlockDownload {
+    fn default() -> BlockDownload {
+        BlockDownload {
+            blocks: HashMap::default(),
+            queue: VecDeque::new(),
+            per_peer: HashMap::default(),
+            // Until blocks arrive, assume the largest: the window starts at its minimum.
+            block_bytes: MAX_BLOCK_BYTES,
+            tx_requests: HashMap::default(),
+        }
+    }
 }
 
 impl BlockDownload {
     /// `peer` has block `hash`, which we want.
     pub(super) fn want(&mut self, hash: Hash256, peer: PeerId) {
-        self.sources.entry(hash).or_default().insert(peer);
-        if !self.in_flight.contains_key(&hash) && self.wanted_set.insert(hash) {
-            self.wanted.push_back(hash);
-        }
+        let wanted = self.blocks.entry(hash).or_insert_with(|| {
+            self.queue.push_back(hash);
+            Wanted::default()
+        });
+        wanted.sources.insert(peer);
     }
 
     /// Wanted or in flight.
     pub(super) fn is_requested(&self, hash: &Hash256) -> bool {
-        self.wanted_set.contains(hash) || self.in_flight.contains_key(hash)
+        self.blocks.contains_key(hash)
     }
 
-    /// Picks wanted blocks `peer` has, up to its free slots, and marks them in flight.
+    /// Blocks asked of one peer at a time, at the size blocks have been arriving at.
+    pub(super) fn window(&self) -> usize {
+        window(self.block_bytes)
+    }
+
+    /// A block of `bytes` arrived: a larger one narrows the window at once, smaller ones widen
+    /// it gradually, so a run of large blocks after small ones is not asked for a thousand at
+    /// a time for long.
+    pub(super) fn block_size(&mut self, bytes: usize) {
+        let smoothed = self.block_bytes - self.block_bytes / 8 + bytes / 8;
+        self.block_bytes = bytes.max(smoothed);
+    }
+
+    /// Picks queued blocks `peer` has, up to its free slots, and marks them in flight.
     pub(super) fn assign(
         &mut self,
         peer: PeerId,
         now_ms: u64,
-        max_in_flight: usize,
         have: impl Fn(&Hash256) -> bool,
     ) -> Vec<Hash256> {
+        let window = self.window();
         let busy = self.per_peer.get(&peer).copied().unwrap_or(0);
-        let mut free = max_in_flight.saturating_sub(busy);
+        let mut free = window.saturating_sub(busy);
         // Ask in batches once a quarter of the window is free: one getdata per block would
         // cost a message and a round trip each.
-        if busy > 0 && free < max_in_flight / 4 {
+        if busy > 0 && free < window / 4 {
             return Vec::new();
         }
         let mut picked = Vec::new();
         let mut index = 0;
-        while free > 0 && index < self.wanted.len().min(SCHEDULE_WINDOW) {
-            let hash = self.wanted[index];
+        while free > 0 && index < self.queue.len().min(SCHEDULE_WINDOW) {
+            let hash = self.queue[index];
             if have(&hash) {
-                self.wanted.remove(index);
-                self.wanted_set.remove(&hash);
-                self.sources.remove(&hash);
+                self.queue.remove(index);
+                self.blocks.remove(&hash);
                 continue;
             }
-            if self.sources.get(&hash).is_some_and(|s| s.contains(&peer)) {
-                self.wanted.remove(index);
-                self.wanted_set.remove(&hash);
-                self.in_flight.insert(hash, (peer, now_ms));
-                picked.push(hash);
-                free -= 1;
-                continue;
+            match self.blocks.get_mut(&hash) {
+                Some(wanted) if wanted.sources.contains(peer) => {
+                    self.queue.remove(index);
+                    wanted.asked = Some((peer, now_ms));
+                    picked.push(hash);
+                    free -= 1;
+                }
+                _ => index += 1,
             }
-            index += 1;
         }
         if !picked.is_empty() {
             *self.per_peer.entry(peer).or_default() += picked.len();
@@ -145,70 +223,69 @@ impl BlockDownload {
         picked
     }
 
-    fn release(&mut self, hash: &Hash256) -> Option<PeerId> {
-        let (peer, _) = self.in_flight.remove(hash)?;
-        if let Some(count) = self.per_peer.get_mut(&peer) {
-            *count = count.saturating_sub(1);
-        }
-        Some(peer)
-    }
-
-    fn requeue_front(&mut self, hash: Hash256) {
-        if self.wanted_set.insert(hash) {
-            self.wanted.push_front(hash);
+    /// Takes `hash` off `from`'s requests and puts it back at the front of the queue.
+    fn requeue(&mut self, hash: Hash256, from: PeerId) {
+        let Some(wanted) = self.blocks.get_mut(&hash) else {
+            return;
+        };
+        if wanted.asked.take().is_some() {
+            if let Some(count) = self.per_peer.get_mut(&from) {
+                *count = count.saturating_sub(1);
+            }
+            self.queue.push_front(hash);
         }
     }
 
     /// A block arrived from `peer`: `None` if we had not asked it for that block, else the
     /// other peers known to have it, in case the body turns out not to be the header's.
     pub(super) fn block_arrived(&mut self, hash: &Hash256, peer: PeerId) -> Option<Vec<PeerId>> {
-        match self.in_flight.get(hash) {
-            Some((from, _)) if *from == peer => {
-                self.release(hash);
-                let mut others: Vec<PeerId> = self
-                    .sources
-                    .remove(hash)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|source| *source != peer)
-                    .collect();
-                others.sort_unstable();
-                Some(others)
-            }
-            _ => None,
+        match self.blocks.get(hash) {
+            Some(Wanted {
+                asked: Some((from, _)),
+                ..
+            }) if *from == peer => {}
+            _ => return None,
         }
+        let wanted = self.blocks.remove(hash)?;
+        if let Some(count) = self.per_peer.get_mut(&peer) {
+            *count = count.saturating_sub(1);
+        }
+        let mut others: Vec<PeerId> = wanted
+            .sources
+            .iter()
+            .filter(|source| *source != peer)
+            .collect();
+        others.sort_unstable();
+        Some(others)
     }
 
     /// `peer` does not have a block we asked it for: ask someone else.
     pub(super) fn not_found(&mut self, peer: PeerId, hash: &Hash256) {
-        if self
-            .in_flight
-            .get(hash)
-            .is_some_and(|(from, _)| *from == peer)
-        {
-            self.release(hash);
-            if let Some(sources) = self.sources.get_mut(hash) {
-                sources.remove(&peer);
-            }
-            self.requeue_front(*hash);
+        let Some(wanted) = self.blocks.get_mut(hash) else {
+            return;
+        };
+        if wanted.asked.is_some_and(|(from, _)| from == peer) {
+            wanted.sources.remove(peer);
+            self.requeue(*hash, peer);
         }
     }
 
     /// Requests older than `timeout_ms` go back to the queue; returns the peers that stalled.
     pub(super) fn stalled(&mut self, now_ms: u64, timeout_ms: u64) -> Vec<PeerId> {
         let late: Vec<(Hash256, PeerId)> = self
-            .in_flight
+            .blocks
             .iter()
-            .filter(|(_, (_, since))| now_ms.saturating_sub(*since) > timeout_ms)
-            .map(|(hash, (peer, _))| (*hash, *peer))
+            .filter_map(|(hash, wanted)| {
+                let (peer, since) = wanted.asked?;
+                (now_ms.saturating_sub(since) > timeout_ms).then_some((*hash, peer))
+            })
             .collect();
         let mut peers = Vec::new();
         for (hash, peer) in late {
-            self.release(&hash);
-            if let Some(sources) = self.sources.get_mut(&hash) {
-                sources.remove(&peer);
+            if let Some(wanted) = self.blocks.get_mut(&hash) {
+                wanted.sources.remove(peer);
             }
-            self.requeue_front(hash);
+            self.requeue(hash, peer);
             peers.push(peer);
         }
         peers
@@ -217,18 +294,17 @@ impl BlockDownload {
     /// A peer left: its requests go back to the queue and it is no longer a source.
     pub(super) fn peer_gone(&mut self, peer: PeerId) {
         let mine: Vec<Hash256> = self
-            .in_flight
+            .blocks
             .iter()
-            .filter(|(_, (from, _))| *from == peer)
+            .filter(|(_, wanted)| wanted.asked.is_some_and(|(from, _)| from == peer))
             .map(|(hash, _)| *hash)
             .collect();
         for hash in mine {
-            self.release(&hash);
-            self.requeue_front(hash);
+            self.requeue(hash, peer);
         }
         self.per_peer.remove(&peer);
-        for sources in self.sources.values_mut() {
-            sources.remove(&peer);
+        for wanted in self.blocks.values_mut() {
+            wanted.sources.remove(peer);
         }
         self.tx_requests.retain(|_, from| *from != peer);
     }
@@ -249,5 +325,100 @@ impl BlockDownload {
         } else {
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(index: u32) -> Hash256 {
+        let mut bytes = [0u8; 32];
+        bytes[..4].copy_from_slice(&index.to_le_bytes());
+        Hash256(bytes)
+    }
+
+    /// A download with `count` blocks wanted from peer 1.
+    fn wanting(count: u32) -> BlockDownload {
+        let mut download = BlockDownload::default();
+        for index in 0..count {
+            download.want(hash(index), 1);
+        }
+        download
+    }
+
+    #[test]
+    fn the_window_follows_the_size_of_arriving_blocks() {
+        let mut download = BlockDownload::default();
+        assert_eq!(download.window(), MIN_BLOCKS_IN_FLIGHT_PER_PEER);
+        let mut widths = Vec::new();
+        for _ in 0..64 {
+            download.block_size(300);
+            widths.push(download.window());
+        }
+        assert!(widths.windows(2).all(|pair| pair[0] <= pair[1]), "{widths:?}");
+        assert_eq!(download.window(), MAX_BLOCKS_IN_FLIGHT_PER_PEER);
+        // One large block narrows it at once.
+        download.block_size(MAX_BLOCK_BYTES);
+        assert_eq!(download.window(), MIN_BLOCKS_IN_FLIGHT_PER_PEER);
+        download.block_size(BLOCK_BYTES_IN_FLIGHT_PER_PEER / 100);
+        assert!(download.window() < 100, "{}", download.window());
+    }
+
+    #[test]
+    fn a_peer_is_asked_for_its_window_and_then_in_batches() {
+        let mut download = wanting(3_000);
+        let first = download.assign(1, 0, |_| false);
+        assert_eq!(first, (0..16).map(hash).collect::<Vec<_>>());
+        for _ in 0..64 {
+            download.block_size(300);
+        }
+        let more = download.assign(1, 0, |_| false);
+        assert_eq!(more.len(), MAX_BLOCKS_IN_FLIGHT_PER_PEER - 16);
+        assert_eq!(more[0], hash(16), "in announcement order");
+        // Full: nothing more until a quarter of the window is free.
+        let quarter = MAX_BLOCKS_IN_FLIGHT_PER_PEER / 4;
+        for index in 0..(quarter - 1) as u32 {
+            assert!(download.block_arrived(&hash(index), 1).is_some());
+        }
+        assert!(download.assign(1, 0, |_| false).is_empty());
+        assert!(download.block_arrived(&hash(quarter as u32 - 1), 1).is_some());
+        assert_eq!(download.assign(1, 0, |_| false).len(), quarter);
+    }
+
+    #[test]
+    fn blocks_come_back_to_the_front_of_the_queue() {
+        let mut download = wanting(40);
+        download.want(hash(2), 2);
+        let asked = download.assign(1, 0, |_| false);
+        assert_eq!(asked.len(), 16);
+        assert!(download.block_arrived(&hash(0), 2).is_none(), "not asked of 2");
+        assert_eq!(download.block_arrived(&hash(0), 1), Some(Vec::new()));
+        assert_eq!(download.block_arrived(&hash(2), 1), Some(vec![2]));
+        assert!(download.block_arrived(&hash(2), 1).is_none(), "not twice");
+
+        download.not_found(1, &hash(5));
+        assert_eq!(download.stalled(10_000, 10_000), Vec::<PeerId>::new());
+        assert_eq!(download.stalled(10_001, 10_000).len(), 13);
+        // Peer 1 is no longer a source of what it failed to deliver, so it gets the blocks
+        // after them; peer 3, which has one of them, gets that one first.
+        assert_eq!(
+            download.assign(1, 20_000, |_| false),
+            (16..32).map(hash).collect::<Vec<_>>()
+        );
+        download.want(hash(5), 3);
+        assert_eq!(download.assign(3, 20_000, |_| false), vec![hash(5)]);
+        download.peer_gone(3);
+        assert!(download.is_requested(&hash(5)));
+        assert_eq!(download.assign(4, 20_000, |_| false), Vec::new(), "4 has none");
+    }
+
+    #[test]
+    fn blocks_we_came_to_have_are_not_asked_for() {
+        let mut download = wanting(20);
+        let asked = download.assign(1, 0, |hash| hash.0[0] % 2 == 0);
+        assert!(asked.iter().all(|hash| hash.0[0] % 2 == 1), "{asked:?}");
+        assert_eq!(asked.len(), 10);
+        assert!(!download.is_requested(&hash(0)));
     }
 }

@@ -15,6 +15,7 @@ use crate::codec::{self, CodecError};
 use crate::types::{Block, BlockHeader, Hash256, Transaction};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// The largest payload a frame may carry. The codec's decode ceiling must be at least this, or
 /// a frame we accept could still fail to decode; they are the same number.
@@ -115,7 +116,8 @@ pub enum Message {
     GetData(Vec<InvItem>),
     NotFound(Vec<InvItem>),
     Tx(Transaction),
-    Block(Block),
+    /// Shared rather than owned: a block served from the chain is queued without a copy.
+    Block(Arc<Block>),
     /// Headers after the first locator hash on the receiver's best chain, up to `stop` (zero:
     /// as many as fit in one `Headers`).
     GetHeaders {

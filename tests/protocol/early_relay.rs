@@ -19,7 +19,7 @@ fn deliver_without_resuming(
         &Message::Inv(vec![InvItem::block(block.hash())]),
     );
     assert_eq!(getdata_blocks(&out, peer), vec![block.hash()], "{out:?}");
-    let delivery = Message::Block(block.clone());
+    let delivery = Message::Block(block.clone().into());
     node.protocol.handle(
         now_ms,
         Input::Received {
@@ -88,7 +88,10 @@ fn a_block_off_the_tip_is_validated_before_anything_is_said() {
     node.handshake(0, 1, 1);
     node.handshake(0, 2, 2);
     let on_tip = solved(&node.host.chain, 6);
-    node.host.submit_block(on_tip).expect("a valid block");
+    let on_tip_hash = on_tip.hash();
+    node.host
+        .submit_block(on_tip.into(), on_tip_hash)
+        .expect("a valid block");
     // A sibling of the tip: a side branch, not the next block on our tip.
     let side = solved(&test_host().chain, 9);
 

@@ -9,7 +9,7 @@ use nakachain::params::Params;
 use nakachain::protocol::{
     Host, Input, Output, PeerId, Protocol, ProtocolConfig, BLOCK_STALL_TIMEOUT_MS,
     HANDSHAKE_TIMEOUT_MS, MAX_BLOCKS_IN_FLIGHT_PER_PEER, MAX_BLOCKS_PER_GETDATA,
-    MAX_UNCONNECTING_HEADERS, PING_INTERVAL_MS, PING_TIMEOUT_MS,
+    MAX_UNCONNECTING_HEADERS, MIN_BLOCKS_IN_FLIGHT_PER_PEER, PING_INTERVAL_MS, PING_TIMEOUT_MS,
 };
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Address, Block, BlockHeader, Hash256};
@@ -38,7 +38,7 @@ fn mine(host: &mut SimHost, count: usize) -> Vec<Block> {
         .map(|index| {
             let block = solved(&host.chain, index as u64);
             let outcome = host
-                .submit_block(block.clone())
+                .submit_block(block.clone().into(), block.hash())
                 .expect("a fresh valid block");
             assert_eq!(outcome.accepted, vec![block.hash()]);
             block
@@ -176,11 +176,15 @@ fn sent(out: &[Output], peer: PeerId) -> Vec<&Message> {
 }
 
 /// The block hashes the node asked `peer` for.
+/// The blocks asked of `peer`, checking that no one `getdata` asks more than a peer serves.
 fn getdata_blocks(out: &[Output], peer: PeerId) -> Vec<Hash256> {
     sent(out, peer)
         .into_iter()
         .filter_map(|m| match m {
-            Message::GetData(items) => Some(items.clone()),
+            Message::GetData(items) => {
+                assert!(items.len() <= MAX_BLOCKS_PER_GETDATA, "{} items", items.len());
+                Some(items.clone())
+            }
             _ => None,
         })
         .flatten()
@@ -344,7 +348,7 @@ fn unsolicited_block_disconnects() {
     let mut node = Node::new();
     node.handshake(0, 1, 1);
     let block = solved(&node.host.chain, 1);
-    let out = node.recv(1, 1, &Message::Block(block));
+    let out = node.recv(1, 1, &Message::Block(block.into()));
     assert!(disconnects(&out, 1), "{out:?}");
     assert_eq!(node.tip(), sim_params().genesis_hash());
 }
@@ -384,7 +388,7 @@ fn bad_proof_of_work_disconnects_and_discourages_the_ip() {
     let hash = block.hash();
     let out = node.recv(1, 1, &Message::Inv(vec![InvItem::block(hash)]));
     assert_eq!(getdata_blocks(&out, 1), vec![hash]);
-    let out = node.recv(2, 1, &Message::Block(block));
+    let out = node.recv(2, 1, &Message::Block(block.into()));
     assert!(disconnects(&out, 1), "{out:?}");
     assert!(out
         .iter()
@@ -415,13 +419,13 @@ fn mutated_block_body_does_not_poison_the_good_block() {
 
     let out = node.recv(1, 1, &Message::Inv(vec![InvItem::block(hash)]));
     assert_eq!(getdata_blocks(&out, 1), vec![hash]);
-    let out = node.recv(2, 1, &Message::Block(bad));
+    let out = node.recv(2, 1, &Message::Block(bad.into()));
     assert!(disconnects(&out, 1), "{out:?}");
     assert_eq!(node.tip(), sim_params().genesis_hash());
 
     let out = node.recv(3, 2, &Message::Inv(vec![InvItem::block(hash)]));
     assert_eq!(getdata_blocks(&out, 2), vec![hash], "{out:?}");
-    let out = node.recv(4, 2, &Message::Block(good));
+    let out = node.recv(4, 2, &Message::Block(good.into()));
     assert!(!disconnects(&out, 2), "{out:?}");
     assert_eq!(node.tip(), hash);
 }
@@ -451,7 +455,7 @@ fn unconnecting_headers_are_answered_then_punished_and_broken_chains_disconnect(
 }
 
 /// Delivers every block the node asks `peer` for, starting from `out`, checking the in-flight
-/// limit; `between` runs after each delivery.
+/// limit; `between` runs after each delivery. Returns the most blocks that were in flight.
 fn serve_blocks(
     node: &mut Node,
     now_ms: u64,
@@ -459,38 +463,46 @@ fn serve_blocks(
     blocks: &[Block],
     first: Vec<Output>,
     mut between: impl FnMut(&mut Node),
-) {
+) -> usize {
     let mut in_flight: Vec<Hash256> = getdata_blocks(&first, peer);
+    let mut widest = 0;
     while let Some(hash) = in_flight.first().copied() {
         assert!(in_flight.len() <= MAX_BLOCKS_IN_FLIGHT_PER_PEER);
+        widest = widest.max(in_flight.len());
         in_flight.remove(0);
         let block = blocks
             .iter()
             .find(|b| b.hash() == hash)
             .expect("the node asks only for blocks the peer announced")
             .clone();
-        let out = node.recv(now_ms, peer, &Message::Block(block));
+        let out = node.recv(now_ms, peer, &Message::Block(block.into()));
         assert!(!disconnects(&out, peer), "{out:?}");
         in_flight.extend(getdata_blocks(&out, peer));
         between(node);
     }
+    widest
 }
 
 #[test]
 fn headers_first_sync_downloads_the_peers_chain() {
     let mut remote = test_host();
-    let blocks = mine(&mut remote, MAX_BLOCKS_IN_FLIGHT_PER_PEER + 9);
+    let blocks = mine(&mut remote, 400);
     let mut node = Node::new();
     let out = node.handshake(0, 1, 1);
     assert!(sent_getheaders(&out, 1), "{out:?}");
     let out = node.recv(1, 1, &headers_of(&blocks));
     assert_eq!(
         getdata_blocks(&out, 1).len(),
-        MAX_BLOCKS_IN_FLIGHT_PER_PEER,
-        "{out:?}"
+        MIN_BLOCKS_IN_FLIGHT_PER_PEER,
+        "before any block arrived the window is the narrowest: {out:?}"
     );
-    serve_blocks(&mut node, 2, 1, &blocks, out, |_| {});
+    let widest = serve_blocks(&mut node, 2, 1, &blocks, out, |_| {});
     assert_eq!(node.tip(), remote.chain.tip().hash);
+    // Regtest blocks are a few hundred bytes: the window widens to keep many in flight.
+    assert!(
+        widest >= 8 * MIN_BLOCKS_IN_FLIGHT_PER_PEER,
+        "at most {widest} blocks were in flight"
+    );
 }
 
 #[test]
@@ -568,7 +580,7 @@ fn accepted_blocks_and_local_inventory_are_relayed() {
     let hash = block.hash();
     let out = node.recv(1, 1, &Message::Inv(vec![InvItem::block(hash)]));
     assert_eq!(getdata_blocks(&out, 1), vec![hash]);
-    let out = node.recv(2, 1, &Message::Block(block));
+    let out = node.recv(2, 1, &Message::Block(block.into()));
     assert_eq!(node.tip(), hash);
     assert_eq!(inv_hashes(&out, 2), vec![hash], "{out:?}");
     assert!(
@@ -582,7 +594,9 @@ fn accepted_blocks_and_local_inventory_are_relayed() {
 
     let local = solved(&node.host.chain, 7);
     let local_hash = local.hash();
-    node.host.submit_block(local).expect("a valid block");
+    node.host
+        .submit_block(local.into(), local_hash)
+        .expect("a valid block");
     let out = node.input(3, Input::NewLocalBlock);
     assert_eq!(inv_hashes(&out, 1), vec![local_hash], "{out:?}");
     assert_eq!(inv_hashes(&out, 2), vec![local_hash], "{out:?}");
@@ -653,9 +667,9 @@ fn mutated_block_body_from_first_source_falls_back_to_second_source() {
         "already in flight: {out:?}"
     );
 
-    let out = node.recv(3, 1, &Message::Block(bad));
+    let out = node.recv(3, 1, &Message::Block(bad.into()));
     assert!(disconnects(&out, 1), "{out:?}");
     assert_eq!(getdata_blocks(&out, 2), vec![hash], "{out:?}");
-    node.recv(4, 2, &Message::Block(good));
+    node.recv(4, 2, &Message::Block(good.into()));
     assert_eq!(node.tip(), hash);
 }
