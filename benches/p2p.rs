@@ -19,7 +19,7 @@ use nakachain::params::Params;
 use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig};
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Block, Hash256};
-use nakachain::wire::{encode_frame, FrameDecoder, Message};
+use nakachain::wire::{encode_frame_into, FrameDecoder, Message};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
@@ -101,11 +101,14 @@ impl MiniNode {
                 if !keep(&message) {
                     continue;
                 }
-                let frame = encode_frame(sim_params().magic, &message).expect("frame");
-                match pending.iter_mut().find(|(id, _)| *id == peer) {
-                    Some((_, bytes)) => bytes.extend_from_slice(&frame),
-                    None => pending.push((peer, frame)),
-                }
+                let at = match pending.iter().position(|(id, _)| *id == peer) {
+                    Some(at) => at,
+                    None => {
+                        pending.push((peer, Vec::new()));
+                        pending.len() - 1
+                    }
+                };
+                encode_frame_into(sim_params().magic, &message, &mut pending[at].1).expect("frame");
             }
         }
         for (peer, bytes) in pending {

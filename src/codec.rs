@@ -50,10 +50,27 @@ fn decode_config() -> impl Config {
 
 /// Encodes `value`.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    encode_append(value, &mut bytes);
+    bytes
+}
+
+/// Appends what `encode(value)` returns to `out`, so a frame can be built in place.
+pub fn encode_append<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
     // Cannot fail: every type of this crate has a known-length encoding, none has a fallible
-    // Serialize impl, and writing into a Vec cannot run out of room.
-    bincode::serde::encode_to_vec(value, encode_config())
-        .expect("encoding into a Vec is infallible")
+    // Serialize impl, and appending to a Vec cannot run out of room.
+    bincode::serde::encode_into_writer(value, Append(out), encode_config())
+        .expect("encoding into a Vec is infallible");
+}
+
+/// A bincode writer that appends to a Vec.
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl bincode::enc::write::Writer for Append<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
 }
 
 /// The number of bytes `encode(value)` would produce, without allocating them.

@@ -330,6 +330,13 @@ impl Chain {
         self.tree.id(hash).map(|id| self.tree.entry(id))
     }
 
+    /// The body of a block in the tree that is not known to be invalid: what may be served to
+    /// peers (one lookup, for `getdata` answers by the hundred).
+    pub fn servable_block(&self, hash: &Hash256) -> Option<Arc<Block>> {
+        let node = self.tree.node(self.tree.id(hash)?);
+        (!node.entry.status.is_invalid()).then(|| Arc::clone(&node.block))
+    }
+
     /// The body of any block in the tree.
     pub fn block(&self, hash: &Hash256) -> Option<Arc<Block>> {
         self.tree
@@ -349,9 +356,14 @@ impl Chain {
     }
 
     pub fn active_hash_at(&self, height: u32) -> Option<Hash256> {
+        self.active_entry_at(height).map(|entry| entry.hash)
+    }
+
+    /// The active chain's block at `height`, without a lookup by hash.
+    pub fn active_entry_at(&self, height: u32) -> Option<&BlockEntry> {
         self.active
             .get(height as usize)
-            .map(|&id| self.tree.entry(id).hash)
+            .map(|&id| self.tree.entry(id))
     }
 
     pub fn is_active(&self, hash: &Hash256) -> bool {

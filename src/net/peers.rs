@@ -8,7 +8,7 @@
 
 use super::runtime::Command;
 use crate::protocol::PeerId;
-use crate::wire::{encode_frame, FrameDecoder, Message, WireError};
+use crate::wire::{encode_frame_into, FrameDecoder, Message, WireError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -151,11 +151,8 @@ impl Connections {
                 batch.clear();
                 let mut next = Some(first);
                 while let Some(message) = next {
-                    match encode_frame(magic, &message) {
-                        Ok(frame) => batch.extend_from_slice(&frame),
-                        Err(error) => {
-                            tracing::error!(%error, command = message.command(), "refusing to send an oversized message");
-                        }
+                    if let Err(error) = encode_frame_into(magic, &message, &mut batch) {
+                        tracing::error!(%error, command = message.command(), "refusing to send an oversized message");
                     }
                     next = None;
                     if batch.len() < WRITE_BATCH_BYTES {

@@ -12,7 +12,7 @@ use crate::consensus::RuleError;
 use crate::mempool::MempoolError;
 use crate::types::{Block, Hash256, Transaction};
 use crate::wire::{InvItem, InvKind, Message};
-use std::collections::HashSet;
+use foldhash::HashSet;
 use std::sync::Arc;
 
 impl Protocol {
@@ -65,16 +65,11 @@ impl Protocol {
         let mut missing = Vec::new();
         // Each item is served once however often it is listed, so what one getdata can make
         // us queue is bounded by the blocks above and the mempool's byte bound.
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         for item in items.iter().filter(|item| seen.insert(**item)) {
             let message = match item.kind {
                 // Never a block we found invalid: the peer would rightly drop us for it.
-                InvKind::Block => host
-                    .chain()
-                    .entry(&item.hash)
-                    .filter(|entry| !entry.status.is_invalid())
-                    .and_then(|_| host.chain().block(&item.hash))
-                    .map(Message::Block),
+                InvKind::Block => host.chain().servable_block(&item.hash).map(Message::Block),
                 InvKind::Tx => host
                     .mempool()
                     .get(&item.hash)

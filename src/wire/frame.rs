@@ -23,22 +23,39 @@ fn checksum(payload: &[u8]) -> [u8; 4] {
 /// `MAX_MESSAGE_BYTES`), so a bug that builds such a message shows up here rather than as a
 /// disconnect by the peer.
 pub fn encode_frame(magic: [u8; 4], message: &Message) -> Result<Vec<u8>, WireError> {
+    let mut frame = Vec::new();
+    encode_frame_into(magic, message, &mut frame)?;
+    Ok(frame)
+}
+
+/// Appends the frame carrying `message` to `out`, encoding the payload in place: a writer that
+/// batches frames pays no copy and no allocation per frame. Refuses what `encode_frame` refuses,
+/// leaving `out` as it was.
+pub fn encode_frame_into(
+    magic: [u8; 4],
+    message: &Message,
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
     message.check_limits()?;
-    let len = codec::encoded_len(message);
+    let start = out.len();
+    let payload_start = start + FRAME_HEADER_BYTES;
+    out.extend_from_slice(&magic);
+    // The length and checksum, filled in once the payload is there.
+    out.extend_from_slice(&[0; FRAME_HEADER_BYTES - 4]);
+    codec::encode_append(message, out);
+    let len = out.len() - payload_start;
     if len > MAX_MESSAGE_BYTES {
+        out.truncate(start);
         return Err(WireError::OversizedFrame {
             len,
             max: MAX_MESSAGE_BYTES,
         });
     }
-    let payload = codec::encode(message);
-    let mut frame = Vec::with_capacity(FRAME_HEADER_BYTES + len);
-    frame.extend_from_slice(&magic);
+    let sum = checksum(&out[payload_start..]);
     // Cannot truncate: len <= MAX_MESSAGE_BYTES, which fits in a u32 (asserted in `wire`).
-    frame.extend_from_slice(&(len as u32).to_le_bytes());
-    frame.extend_from_slice(&checksum(&payload));
-    frame.extend_from_slice(&payload);
-    Ok(frame)
+    out[start + 4..start + 8].copy_from_slice(&(len as u32).to_le_bytes());
+    out[start + 8..payload_start].copy_from_slice(&sum);
+    Ok(())
 }
 
 enum State {
@@ -156,6 +173,28 @@ impl FrameDecoder {
         }
     }
 
+    /// Decodes the current frame straight from the front of `bytes` when its whole payload is
+    /// there and none of it was buffered (a read that holds whole frames, the common case), so
+    /// the payload is not copied. Returns the message or error and the bytes it took.
+    fn decode_in_place(&mut self, bytes: &[u8]) -> Option<(Result<Message, WireError>, usize)> {
+        let State::Payload {
+            checksum,
+            len,
+            payload,
+        } = &self.state
+        else {
+            return None;
+        };
+        let (claimed, len) = (*checksum, *len);
+        let whole = bytes.get(..len).filter(|_| payload.is_empty())?;
+        let result = decode_frame_payload(claimed, whole);
+        self.state = match &result {
+            Err(error) if error.disconnects() => State::Failed(error.clone()),
+            _ => State::new_header(),
+        };
+        Some((result, len))
+    }
+
     /// Every frame completed by `bytes`, in order. Stops after an error that disconnects; bytes
     /// after the last whole frame stay buffered for the next call.
     pub fn feed<'a>(&'a mut self, bytes: &'a [u8]) -> Frames<'a> {
@@ -247,6 +286,11 @@ impl Iterator for Frames<'_> {
         }
         loop {
             if let Some(result) = self.decoder.next_frame() {
+                self.done = matches!(&result, Err(error) if error.disconnects());
+                return Some(result);
+            }
+            if let Some((result, taken)) = self.decoder.decode_in_place(self.input) {
+                self.input = &self.input[taken..];
                 self.done = matches!(&result, Err(error) if error.disconnects());
                 return Some(result);
             }

@@ -9,7 +9,7 @@
 
 mod frame;
 
-pub use frame::{encode_frame, FrameDecoder, Frames};
+pub use frame::{encode_frame, encode_frame_into, FrameDecoder, Frames};
 
 use crate::codec::{self, CodecError};
 use crate::types::{Block, BlockHeader, Hash256, Transaction};

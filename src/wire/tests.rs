@@ -143,6 +143,33 @@ fn encode_frame_refuses_what_a_peer_would_refuse() {
 }
 
 #[test]
+fn frames_built_in_place_are_appended_and_a_refused_one_leaves_nothing() {
+    let mut out = b"earlier bytes".to_vec();
+    encode_frame_into(MAGIC, &Message::Ping(7), &mut out).expect("a ping frames");
+    encode_frame_into(MAGIC, &version(3), &mut out).expect("a version frames");
+    let mut expected = b"earlier bytes".to_vec();
+    expected.extend(encode_frame(MAGIC, &Message::Ping(7)).expect("frame"));
+    expected.extend(encode_frame(MAGIC, &version(3)).expect("frame"));
+    assert_eq!(out, expected);
+
+    let refused = encode_frame_into(MAGIC, &list_message("inv", MAX_INV_ITEMS + 1), &mut out);
+    assert_eq!(refused.map_err(|e| e.code()), Err("oversized-list"));
+    let output = TxOut {
+        amount: Amount(1),
+        address: Address([0; 20]),
+    };
+    let huge = Message::Tx(Transaction {
+        version: Transaction::VERSION,
+        coinbase: None,
+        inputs: Vec::new(),
+        outputs: vec![output; MAX_MESSAGE_BYTES / 28 + 1],
+    });
+    let refused = encode_frame_into(MAGIC, &huge, &mut out);
+    assert_eq!(refused.map_err(|e| e.code()), Err("oversized-frame"));
+    assert_eq!(out, expected, "nothing of a refused frame stays");
+}
+
+#[test]
 fn decode_payload_refuses_a_payload_over_the_frame_limit() {
     let error = Message::decode_payload(&vec![0; MAX_MESSAGE_BYTES + 1]).unwrap_err();
     assert_eq!(error.code(), "oversized-frame");

@@ -182,7 +182,11 @@ fn getdata_blocks(out: &[Output], peer: PeerId) -> Vec<Hash256> {
         .into_iter()
         .filter_map(|m| match m {
             Message::GetData(items) => {
-                assert!(items.len() <= MAX_BLOCKS_PER_GETDATA, "{} items", items.len());
+                assert!(
+                    items.len() <= MAX_BLOCKS_PER_GETDATA,
+                    "{} items",
+                    items.len()
+                );
                 Some(items.clone())
             }
             _ => None,
