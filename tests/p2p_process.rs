@@ -106,3 +106,25 @@ fn a_line_of_nodes_syncs_and_late_and_restarted_nodes_catch_up() {
         node.stop();
     }
 }
+
+#[test]
+fn blocks_a_synced_node_reported_survive_a_kill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, a_p2p) = peer_node(dir.path(), "a", None);
+    a.call("generate", vec![json!(1_500)]);
+    let tip = a.call("getbestblockhash", vec![]);
+    let (b, _) = peer_node(dir.path(), "b", Some(a_p2p));
+    wait_for_tip(&[&b], &tip);
+    // Blocks from peers are fsynced in bursts, never later than the node reports them.
+    let reported = b.call("getblockcount", vec![]);
+    assert_eq!(reported, json!(1_500));
+    let (datadir, port) = (b.datadir.clone(), b.port);
+    let mut b = b;
+    b.child.kill().expect("SIGKILL");
+    b.child.wait().expect("reap");
+    drop(b);
+    let b = NodeProcess::start(&datadir, port);
+    assert_eq!(b.call("getblockcount", vec![]), reported);
+    b.stop();
+    a.stop();
+}

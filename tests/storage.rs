@@ -133,6 +133,40 @@ fn a_batch_append_stores_the_same_records_as_single_appends() {
 }
 
 #[test]
+fn unsynced_appends_reach_the_file_on_sync_and_are_lost_if_the_log_is_dropped_first() {
+    let dir = TempDir::new().unwrap();
+    let blocks = chain(BLOCKS);
+    let (_, single) = write_log(dir.path(), &blocks);
+
+    let path = dir.path().join("burst.log");
+    let (mut log, _) = open(&path).unwrap();
+    for block in &blocks[..BLOCKS - 1] {
+        log.append_unsynced([block]).unwrap();
+    }
+    assert_eq!(
+        log.len_bytes(),
+        record_ranges(&blocks)[BLOCKS - 2].end as u64
+    );
+    assert!(
+        std::fs::read(&path).unwrap().is_empty(),
+        "buffered until sync"
+    );
+    log.sync().unwrap();
+    log.sync().unwrap();
+    // A block of our own is durable at once, and so is everything before it.
+    log.append(&blocks[BLOCKS - 1]).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), single);
+
+    // Appended but never synced: gone, as after a crash, and the log opens clean.
+    let (mut log, _) = open(&path).unwrap();
+    log.append_unsynced(&blocks[..2]).unwrap();
+    drop(log);
+    let (_, replay) = open(&path).unwrap();
+    assert_eq!(replay.blocks, blocks);
+    assert_eq!(replay.torn_tail, None);
+}
+
+#[test]
 fn a_log_cut_anywhere_in_its_last_record_recovers_and_stays_usable() {
     let dir = TempDir::new().unwrap();
     let blocks = chain(BLOCKS);

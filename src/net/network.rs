@@ -42,10 +42,17 @@ impl NodeTask {
     pub(super) fn input(&mut self, input: Input<'_>) {
         let now = self.now_ms();
         let outputs = self.protocol.handle(now, input, &mut self.node);
+        // Nothing reaches a peer before the blocks from peers it may concern are on disk; if
+        // they cannot be, nothing is sent and the node stops after this event.
+        let sending = outputs
+            .iter()
+            .any(|output| matches!(output, Output::Send { .. }));
+        let durable = !sending || self.node.sync_store();
         let mut too_slow = Vec::new();
         let mut resume = false;
         for output in outputs {
             match output {
+                Output::Send { .. } if !durable => {}
                 Output::Send { peer, message } => {
                     if !self.connections.send(peer, message) && self.connections.is_open(peer) {
                         too_slow.push(peer);

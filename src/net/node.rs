@@ -1,6 +1,8 @@
 //! `Node`: the state one node task owns — chain, mempool, wallet, event log and the block log —
-//! and the steps that keep them consistent: a block is appended and fsynced before anything
-//! reacts to it, then the mempool follows the tip, then the events are recorded.
+//! and the steps that keep them consistent: a block is appended to the log before anything
+//! reacts to it, then the mempool follows the tip, then the events are recorded. Blocks this
+//! node makes are fsynced at once; blocks from peers are fsynced together by `sync_store`,
+//! which the runtime calls before anything leaves the node (see `runtime`).
 //!
 //! Owns the ordering between the core modules and the store. Must not block on the network or
 //! spawn threads (the runtime does); reads the wall clock only through `unix_now` and
@@ -192,10 +194,14 @@ impl Node {
             .iter()
             .filter_map(|hash| self.chain.block(hash))
             .collect();
-        if let Err(error) = self
-            .block_log
-            .append_all(accepted.iter().map(|block| &**block))
-        {
+        let blocks = accepted.iter().map(|block| &**block);
+        // A burst of blocks from peers shares one fsync (`sync_store`); a block this node made
+        // is durable before it is handed to anyone.
+        let stored = match origin {
+            BlockOrigin::Peer => self.block_log.append_unsynced(blocks),
+            BlockOrigin::Mined | BlockOrigin::Submitted => self.block_log.append_all(blocks),
+        };
+        if let Err(error) = stored {
             tracing::error!(%error, "cannot store accepted blocks");
             self.store_failure.get_or_insert(error);
         }
@@ -233,6 +239,19 @@ impl Node {
 
     fn admit(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
         Ok(self.mempool.accept_on_tip(tx, &self.chain)?.txid)
+    }
+
+    /// Fsyncs blocks from peers appended since the last fsync. Returns false if that failed (the
+    /// failure is kept for `take_store_failure`).
+    pub fn sync_store(&mut self) -> bool {
+        match self.block_log.sync() {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(%error, "cannot fsync accepted blocks");
+                self.store_failure.get_or_insert(error);
+                false
+            }
+        }
     }
 
     /// The failed block-log write, if one happened since the last call.

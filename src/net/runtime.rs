@@ -215,12 +215,25 @@ impl NodeTask {
                     break;
                 }
             }
+            // Blocks from peers are fsynced together once the burst that brought them is
+            // handled: one fsync per block would cap a sync at the disk's fsync rate.
+            if commands.is_empty() {
+                self.node.sync_store();
+            }
             self.after_event()?;
         }
         Ok(())
     }
 
     fn handle_call(&mut self, call: RpcCall) -> Result<(), NodeError> {
+        // What an answer reports must survive a crash: blocks from peers are fsynced first.
+        if !self.node.sync_store() {
+            let _ = call.reply.send(Err(RpcError::misc("cannot store blocks")));
+            return self
+                .node
+                .take_store_failure()
+                .map_or(Ok(()), |e| Err(e.into()));
+        }
         if matches!(call.method.as_str(), "generate" | "generatetoaddress") {
             let commands = self.commands.clone();
             let request = methods::parse_generate(&call.method, &call.params);
@@ -402,6 +415,7 @@ impl NodeTask {
     }
 
     fn shutdown(&mut self) {
+        self.node.sync_store();
         self.connections.close_all();
         if let Some(progress) = self.sync_progress.take() {
             progress.finish_and_clear();

@@ -1,4 +1,5 @@
-//! The append-only block log: open and recover, append and fsync.
+//! The append-only block log: open and recover, append, and fsync (at once, or for a burst of
+//! appends together).
 //!
 //! Owns the log file's I/O. The record format and the torn-tail-versus-corruption decision live
 //! in `record`; this file only reads, truncates and appends.
@@ -28,7 +29,9 @@ pub struct Replay {
     pub torn_tail: Option<TornTail>,
 }
 
-/// An open block log. A block counts as accepted once `append` returns `Ok`.
+/// An open block log. A block is durable once `append` or `append_all` returns `Ok`, or once
+/// `sync` does after `append_unsynced`; records still buffered when the log is dropped are lost,
+/// as in a crash.
 #[derive(Debug)]
 pub struct BlockLog {
     path: PathBuf,
@@ -38,7 +41,15 @@ pub struct BlockLog {
     /// Set when a failed append left bytes that could not be truncated away: appending after
     /// them would turn a torn tail into corruption in the middle.
     unwritable: bool,
+    /// Records appended and not yet written to the file.
+    pending: Vec<u8>,
+    /// Records written since the last fsync.
+    unsynced: bool,
 }
+
+/// Buffered records written to the file (not fsynced) once they reach this size, so a long
+/// burst does not hold them all in memory.
+const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
 
 impl BlockLog {
     /// Opens (creating if missing) the log at `path`, recovers a torn tail, returns every stored
@@ -85,6 +96,8 @@ impl BlockLog {
             magic,
             len: valid_len,
             unwritable: false,
+            pending: Vec::new(),
+            unsynced: false,
         };
         let replay = Replay {
             blocks: scanned.blocks,
@@ -101,6 +114,17 @@ impl BlockLog {
     /// Appends one record per block, in order, with a single fsync at the end: every block counts
     /// as accepted once this returns `Ok`, none of them before.
     pub fn append_all<'a>(
+        &mut self,
+        blocks: impl IntoIterator<Item = &'a Block>,
+    ) -> Result<(), StoreError> {
+        self.append_unsynced(blocks)?;
+        self.sync()
+    }
+
+    /// Appends one record per block, in order, without waiting for the disk: the records are
+    /// buffered, and a crash may lose them (recovery drops a torn tail) until `sync` returns
+    /// `Ok`. For a burst of blocks from peers, which one write and one fsync can cover.
+    pub fn append_unsynced<'a>(
         &mut self,
         blocks: impl IntoIterator<Item = &'a Block>,
     ) -> Result<(), StoreError> {
@@ -122,19 +146,49 @@ impl BlockLog {
             }
             records.extend_from_slice(&encode_record(self.magic, &body));
         }
-        let written = self
-            .file
-            .write_all(&records)
-            .and_then(|()| self.file.sync_data());
+        self.pending.extend_from_slice(&records);
+        self.len += records.len() as u64;
+        if self.pending.len() >= MAX_PENDING_BYTES {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Writes and fsyncs what was appended since the last fsync, if anything. After a failed
+    /// fsync the kernel may have dropped the pages, so what is on disk is unknown: the log
+    /// refuses further appends, and only a reopen (which recovers what the disk holds) makes it
+    /// usable again.
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        self.write_pending()?;
+        if !self.unsynced {
+            return Ok(());
+        }
+        if let Err(source) = self.file.sync_data() {
+            self.unwritable = true;
+            return Err(StoreError::Io {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        self.unsynced = false;
+        Ok(())
+    }
+
+    /// Hands the buffered records to the file (without fsync). On failure the records are
+    /// dropped, as if never appended.
+    fn write_pending(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let start = self.len - self.pending.len() as u64;
+        let written = self.file.write_all(&self.pending);
+        self.pending.clear();
         if let Err(source) = written {
+            self.len = start;
             // Undo the partial records so the next append does not land after garbage. If even
             // that fails the file's end is unknown, and only a reopen (which recovers the torn
             // tail) can make the log safe to append to again.
-            let undone = self
-                .file
-                .set_len(self.len)
-                .and_then(|()| self.file.sync_data());
-            if undone.is_err() {
+            if self.file.set_len(start).is_err() {
                 self.unwritable = true;
             }
             return Err(StoreError::Io {
@@ -142,7 +196,7 @@ impl BlockLog {
                 source,
             });
         }
-        self.len += records.len() as u64;
+        self.unsynced = true;
         Ok(())
     }
 

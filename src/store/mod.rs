@@ -2,9 +2,9 @@
 //! that keeps two nodes out of one data directory.
 //!
 //! Owns every `std::fs` call for chain data and the on-disk formats (see `chain-data/README.md`).
-//! Must not use tokio (the node task calls it directly; one fsync per accepted block is the
-//! price of durability) and must not validate consensus: it stores block bytes, and the chain
-//! re-validates every block on replay.
+//! Must not use tokio (the node task calls it directly, and decides when blocks are fsynced)
+//! and must not validate consensus: it stores block bytes, and the chain re-validates every
+//! block on replay.
 
 mod block_log;
 mod datadir;
