@@ -288,11 +288,17 @@ impl Node {
             );
         }
         for (offset, block) in change.connected.iter().enumerate() {
+            let height = fork_height + 1 + offset as u32;
+            // The connected blocks are the active chain's now: their hashes need no hashing.
+            let hash = self
+                .chain
+                .active_hash_at(height)
+                .unwrap_or_else(|| block.hash());
             self.events.push(
                 now,
                 EventKind::BlockConnected {
-                    hash: block.hash(),
-                    height: fork_height + 1 + offset as u32,
+                    hash,
+                    height,
                     txs: block.transactions.len(),
                 },
             );

@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
+/// Events after which a tip change is acted on even while more events wait: a peer that keeps
+/// the queue full cannot keep the miners on a stale tip.
+const TIP_CHECK_EVENTS: u32 = 256;
 /// How often the node refreshes hashrate, the status line and stale templates.
 const TICK: Duration = Duration::from_secs(1);
 /// Workers get a fresh template this often even when the tip stays: it picks up new mempool
@@ -89,6 +92,8 @@ pub(super) struct NodeTask {
     /// Raised (and replaced) whenever the tip moves, so in-flight `generate` searches end.
     tip_stale: Arc<AtomicBool>,
     last_tip: Hash256,
+    /// Events handled since the tip was last looked at (see `after_event`).
+    events_since_tip_check: u32,
     template_built: Instant,
     mined: u64,
     stop_after_mined: Option<u64>,
@@ -160,6 +165,7 @@ async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
         started: Instant::now(),
         sync_progress: None,
         last_tip: node.chain.tip().hash,
+        events_since_tip_check: 0,
         node,
         miner: None,
         commands: commands_tx,
@@ -217,10 +223,11 @@ impl NodeTask {
             }
             // Blocks from peers are fsynced together once the burst that brought them is
             // handled: one fsync per block would cap a sync at the disk's fsync rate.
-            if commands.is_empty() {
+            let drained = commands.is_empty();
+            if drained {
                 self.node.sync_store();
             }
-            self.after_event()?;
+            self.after_event(drained)?;
         }
         Ok(())
     }
@@ -356,15 +363,22 @@ impl NodeTask {
         Ok(())
     }
 
-    /// After every event: stop on a failed store write; announce transactions from RPC; if the
-    /// tip moved, retire every search on the old tip and announce the new one.
-    fn after_event(&mut self) -> Result<(), NodeError> {
+    /// After every event: stop on a failed store write; announce transactions from RPC. Once a
+    /// burst of events is handled (`drained`), or every `TIP_CHECK_EVENTS` events during a
+    /// long one: if the tip moved, retire every search on the old tip and announce the new one.
+    /// Blocks arriving by the thousand during a sync are not each re-announced and re-mined on.
+    fn after_event(&mut self, drained: bool) -> Result<(), NodeError> {
         if let Some(error) = self.node.take_store_failure() {
             return Err(error.into());
         }
         for txid in self.node.take_local_txs() {
             self.input(Input::NewLocalTx(txid));
         }
+        self.events_since_tip_check += 1;
+        if !drained && self.events_since_tip_check < TIP_CHECK_EVENTS {
+            return Ok(());
+        }
+        self.events_since_tip_check = 0;
         let tip = self.node.chain.tip().hash;
         if tip == self.last_tip {
             return Ok(());

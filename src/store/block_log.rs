@@ -4,9 +4,8 @@
 //! Owns the log file's I/O. The record format and the torn-tail-versus-corruption decision live
 //! in `record`; this file only reads, truncates and appends.
 
-use super::record::{encode_record, scan};
+use super::record::{append_record, scan};
 use super::StoreError;
-use crate::codec;
 use crate::params::MAX_BLOCK_BYTES;
 use crate::types::Block;
 use std::fs::{File, OpenOptions};
@@ -133,21 +132,20 @@ impl BlockLog {
                 path: self.path.clone(),
             });
         }
-        let mut records = Vec::new();
+        let start = self.pending.len();
         for block in blocks {
-            let body = codec::encode(block);
-            // Scanning treats longer records as corruption, so writing one would brick the log.
-            if body.len() > MAX_BLOCK_BYTES {
+            if let Err(len) = append_record(self.magic, block, &mut self.pending) {
+                self.pending.truncate(start);
+                // Scanning treats longer records as corruption, so writing one would brick
+                // the log.
                 return Err(StoreError::TooLarge {
                     path: self.path.clone(),
-                    len: body.len() as u64,
+                    len: len as u64,
                     max: MAX_BLOCK_BYTES as u64,
                 });
             }
-            records.extend_from_slice(&encode_record(self.magic, &body));
         }
-        self.pending.extend_from_slice(&records);
-        self.len += records.len() as u64;
+        self.len += (self.pending.len() - start) as u64;
         if self.pending.len() >= MAX_PENDING_BYTES {
             self.write_pending()?;
         }

@@ -11,16 +11,25 @@ use crate::types::Block;
 /// Bytes before a record's body: magic, length and crc.
 pub const RECORD_HEADER_BYTES: usize = 12;
 
-/// The record holding `body` (an encoded block).
-pub(super) fn encode_record(magic: [u8; 4], body: &[u8]) -> Vec<u8> {
-    // Cannot truncate: callers refuse bodies over MAX_BLOCK_BYTES, which fits in a u32.
-    let len = body.len() as u32;
-    let mut record = Vec::with_capacity(RECORD_HEADER_BYTES + body.len());
-    record.extend_from_slice(&magic);
-    record.extend_from_slice(&len.to_le_bytes());
-    record.extend_from_slice(&crc32c::crc32c(body).to_le_bytes());
-    record.extend_from_slice(body);
-    record
+/// Appends the record holding `block` to `out`, encoding the body in place. A body over
+/// `MAX_BLOCK_BYTES` is refused with its length, leaving `out` as it was.
+pub(super) fn append_record(magic: [u8; 4], block: &Block, out: &mut Vec<u8>) -> Result<(), usize> {
+    let start = out.len();
+    let body_start = start + RECORD_HEADER_BYTES;
+    out.extend_from_slice(&magic);
+    // The length and crc, filled in once the body is there.
+    out.extend_from_slice(&[0; RECORD_HEADER_BYTES - 4]);
+    codec::encode_append(block, out);
+    let len = out.len() - body_start;
+    if len > MAX_BLOCK_BYTES {
+        out.truncate(start);
+        return Err(len);
+    }
+    let crc = crc32c::crc32c(&out[body_start..]);
+    // Cannot truncate: len <= MAX_BLOCK_BYTES, which fits in a u32.
+    out[start + 4..start + 8].copy_from_slice(&(len as u32).to_le_bytes());
+    out[start + 8..body_start].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
 }
 
 /// What a clean scan found: every block, and where the good records end.
@@ -154,7 +163,11 @@ mod tests {
 
     #[test]
     fn a_crc_valid_record_that_does_not_decode_is_corruption_even_at_the_end() {
-        let bytes = encode_record(MAGIC, &[1, 2, 3]);
+        let body = [1, 2, 3];
+        let mut bytes = Vec::from(MAGIC);
+        bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+        bytes.extend_from_slice(&body);
         let err = scan(&bytes, MAGIC).unwrap_err();
         assert_eq!(err.offset, 0);
         assert!(err.reason.contains("does not decode"), "{}", err.reason);

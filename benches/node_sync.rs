@@ -1,0 +1,142 @@
+//! The real node's initial block download: a node started on empty chain-data syncs a
+//! 100,000-block regtest chain from one peer over loopback TCP, storing every block in its
+//! block log, against the node's own replay-and-validate of the same chain from its log
+//! (`Node::open`), measured in the same run. Target: ≥ 70 % of the replay rate.
+//!
+//! Both nodes are `nakachain::net::run`, the code `nakachain node` runs, each with its own tokio
+//! runtime and data directory in one process. Run with `cargo bench --bench node_sync`; it
+//! prints its own table.
+
+#[path = "support/chain.rs"]
+mod chain_support;
+
+use chain_support::regtest_chain;
+use nakachain::net::{run, Node, NodeConfig};
+use nakachain::params::Params;
+use nakachain::rpc::{Cookie, RpcClient};
+use nakachain::store::{BlockLog, DataDir};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+const CHAIN_BLOCKS: u32 = 100_000;
+const SYNCS: usize = 3;
+/// How often the syncing node is asked for its height: the resolution of the figure.
+const POLL: Duration = Duration::from_millis(2);
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+/// A node running `run(config)` on a thread of its own, and its RPC client once it answers.
+struct RunningNode {
+    thread: thread::JoinHandle<()>,
+    client: RpcClient,
+}
+
+impl RunningNode {
+    fn start(datadir: &Path, listen: Option<SocketAddr>, connect: Vec<SocketAddr>) -> RunningNode {
+        let rpc_port = free_port();
+        let config = NodeConfig {
+            params: Params::regtest(),
+            datadir: datadir.to_path_buf(),
+            rpc_port,
+            mine_threads: None,
+            stop_after_mined: None,
+            status_line: false,
+            listen,
+            connect,
+        };
+        let thread = thread::spawn(move || run(config).expect("the node runs"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = loop {
+            let client = DataDir::read_cookie(datadir)
+                .ok()
+                .and_then(|cookie| Cookie::parse(&cookie).ok())
+                .map(|cookie| {
+                    RpcClient::new(SocketAddr::from((Ipv4Addr::LOCALHOST, rpc_port)), cookie)
+                })
+                .filter(|client| client.call("getblockcount", vec![]).is_ok());
+            if let Some(client) = client {
+                break client;
+            }
+            assert!(Instant::now() < deadline, "the node did not come up");
+            thread::sleep(Duration::from_millis(5));
+        };
+        RunningNode { thread, client }
+    }
+
+    fn height(&self) -> u64 {
+        self.client
+            .call("getblockcount", vec![])
+            .ok()
+            .and_then(|height| height.as_u64())
+            .unwrap_or(0)
+    }
+
+    fn stop(self) {
+        self.client
+            .call("stop", vec![])
+            .expect("the node takes stop");
+        self.thread.join().expect("the node thread ends");
+    }
+}
+
+fn main() {
+    let params = Params::regtest();
+    println!("building a {CHAIN_BLOCKS}-block regtest chain…");
+    let blocks = regtest_chain(&params, CHAIN_BLOCKS, 0);
+    let server_dir = TempDir::new().expect("temp dir");
+    let (mut log, _) =
+        BlockLog::open(&server_dir.path().join("blocks.log"), params.magic).expect("open the log");
+    log.append_all(&blocks).expect("write the log");
+    drop((log, blocks));
+
+    let replay_started = Instant::now();
+    let node = Node::open(params, server_dir.path()).expect("the node opens");
+    let replay = replay_started.elapsed();
+    assert_eq!(node.chain.height(), CHAIN_BLOCKS);
+    drop(node);
+
+    let p2p = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
+    let server = RunningNode::start(server_dir.path(), Some(p2p), Vec::new());
+    assert_eq!(server.height(), u64::from(CHAIN_BLOCKS));
+    let mut syncs = Vec::new();
+    for _ in 0..SYNCS {
+        let client_dir = TempDir::new().expect("temp dir");
+        let started = Instant::now();
+        let client = RunningNode::start(client_dir.path(), None, vec![p2p]);
+        while client.height() < u64::from(CHAIN_BLOCKS) {
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "the sync stalled at {}",
+                client.height()
+            );
+            thread::sleep(POLL);
+        }
+        syncs.push(started.elapsed());
+        client.stop();
+    }
+    server.stop();
+
+    syncs.sort();
+    let rate = |elapsed: Duration| f64::from(CHAIN_BLOCKS) / elapsed.as_secs_f64();
+    println!(
+        "replay and validate at start (baseline)   {:>8.1} ms  {:>8.0} blocks/s",
+        replay.as_secs_f64() * 1e3,
+        rate(replay)
+    );
+    for (label, sync) in [("fastest", syncs[0]), ("median", syncs[SYNCS / 2])] {
+        println!(
+            "initial block download, {label:<8}          {:>8.1} ms  {:>8.0} blocks/s  ({:.0} % of replay)",
+            sync.as_secs_f64() * 1e3,
+            rate(sync),
+            100.0 * rate(sync) / rate(replay)
+        );
+    }
+}
