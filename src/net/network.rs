@@ -10,6 +10,7 @@ use super::peers::PeerNotice;
 use super::runtime::NodeTask;
 use crate::events::EventKind;
 use crate::protocol::{Input, Output, PeerId};
+use crate::wire::Message;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -42,12 +43,19 @@ impl NodeTask {
     pub(super) fn input(&mut self, input: Input<'_>) {
         let now = self.now_ms();
         let outputs = self.protocol.handle(now, input, &mut self.node);
-        // Nothing reaches a peer before the blocks from peers it may concern are on disk; if
-        // they cannot be, nothing is sent and the node stops after this event.
-        let sending = outputs
-            .iter()
-            .any(|output| matches!(output, Output::Send { .. }));
-        let durable = !sending || self.node.sync_store();
+        // No block reaches a peer, and none is announced, before it is on disk; if blocks cannot
+        // be stored, nothing is sent and the node stops after this event. Other messages (a
+        // getdata during a sync, pings) do not wait for the disk.
+        let telling = outputs.iter().any(|output| {
+            matches!(
+                output,
+                Output::Send {
+                    message: Message::Inv(_) | Message::Block(_) | Message::Headers(_),
+                    ..
+                }
+            )
+        });
+        let durable = !telling || self.node.sync_store();
         let mut too_slow = Vec::new();
         let mut resume = false;
         for output in outputs {

@@ -2,7 +2,7 @@
 //! and the steps that keep them consistent: a block is appended to the log before anything
 //! reacts to it, then the mempool follows the tip, then the events are recorded. Blocks this
 //! node makes are fsynced at once; blocks from peers are fsynced together by `sync_store`,
-//! which the runtime calls before anything leaves the node (see `runtime`).
+//! which the runtime calls before the node tells anyone of them (see `runtime`).
 //!
 //! Owns the ordering between the core modules and the store. Must not block on the network or
 //! spawn threads (the runtime does); reads the wall clock only through `unix_now` and

@@ -221,13 +221,7 @@ impl NodeTask {
                     break;
                 }
             }
-            // Blocks from peers are fsynced together once the burst that brought them is
-            // handled: one fsync per block would cap a sync at the disk's fsync rate.
-            let drained = commands.is_empty();
-            if drained {
-                self.node.sync_store();
-            }
-            self.after_event(drained)?;
+            self.after_event(commands.is_empty())?;
         }
         Ok(())
     }
@@ -351,6 +345,10 @@ impl NodeTask {
         if self.miner.is_some() && self.template_built.elapsed() >= TEMPLATE_REFRESH {
             self.publish_job(Instant::now())?;
         }
+        // Blocks from peers are fsynced when the node tells anyone of them (see `input` and
+        // `handle_call`), and at least once a second: one fsync per block would cap a sync at
+        // the disk's fsync rate.
+        self.node.sync_store();
         self.input(Input::Tick);
         self.show_sync_progress();
         if let Some(status) = &self.status {

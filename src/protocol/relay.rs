@@ -125,7 +125,10 @@ impl Protocol {
         if let Some(peer) = self.peers.get_mut(&id) {
             peer.knows(hash);
         }
-        if self.someone_to_tell(&hash, id) && extends_tip_with_due_work(block, &hash, host.chain())
+        // Not during a sync (more blocks on their way): peers hear of its tip once it is done.
+        if !self.download.is_fetching()
+            && self.someone_to_tell(&hash, id)
+            && extends_tip_with_due_work(block, &hash, host.chain())
         {
             // Announce now and validate on Resume: the announcement's round trip overlaps the
             // validation. A peer that asks meanwhile is answered after it, from the chain, so
@@ -176,7 +179,10 @@ impl Protocol {
                     // Fetch the missing ancestors: headers from our tip up to this block.
                     self.request_headers(id, host.chain(), hash);
                 }
-                if outcome.tip_changed.is_some() {
+                // While more blocks are on their way (a sync), the tip is announced once they
+                // are in, as Bitcoin Core does not announce during initial block download:
+                // peers would be told of every block of a long chain.
+                if outcome.tip_changed.is_some() && !self.download.is_fetching() {
                     self.announce_tip(host.chain(), Some(id));
                 }
                 Ok(())

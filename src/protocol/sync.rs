@@ -106,6 +106,10 @@ impl Sources {
         self.first == Some(peer) || self.more.contains(&peer)
     }
 
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
     fn remove(&mut self, peer: PeerId) {
         if self.first == Some(peer) {
             self.first = self.more.pop();
@@ -167,6 +171,11 @@ impl BlockDownload {
         self.blocks.contains_key(hash)
     }
 
+    /// Whether some block is wanted from a peer that has it (a sync, or a relay, under way).
+    pub(super) fn is_fetching(&self) -> bool {
+        !self.blocks.is_empty()
+    }
+
     /// Blocks asked of one peer at a time, at the size blocks have been arriving at.
     pub(super) fn window(&self) -> usize {
         window(self.block_bytes)
@@ -220,15 +229,21 @@ impl BlockDownload {
         picked
     }
 
-    /// Takes `hash` off `from`'s requests and puts it back at the front of the queue.
+    /// Takes `hash` off `from`'s requests and puts it back at the front of the queue, or drops
+    /// it if no peer is left that has it (one that announces it later makes it wanted again).
     fn requeue(&mut self, hash: Hash256, from: PeerId) {
         let Some(wanted) = self.blocks.get_mut(&hash) else {
             return;
         };
-        if wanted.asked.take().is_some() {
-            if let Some(count) = self.per_peer.get_mut(&from) {
-                *count = count.saturating_sub(1);
-            }
+        if wanted.asked.take().is_none() {
+            return;
+        }
+        if let Some(count) = self.per_peer.get_mut(&from) {
+            *count = count.saturating_sub(1);
+        }
+        if wanted.sources.is_empty() {
+            self.blocks.remove(&hash);
+        } else {
             self.queue.push_front(hash);
         }
     }
@@ -286,21 +301,24 @@ impl BlockDownload {
         peers
     }
 
-    /// A peer left: its requests go back to the queue and it is no longer a source.
+    /// A peer left: it is no longer a source, its requests go back to the queue, and blocks
+    /// no one else has are no longer wanted.
     pub(super) fn peer_gone(&mut self, peer: PeerId) {
-        let mine: Vec<Hash256> = self
-            .blocks
-            .iter()
-            .filter(|(_, wanted)| wanted.asked.is_some_and(|(from, _)| from == peer))
-            .map(|(hash, _)| *hash)
-            .collect();
+        let mut mine = Vec::new();
+        for (hash, wanted) in &mut self.blocks {
+            wanted.sources.remove(peer);
+            if wanted.asked.is_some_and(|(from, _)| from == peer) {
+                mine.push(*hash);
+            }
+        }
         for hash in mine {
             self.requeue(hash, peer);
         }
         self.per_peer.remove(&peer);
-        for wanted in self.blocks.values_mut() {
-            wanted.sources.remove(peer);
-        }
+        self.blocks
+            .retain(|_, wanted| wanted.asked.is_some() || !wanted.sources.is_empty());
+        let blocks = &self.blocks;
+        self.queue.retain(|hash| blocks.contains_key(hash));
         self.tx_requests.retain(|_, from| *from != peer);
     }
 
@@ -401,6 +419,10 @@ mod tests {
         assert!(download.block_arrived(&hash(2), 1).is_none(), "not twice");
 
         download.not_found(1, &hash(5));
+        assert!(
+            !download.is_requested(&hash(5)),
+            "peer 1 was its only source"
+        );
         assert_eq!(download.stalled(10_000, 10_000), Vec::<PeerId>::new());
         assert_eq!(download.stalled(10_001, 10_000).len(), 13);
         // Peer 1 is no longer a source of what it failed to deliver, so it gets the blocks
@@ -412,12 +434,15 @@ mod tests {
         download.want(hash(5), 3);
         assert_eq!(download.assign(3, 20_000, |_| false), vec![hash(5)]);
         download.peer_gone(3);
-        assert!(download.is_requested(&hash(5)));
+        assert!(!download.is_requested(&hash(5)), "no peer left has it");
         assert_eq!(
             download.assign(4, 20_000, |_| false),
             Vec::new(),
             "4 has none"
         );
+        assert!(download.is_fetching());
+        download.peer_gone(1);
+        assert!(!download.is_fetching(), "nothing is left that anyone has");
     }
 
     #[test]

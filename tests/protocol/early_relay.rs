@@ -128,3 +128,33 @@ fn with_nobody_else_to_tell_the_block_is_validated_at_once() {
     assert!(!out.contains(&Output::Resume), "{out:?}");
     assert_eq!(node.tip(), block.hash());
 }
+
+#[test]
+fn a_sync_tells_other_peers_of_its_tip_not_of_every_block() {
+    let mut remote = test_host();
+    let blocks = mine(&mut remote, 40);
+    let mut node = Node::new();
+    node.handshake(0, 1, 1);
+    node.handshake(0, 2, 2);
+    let mut out = node.recv(1, 1, &headers_of(&blocks));
+    let mut asked: Vec<Hash256> = getdata_blocks(&out, 1);
+    let mut told = inv_hashes(&out, 2);
+    while let Some(hash) = asked.first().copied() {
+        asked.remove(0);
+        let block = blocks.iter().find(|b| b.hash() == hash).expect("announced");
+        out = node.recv(2, 1, &Message::Block(block.clone().into()));
+        asked.extend(getdata_blocks(&out, 1));
+        // The last block is announced early, like any block on the tip outside a sync.
+        assert!(
+            asked.is_empty() || !out.contains(&Output::Resume),
+            "no pause during a sync: {out:?}"
+        );
+        told.extend(inv_hashes(&out, 2));
+    }
+    assert_eq!(node.tip(), remote.chain.tip().hash);
+    assert_eq!(
+        told,
+        vec![node.tip()],
+        "peer 2 hears of the tip once the sync is done"
+    );
+}
