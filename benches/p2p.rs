@@ -19,7 +19,7 @@ use nakachain::params::Params;
 use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig};
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Block, Hash256};
-use nakachain::wire::{encode_frame_into, FrameDecoder, Message};
+use nakachain::wire::{BlockFrames, Message};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
@@ -64,6 +64,8 @@ struct MiniNode {
     host: SimHost,
     started: Instant,
     streams: Vec<(PeerId, TcpStream)>,
+    /// Large blocks' frames as they arrived, relayed without encoding them again (as the node).
+    block_frames: BlockFrames,
 }
 
 fn config(nonce: u64) -> ProtocolConfig {
@@ -84,6 +86,7 @@ impl MiniNode {
             host,
             started: Instant::now(),
             streams: Vec::new(),
+            block_frames: BlockFrames::default(),
         }
     }
 
@@ -110,7 +113,9 @@ impl MiniNode {
                         pending.len() - 1
                     }
                 };
-                encode_frame_into(sim_params().magic, &message, &mut pending[at].1).expect("frame");
+                self.block_frames
+                    .encode_into(sim_params().magic, &message, &mut pending[at].1)
+                    .expect("frame");
             }
         }
         for (peer, bytes) in pending {
@@ -137,7 +142,7 @@ impl MiniNode {
             let (frames_tx, frames) = mpsc::channel::<(PeerId, Message)>();
             for (peer, stream, addr, inbound) in connections {
                 let frames_tx = frames_tx.clone();
-                spawn_reader(&stream, move |message| {
+                spawn_reader(&stream, &self.block_frames, move |message| {
                     frames_tx.send((peer, message)).is_ok()
                 });
                 stream.set_nodelay(true).expect("nodelay");
@@ -171,19 +176,27 @@ impl MiniNode {
     }
 }
 
-/// Reads frames from `stream` on a thread of its own, handing each message to `deliver` until
-/// it returns false or the stream ends.
-fn spawn_reader(stream: &TcpStream, deliver: impl Fn(Message) -> bool + Send + 'static) {
+/// Reads frames from `stream` on a thread of its own, keeping large blocks' frames in
+/// `block_frames` and handing each message to `deliver` until it returns false or the stream
+/// ends.
+fn spawn_reader(
+    stream: &TcpStream,
+    block_frames: &BlockFrames,
+    deliver: impl Fn(Message) -> bool + Send + 'static,
+) {
     let mut reader = stream.try_clone().expect("clone stream");
+    let block_frames = block_frames.clone();
     thread::spawn(move || {
-        let mut decoder = FrameDecoder::new(sim_params().magic);
+        let mut decoder = block_frames.decoder(sim_params().magic);
         let mut buffer = vec![0u8; 64 * 1024];
         while let Ok(read) = reader.read(&mut buffer) {
             if read == 0 {
                 return;
             }
-            for frame in decoder.feed(&buffer[..read]) {
+            let mut frames = decoder.feed(&buffer[..read]);
+            while let Some(frame) = frames.next() {
                 let Ok(message) = frame else { return };
+                block_frames.keep(&message, frames.take_kept_frame());
                 if !deliver(message) {
                     return;
                 }
@@ -348,7 +361,9 @@ fn relay_per_hop(params: &Params) -> Relay {
     );
     // A runs inline: handshake with B, then one block at a time.
     let (frames_tx, frames) = mpsc::channel::<Message>();
-    spawn_reader(&a_side, move |message| frames_tx.send(message).is_ok());
+    spawn_reader(&a_side, &a.block_frames, move |message| {
+        frames_tx.send(message).is_ok()
+    });
     a.streams.push((1, a_side));
     let keep_all = |_: &Message| true;
     a.handle(

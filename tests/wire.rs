@@ -449,3 +449,25 @@ proptest! {
         prop_assert_eq!(decoded, vec![Ok(message)]);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A relaying node sends a large block on in the bytes it arrived in (`BlockFrames`), which
+    /// is only the same as encoding it again if a payload that decodes has one encoding: flip
+    /// bytes of a real block's payload, and whatever still decodes encodes back to those bytes.
+    #[test]
+    fn a_payload_that_decodes_is_the_encoding_of_what_it_decodes_to(
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), 1..=255u8), 1..4),
+    ) {
+        let (_, block) = real_blocks();
+        let mut payload = nakachain::codec::encode(&Message::Block(block.into()));
+        for (at, mask) in flips {
+            let at = at.index(payload.len());
+            payload[at] ^= mask;
+        }
+        if let Ok(message) = Message::decode_payload(&payload) {
+            prop_assert_eq!(nakachain::codec::encode(&message), payload);
+        }
+    }
+}

@@ -8,7 +8,7 @@
 
 use super::runtime::Command;
 use crate::protocol::PeerId;
-use crate::wire::{encode_frame_into, FrameDecoder, Message, WireError};
+use crate::wire::{BlockFrames, Message, WireError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -51,6 +51,8 @@ pub(super) struct Connections {
     next_id: PeerId,
     magic: [u8; 4],
     commands: mpsc::UnboundedSender<Command>,
+    /// Large blocks' frames as they arrived, to relay them without encoding them again.
+    block_frames: BlockFrames,
 }
 
 impl Connections {
@@ -60,6 +62,7 @@ impl Connections {
             next_id: 1,
             magic,
             commands,
+            block_frames: BlockFrames::default(),
         }
     }
 
@@ -108,15 +111,20 @@ impl Connections {
         let (latency_tx, mut latency) = watch::channel(latency_ms);
         let magic = self.magic;
         let commands = self.commands.clone();
+        let block_frames = self.block_frames.clone();
         let reader = tokio::spawn(async move {
-            let mut decoder = FrameDecoder::new(magic);
+            let mut decoder = block_frames.decoder(magic);
             let mut buffer = vec![0u8; READ_CHUNK_BYTES];
             loop {
                 let read = match read_half.read(&mut buffer).await {
                     Ok(0) | Err(_) => break,
                     Ok(read) => read,
                 };
-                for frame in decoder.feed(&buffer[..read]) {
+                let mut frames = decoder.feed(&buffer[..read]);
+                while let Some(frame) = frames.next() {
+                    if let Ok(message) = &frame {
+                        block_frames.keep(message, frames.take_kept_frame());
+                    }
                     let fatal = frame.as_ref().is_err_and(WireError::disconnects);
                     let notice = Command::Peer {
                         peer: id,
@@ -133,6 +141,7 @@ impl Connections {
             });
         });
         let commands = self.commands.clone();
+        let block_frames = self.block_frames.clone();
         let writer = tokio::spawn(async move {
             let mut batch = Vec::new();
             // A message taken off the queue that was not due yet: it goes first next time.
@@ -151,7 +160,7 @@ impl Connections {
                 batch.clear();
                 let mut next = Some(first);
                 while let Some(message) = next {
-                    if let Err(error) = encode_frame_into(magic, &message, &mut batch) {
+                    if let Err(error) = block_frames.encode_into(magic, &message, &mut batch) {
                         tracing::error!(%error, command = message.command(), "refusing to send an oversized message");
                     }
                     next = None;
@@ -270,6 +279,7 @@ async fn hold(queued_at: Instant, latency: &mut watch::Receiver<u64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::FrameDecoder;
 
     /// Bounds a wait so a broken writer fails the test instead of hanging it (not a speed
     /// assertion).

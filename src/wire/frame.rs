@@ -95,6 +95,9 @@ impl State {
 pub struct FrameDecoder {
     magic: [u8; 4],
     state: State,
+    /// Payloads of at least this many bytes that decode are kept as whole frames.
+    keep_from: usize,
+    kept: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for FrameDecoder {
@@ -112,7 +115,36 @@ impl FrameDecoder {
         FrameDecoder {
             magic,
             state: State::new_header(),
+            keep_from: usize::MAX,
+            kept: None,
         }
+    }
+
+    /// Keeps the bytes of every frame whose payload is `bytes` long or more and decodes, for
+    /// `take_kept_frame`: a relaying node can send a large block on in the frame it came in.
+    pub fn keep_frames_from(&mut self, bytes: usize) {
+        self.keep_from = bytes;
+    }
+
+    /// The whole frame (header and payload) of the message just returned, if it was kept.
+    pub fn take_kept_frame(&mut self) -> Option<Vec<u8>> {
+        self.kept.take()
+    }
+
+    /// Checks and decodes a whole payload, keeping its frame if it is large enough.
+    fn decode(&mut self, claimed: [u8; 4], payload: &[u8]) -> Result<Message, WireError> {
+        self.kept = None;
+        let message = decode_frame_payload(claimed, payload)?;
+        if payload.len() >= self.keep_from {
+            let mut frame = Vec::with_capacity(FRAME_HEADER_BYTES + payload.len());
+            frame.extend_from_slice(&self.magic);
+            // Cannot truncate: a payload over MAX_MESSAGE_BYTES never gets this far.
+            frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            frame.extend_from_slice(&claimed);
+            frame.extend_from_slice(payload);
+            self.kept = Some(frame);
+        }
+        Ok(message)
     }
 
     /// Takes bytes from the front of `bytes` up to the end of the current frame and returns how
@@ -158,7 +190,7 @@ impl FrameDecoder {
                 len,
                 payload,
             } if payload.len() == len => {
-                let result = decode_frame_payload(claimed, &payload);
+                let result = self.decode(claimed, &payload);
                 if let Err(error) = &result {
                     if error.disconnects() {
                         self.state = State::Failed(error.clone());
@@ -187,7 +219,7 @@ impl FrameDecoder {
         };
         let (claimed, len) = (*checksum, *len);
         let whole = bytes.get(..len).filter(|_| payload.is_empty())?;
-        let result = decode_frame_payload(claimed, whole);
+        let result = self.decode(claimed, whole);
         self.state = match &result {
             Err(error) if error.disconnects() => State::Failed(error.clone()),
             _ => State::new_header(),
@@ -275,6 +307,13 @@ pub struct Frames<'a> {
     decoder: &'a mut FrameDecoder,
     input: &'a [u8],
     done: bool,
+}
+
+impl Frames<'_> {
+    /// `FrameDecoder::take_kept_frame`, while iterating.
+    pub fn take_kept_frame(&mut self) -> Option<Vec<u8>> {
+        self.decoder.take_kept_frame()
+    }
 }
 
 impl Iterator for Frames<'_> {

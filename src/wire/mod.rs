@@ -7,8 +7,10 @@
 //! timers or the clock: the shell reads bytes and hands them to a `FrameDecoder`. Payloads are
 //! encoded only through `crate::codec`.
 
+mod block_frames;
 mod frame;
 
+pub use block_frames::{BlockFrames, KEEP_BLOCK_FRAMES_FROM};
 pub use frame::{encode_frame, encode_frame_into, FrameDecoder, Frames};
 
 use crate::codec::{self, CodecError};
