@@ -66,6 +66,7 @@ struct MiniNode {
     streams: Vec<(PeerId, TcpStream)>,
     /// Large blocks' frames as they arrived, relayed without encoding them again (as the node).
     block_frames: BlockFrames,
+    magic: [u8; 4],
 }
 
 fn config(nonce: u64) -> ProtocolConfig {
@@ -87,6 +88,7 @@ impl MiniNode {
             started: Instant::now(),
             streams: Vec::new(),
             block_frames: BlockFrames::default(),
+            magic: sim_params().magic,
         }
     }
 
@@ -114,7 +116,7 @@ impl MiniNode {
                     }
                 };
                 self.block_frames
-                    .encode_into(sim_params().magic, &message, &mut pending[at].1)
+                    .encode_into(self.magic, &message, &mut pending[at].1)
                     .expect("frame");
             }
         }
