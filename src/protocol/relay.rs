@@ -167,7 +167,11 @@ impl Protocol {
         other_sources: Vec<PeerId>,
         host: &mut impl Host,
     ) -> Handled {
-        self.download.block_size(block.encoded_len());
+        // The window only matters while many blocks are fetched; a relayed block, on the
+        // clock between its announcement and its next hop, skips the walk that sizes it.
+        if self.download.is_fetching() {
+            self.download.block_size(block.encoded_len());
+        }
         match host.submit_block(block, hash) {
             Ok(outcome) => {
                 if let Some((_, rule)) =

@@ -17,7 +17,7 @@ const KEPT_BLOCKS: usize = 8;
 pub const KEEP_BLOCK_FRAMES_FROM: usize = 16 * 1024;
 
 /// A block and the frame it arrived in.
-type Kept = (Arc<Block>, Arc<[u8]>);
+type Kept = (Arc<Block>, Vec<u8>);
 
 /// The frames of the last few large blocks received, shared (cloning shares the list).
 #[derive(Clone, Default, Debug)]
@@ -43,7 +43,7 @@ impl BlockFrames {
         if kept.len() == KEPT_BLOCKS {
             kept.pop_front();
         }
-        kept.push_back((Arc::clone(block), frame.into()));
+        kept.push_back((Arc::clone(block), frame));
     }
 
     /// Appends the frame for `message` to `out`: the one a block arrived in if it is kept,
