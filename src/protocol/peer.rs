@@ -10,6 +10,14 @@ use std::net::SocketAddr;
 /// Inventory remembered per peer (what it announced or we sent it), oldest forgotten first.
 const MAX_KNOWN_INVENTORY: usize = 10_000;
 
+/// What the known-inventory set holds of a hash: its first eight bytes. Block hashes and txids
+/// are uniformly distributed, so two different items the set holds share a key with odds of
+/// about 10^-15, and a false "already heard of" costs only an announcement not made.
+fn inventory_key(hash: &Hash256) -> u64 {
+    let [a, b, c, d, e, f, g, h, ..] = hash.0;
+    u64::from_le_bytes([a, b, c, d, e, f, g, h])
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum PeerPhase {
     /// Waiting for the peer's Version (outbound: ours is sent).
@@ -52,8 +60,9 @@ pub(super) struct Peer {
     pub(super) unconnecting_headers: u32,
     /// When we last asked it for headers.
     pub(super) last_sync_ms: u64,
-    known: HashSet<Hash256>,
-    known_order: VecDeque<Hash256>,
+    /// By `inventory_key`: a quarter of the memory of whole hashes, and cheap to hash.
+    known: HashSet<u64>,
+    known_order: VecDeque<u64>,
 }
 
 impl Peer {
@@ -80,8 +89,9 @@ impl Peer {
 
     /// Remembers that the peer has `hash`.
     pub(super) fn knows(&mut self, hash: Hash256) {
-        if self.known.insert(hash) {
-            self.known_order.push_back(hash);
+        let key = inventory_key(&hash);
+        if self.known.insert(key) {
+            self.known_order.push_back(key);
             if self.known_order.len() > MAX_KNOWN_INVENTORY {
                 if let Some(oldest) = self.known_order.pop_front() {
                     self.known.remove(&oldest);
@@ -92,13 +102,13 @@ impl Peer {
 
     /// Whether the peer is known to have `hash` (it announced it, or we sent it).
     pub(super) fn has_heard_of(&self, hash: &Hash256) -> bool {
-        self.known.contains(hash)
+        self.known.contains(&inventory_key(hash))
     }
 
     /// Whether `hash` should be announced to the peer (it is not known to have it); remembers
     /// that it will have been.
     pub(super) fn announce(&mut self, hash: Hash256) -> bool {
-        let new = !self.known.contains(&hash);
+        let new = !self.has_heard_of(&hash);
         self.knows(hash);
         new
     }
@@ -114,5 +124,38 @@ impl Peer {
             ping_ms: self.ping_rtt_ms,
             listen_addr: self.listen_addr,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(index: u32) -> Hash256 {
+        let mut bytes = [0xab; 32];
+        bytes[..4].copy_from_slice(&index.to_le_bytes());
+        Hash256(bytes)
+    }
+
+    #[test]
+    fn known_inventory_is_remembered_announced_once_and_bounded() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+        let mut peer = Peer::new(1, addr, true, 0);
+        assert!(peer.announce(hash(0)), "new to the peer");
+        assert!(!peer.announce(hash(0)), "announced already");
+        peer.knows(hash(1));
+        assert!(peer.has_heard_of(&hash(1)));
+        assert!(!peer.has_heard_of(&hash(2)));
+        for index in 2..MAX_KNOWN_INVENTORY as u32 + 2 {
+            peer.knows(hash(index));
+        }
+        assert!(
+            !peer.has_heard_of(&hash(0)),
+            "the oldest is forgotten first"
+        );
+        assert!(!peer.has_heard_of(&hash(1)));
+        assert!(peer.has_heard_of(&hash(2)));
+        assert!(peer.has_heard_of(&hash(MAX_KNOWN_INVENTORY as u32 + 1)));
+        assert_eq!(peer.known.len(), MAX_KNOWN_INVENTORY);
     }
 }
