@@ -9,12 +9,15 @@
 
 #[path = "support/chain.rs"]
 mod chain_support;
+#[path = "support/rounds.rs"]
+mod rounds;
 
 use chain_support::regtest_chain;
 use nakachain::net::{run, Node, NodeConfig};
 use nakachain::params::Params;
 use nakachain::rpc::{Cookie, RpcClient};
 use nakachain::store::{BlockLog, DataDir};
+use rounds::print_download_against_replay;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::Path;
 use std::thread;
@@ -134,21 +137,5 @@ fn main() {
     }
     server.stop();
 
-    replays.sort();
-    syncs.sort();
-    let rate = |elapsed: Duration| f64::from(CHAIN_BLOCKS) / elapsed.as_secs_f64();
-    for (label, pick) in [("best", 0), ("median", ROUNDS / 2)] {
-        let (replay, sync) = (replays[pick], syncs[pick]);
-        println!(
-            "replay and validate at start, {label:<6} of {ROUNDS} {:>8.1} ms  {:>8.0} blocks/s",
-            replay.as_secs_f64() * 1e3,
-            rate(replay)
-        );
-        println!(
-            "initial block download, {label:<6} of {ROUNDS}       {:>8.1} ms  {:>8.0} blocks/s  ({:.0} % of replay)",
-            sync.as_secs_f64() * 1e3,
-            rate(sync),
-            100.0 * rate(sync) / rate(replay)
-        );
-    }
+    print_download_against_replay(CHAIN_BLOCKS, "replay and validate at start", replays, syncs);
 }

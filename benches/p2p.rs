@@ -12,6 +12,8 @@
 
 #[path = "support/chain.rs"]
 mod chain_support;
+#[path = "support/rounds.rs"]
+mod rounds;
 
 use chain_support::regtest_chain;
 use nakachain::chain::Chain;
@@ -20,6 +22,7 @@ use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig};
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Block, Hash256};
 use nakachain::wire::{BlockFrames, Message};
+use rounds::print_download_against_replay;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
@@ -287,33 +290,17 @@ fn main() {
 
     let relay = relay_per_hop(&params);
 
-    let rate = |elapsed: Duration| f64::from(CHAIN_BLOCKS) / elapsed.as_secs_f64();
     println!(
-        "header sync, {CHAIN_BLOCKS} headers           {:>10.1} ms",
+        "header sync, {CHAIN_BLOCKS} headers: {:.1} ms",
         headers.as_secs_f64() * 1e3
     );
-    replays.sort();
-    ibds.sort();
-    for (label, pick) in [("best", 0), ("median", ROUNDS / 2)] {
-        let (replay, ibd) = (replays[pick], ibds[pick]);
-        println!(
-            "replay and validate, {label:<6} of {ROUNDS}   {:>10.1} ms  {:>9.0} blocks/s",
-            replay.as_secs_f64() * 1e3,
-            rate(replay)
-        );
-        println!(
-            "initial block download, {label:<6} of {ROUNDS}{:>8.1} ms  {:>9.0} blocks/s  ({:.0} % of replay)",
-            ibd.as_secs_f64() * 1e3,
-            rate(ibd),
-            100.0 * rate(ibd) / rate(replay)
-        );
-    }
+    print_download_against_replay(CHAIN_BLOCKS, "replay and validate", replays, ibds);
     println!(
-        "block relay per hop ({} KB blocks)   p50 {:.3} ms, p90 {:.3} ms to the next peer having it",
+        "block relay per hop ({} KB blocks): p50 {:.3} ms, p90 {:.3} ms to the next peer having it",
         relay.block_kb, relay.to_next.0, relay.to_next.1
     );
     println!(
-        "                                     p50 {:.3} ms, p90 {:.3} ms to it having it connected ({RELAY_SAMPLES} blocks)",
+        "block relay per hop ({RELAY_SAMPLES} blocks): p50 {:.3} ms, p90 {:.3} ms to it having it connected",
         relay.to_next_connected.0, relay.to_next_connected.1
     );
 }

@@ -117,6 +117,20 @@ fn only_a_bad_checksum_spares_the_peer() {
     );
 }
 
+/// A transaction over the 4 MB frame limit: enough 28-byte outputs.
+fn oversized_tx() -> Message {
+    let output = TxOut {
+        amount: Amount(1),
+        address: Address([0; 20]),
+    };
+    Message::Tx(Transaction {
+        version: Transaction::VERSION,
+        coinbase: None,
+        inputs: Vec::new(),
+        outputs: vec![output; MAX_MESSAGE_BYTES / 28 + 1],
+    })
+}
+
 #[test]
 fn encode_frame_refuses_what_a_peer_would_refuse() {
     let inv = list_message("inv", MAX_INV_ITEMS + 1);
@@ -125,19 +139,8 @@ fn encode_frame_refuses_what_a_peer_would_refuse() {
         Err("oversized-list")
     );
 
-    // 28-byte outputs: enough of them make a transaction over the 4 MB frame limit.
-    let output = TxOut {
-        amount: Amount(1),
-        address: Address([0; 20]),
-    };
-    let huge = Message::Tx(Transaction {
-        version: Transaction::VERSION,
-        coinbase: None,
-        inputs: Vec::new(),
-        outputs: vec![output; MAX_MESSAGE_BYTES / 28 + 1],
-    });
     assert_eq!(
-        encode_frame(MAGIC, &huge).map_err(|e| e.code()),
+        encode_frame(MAGIC, &oversized_tx()).map_err(|e| e.code()),
         Err("oversized-frame")
     );
 }
@@ -154,17 +157,7 @@ fn frames_built_in_place_are_appended_and_a_refused_one_leaves_nothing() {
 
     let refused = encode_frame_into(MAGIC, &list_message("inv", MAX_INV_ITEMS + 1), &mut out);
     assert_eq!(refused.map_err(|e| e.code()), Err("oversized-list"));
-    let output = TxOut {
-        amount: Amount(1),
-        address: Address([0; 20]),
-    };
-    let huge = Message::Tx(Transaction {
-        version: Transaction::VERSION,
-        coinbase: None,
-        inputs: Vec::new(),
-        outputs: vec![output; MAX_MESSAGE_BYTES / 28 + 1],
-    });
-    let refused = encode_frame_into(MAGIC, &huge, &mut out);
+    let refused = encode_frame_into(MAGIC, &oversized_tx(), &mut out);
     assert_eq!(refused.map_err(|e| e.code()), Err("oversized-frame"));
     assert_eq!(out, expected, "nothing of a refused frame stays");
 }
