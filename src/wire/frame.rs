@@ -2,10 +2,10 @@
 //! checksum being the first four bytes of SHA-256d(payload).
 //!
 //! Owns encoding one frame and the incremental decoder a connection feeds with whatever bytes
-//! its socket delivered. The decoder holds at most one header and one payload, checks a header
-//! before it takes a single payload byte, and grows its buffer by doubling, so decoding stays
-//! linear however the bytes are cut. Must not interpret messages beyond
-//! `Message::decode_payload`.
+//! its socket delivered. The decoder holds at most one header and one payload (plus, if asked to
+//! keep large frames, the last one that decoded, until it is taken), checks a header before it
+//! takes a single payload byte, and grows its buffer by doubling, so decoding stays linear
+//! however the bytes are cut. Must not interpret messages beyond `Message::decode_payload`.
 
 use super::{Message, WireError, FRAME_HEADER_BYTES, MAX_MESSAGE_BYTES};
 use crate::codec;
