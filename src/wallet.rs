@@ -277,7 +277,7 @@ impl Wallet {
     /// The value of the owned coins among `coins`, for a block at `next_height` (tip + 1).
     pub fn balance<'a>(
         &self,
-        coins: impl IntoIterator<Item = (&'a OutPoint, &'a Coin)>,
+        coins: impl IntoIterator<Item = (OutPoint, &'a Coin)>,
         next_height: u32,
         params: &Params,
     ) -> Balance {
@@ -300,7 +300,7 @@ impl Wallet {
     /// Owned, mature coins that no mempool transaction spends, sorted by outpoint.
     pub fn spendable_coins<'a>(
         &self,
-        coins: impl IntoIterator<Item = (&'a OutPoint, &'a Coin)>,
+        coins: impl IntoIterator<Item = (OutPoint, &'a Coin)>,
         next_height: u32,
         params: &Params,
         spent_in_mempool: impl Fn(&OutPoint) -> bool,
@@ -312,7 +312,7 @@ impl Wallet {
                     && is_mature(coin, next_height, params)
                     && !spent_in_mempool(outpoint)
             })
-            .map(|(outpoint, coin)| (*outpoint, *coin))
+            .map(|(outpoint, coin)| (outpoint, *coin))
             .collect();
         spendable.sort_by_key(|(outpoint, _)| *outpoint);
         spendable

@@ -66,19 +66,7 @@ fn apply_tx(utxos: &mut UtxoSet, tx: &Transaction, txid: Txid, height: u32, undo
             undo.push((input.prevout, coin));
         }
     }
-    for (vout, output) in tx.outputs.iter().enumerate() {
-        utxos.insert(
-            OutPoint {
-                txid,
-                vout: vout as u32,
-            },
-            Coin {
-                output: *output,
-                height,
-                is_coinbase: tx.is_coinbase(),
-            },
-        );
-    }
+    utxos.insert_outputs(txid, &tx.outputs, height, tx.is_coinbase());
 }
 
 /// Undoes `applied` transactions (whose ids lead `txids`), last first, so a coin created and
@@ -156,7 +144,7 @@ mod tests {
     }
 
     fn snapshot(utxos: &UtxoSet) -> Vec<(OutPoint, Coin)> {
-        let mut all: Vec<_> = utxos.iter().map(|(o, c)| (*o, *c)).collect();
+        let mut all: Vec<_> = utxos.iter().map(|(o, c)| (o, *c)).collect();
         all.sort_by_key(|(outpoint, _)| *outpoint);
         all
     }

@@ -157,7 +157,7 @@ fn balance_separates_confirmed_from_immature() {
         (outpoint(3), coin(mine, 3, 149, false)),
         (outpoint(4), coin(stranger(), 11 * COIN, 1, false)),
     ];
-    let balance = wallet.balance(coins.iter().map(|(o, c)| (o, c)), next_height, &params);
+    let balance = wallet.balance(coins.iter().map(|(o, c)| (*o, c)), next_height, &params);
     assert_eq!(
         balance,
         Balance {
@@ -167,14 +167,14 @@ fn balance_separates_confirmed_from_immature() {
     );
 
     let spendable = wallet.spendable_coins(
-        coins.iter().rev().map(|(o, c)| (o, c)),
+        coins.iter().rev().map(|(o, c)| (*o, c)),
         next_height,
         &params,
         |o| *o == outpoint(3),
     );
     assert_eq!(spendable, vec![coins[0]]);
     let without_mempool = wallet.spendable_coins(
-        coins.iter().map(|(o, c)| (o, c)),
+        coins.iter().map(|(o, c)| (*o, c)),
         next_height,
         &params,
         |_| false,

@@ -106,7 +106,7 @@ fn build_payment(node: &mut Node, params: &[Value]) -> Result<Payment, MethodFai
         node.chain
             .utxos()
             .iter()
-            .chain(unconfirmed.iter().map(|(outpoint, coin)| (outpoint, coin))),
+            .chain(unconfirmed.iter().map(|(outpoint, coin)| (*outpoint, coin))),
         next_height,
         node.chain.params(),
         |outpoint| node.mempool.spender_of(outpoint).is_some(),
