@@ -15,8 +15,9 @@ use std::collections::HashMap;
 /// map, as std's is, so peers still cannot aim transaction ids at one bucket.
 type TxidMap<V> = HashMap<Txid, V, foldhash::fast::RandomState>;
 
-/// Outputs of a transaction kept inline: nearly every transaction has one or two (a payment
-/// and its change, or a coinbase), and those cost no allocation of their own.
+/// Outputs of a transaction kept inline: a coinbase, or any one-output transaction, costs no
+/// allocation of its own. One is enough: a second inline coin made every entry bigger and a
+/// replay of one-output blocks slower.
 const INLINE_OUTPUTS: usize = 1;
 
 /// The unspent outputs of one transaction, by output index (`None`: spent, or not added).
@@ -91,6 +92,10 @@ impl UtxoSet {
         height: u32,
         is_coinbase: bool,
     ) {
+        // No group without a coin in it: spending is what removes groups.
+        if outputs.is_empty() {
+            return;
+        }
         let coins = self.txs.entry(txid).or_default();
         let beyond_inline = outputs.len().saturating_sub(INLINE_OUTPUTS);
         coins
