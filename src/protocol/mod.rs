@@ -9,6 +9,7 @@
 
 mod addrs;
 mod deny;
+mod download;
 mod peer;
 mod relay;
 mod sync;
@@ -21,11 +22,11 @@ use crate::mempool::{Mempool, MempoolError};
 use crate::types::{Block, Hash256, Transaction, Txid};
 use crate::wire::{InvItem, Message, PeerAddress, WireError, PROTOCOL_VERSION};
 use addrs::AddressBook;
+use download::BlockDownload;
 use peer::{Peer, PeerPhase};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use sync::BlockDownload;
 
 /// A connection's number, unique for the life of a node.
 pub type PeerId = u64;
