@@ -8,9 +8,13 @@
 
 use super::runtime::Command;
 use crate::protocol::PeerId;
-use crate::wire::{BlockFrames, Message, WireError};
+use crate::types::{BlockHeader, Hash256};
+use crate::wire::{BlockFrames, InvItem, Message, PeerAddress, WireError};
 use std::collections::HashMap;
+use std::mem::size_of;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -20,6 +24,11 @@ use tokio::time::Instant;
 
 /// Messages queued for one peer before it counts as too slow.
 pub const PEER_SEND_QUEUE: usize = 4_096;
+/// Bytes of its own that what is queued for one peer may hold before the peer counts as too
+/// slow: about one mempool's worth, so no peer's requests make us hold more than that in copies.
+/// Blocks are shared with the chain and count nothing; a peer asking for headers over and over
+/// without reading is stopped here long before 4,096 headers messages (650 MB).
+pub const PEER_SEND_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 /// How long an outbound dial may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Queued frames written together up to about this many bytes.
@@ -39,6 +48,8 @@ type Queued = (Instant, Message);
 
 struct Connection {
     outbox: mpsc::Sender<Queued>,
+    /// `held_bytes` of everything in `outbox` and not yet encoded by the writer.
+    queued_bytes: Arc<AtomicUsize>,
     /// Milliseconds every frame is held after it was queued.
     latency_ms: watch::Sender<u64>,
     reader: JoinHandle<()>,
@@ -142,6 +153,8 @@ impl Connections {
         });
         let commands = self.commands.clone();
         let block_frames = self.block_frames.clone();
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let written_bytes = Arc::clone(&queued_bytes);
         let writer = tokio::spawn(async move {
             let mut batch = Vec::new();
             // A message taken off the queue that was not due yet: it goes first next time.
@@ -163,6 +176,7 @@ impl Connections {
                     if let Err(error) = block_frames.encode_into(magic, &message, &mut batch) {
                         tracing::error!(%error, command = message.command(), "refusing to send an oversized message");
                     }
+                    written_bytes.fetch_sub(held_bytes(&message), Ordering::Relaxed);
                     next = None;
                     if batch.len() < WRITE_BATCH_BYTES {
                         if let Ok((at, message)) = queued.try_recv() {
@@ -188,6 +202,7 @@ impl Connections {
             id,
             Connection {
                 outbox,
+                queued_bytes,
                 latency_ms: latency_tx,
                 reader,
                 writer,
@@ -196,14 +211,27 @@ impl Connections {
         id
     }
 
-    /// Queues `message` for `peer`; false if the peer is gone or its queue is full.
+    /// Queues `message` for `peer`; false if the peer is gone or its queue is full (in
+    /// messages, or in the bytes they hold).
     pub(super) fn send(&mut self, peer: PeerId, message: Message) -> bool {
-        self.open.get(&peer).is_some_and(|connection| {
-            connection
-                .outbox
-                .try_send((Instant::now(), message))
-                .is_ok()
-        })
+        let Some(connection) = self.open.get(&peer) else {
+            return false;
+        };
+        let weight = held_bytes(&message);
+        let queued = &connection.queued_bytes;
+        if queued.load(Ordering::Relaxed) + weight > PEER_SEND_QUEUE_BYTES {
+            return false;
+        }
+        queued.fetch_add(weight, Ordering::Relaxed);
+        if connection
+            .outbox
+            .try_send((Instant::now(), message))
+            .is_err()
+        {
+            queued.fetch_sub(weight, Ordering::Relaxed);
+            return false;
+        }
+        true
     }
 
     /// Sets the delay of frames to `peer`, including those already queued.
@@ -249,6 +277,24 @@ impl Connections {
             self.close(peer);
         }
     }
+}
+
+/// Roughly what a queued message holds in memory of its own.
+fn held_bytes(message: &Message) -> usize {
+    size_of::<Message>()
+        + match message {
+            // The chain's own block, shared: queueing it copies nothing.
+            Message::Block(_) => 0,
+            Message::Tx(tx) => tx.encoded_len(),
+            Message::Headers(headers) => headers.len() * size_of::<BlockHeader>(),
+            Message::Inv(items) | Message::GetData(items) | Message::NotFound(items) => {
+                items.len() * size_of::<InvItem>()
+            }
+            Message::Addr(addrs) => addrs.len() * size_of::<PeerAddress>(),
+            Message::GetHeaders { locator, .. } => locator.len() * size_of::<Hash256>(),
+            Message::Version { user_agent, .. } => user_agent.len(),
+            Message::Verack | Message::Ping(_) | Message::Pong(_) | Message::GetAddr => 0,
+        }
 }
 
 fn is_due(queued_at: Instant, latency_ms: u64) -> bool {
@@ -314,6 +360,35 @@ mod tests {
             );
         }
         messages
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_does_not_read_is_refused_once_its_queue_holds_too_many_bytes() {
+        let (mut connections, peer, _unread) = linked(0).await;
+        let header = BlockHeader {
+            version: 1,
+            prev_hash: Hash256::ZERO,
+            merkle_root: Hash256::ZERO,
+            time: 0,
+            bits: 0,
+            nonce: 0,
+        };
+        let headers = Message::Headers(vec![header; crate::wire::MAX_HEADERS]);
+        let weight = held_bytes(&headers);
+        // Far more than the byte bound, far fewer messages than the message bound.
+        let tries = 3 * PEER_SEND_QUEUE_BYTES / weight;
+        assert!(tries < PEER_SEND_QUEUE);
+        let refused_at = (0..tries).find(|_| !connections.send(peer, headers.clone()));
+        let refused_at = refused_at.expect("a queue that never fills");
+        // What the socket's buffers took does not count, so at least the bound went in.
+        assert!(
+            refused_at >= PEER_SEND_QUEUE_BYTES / weight,
+            "refused at {refused_at}"
+        );
+        assert!(
+            connections.send(peer, Message::Ping(1)),
+            "a small message still fits"
+        );
     }
 
     #[tokio::test]
