@@ -45,13 +45,15 @@ impl TxCoins {
 
     /// Puts `coin` at `vout`; whether that slot was empty.
     fn put(&mut self, vout: usize, coin: Coin) -> bool {
-        if let Some(index) = vout.checked_sub(INLINE_OUTPUTS) {
-            if self.rest.len() <= index {
-                self.rest.resize(index + 1, None);
+        let slot = match vout.checked_sub(INLINE_OUTPUTS) {
+            // `vout` is below INLINE_OUTPUTS here, the length of `first`.
+            None => &mut self.first[vout],
+            Some(index) => {
+                if self.rest.len() <= index {
+                    self.rest.resize(index + 1, None);
+                }
+                &mut self.rest[index]
             }
-        }
-        let Some(slot) = self.slot_mut(vout) else {
-            return false;
         };
         let empty = slot.replace(coin).is_none();
         if empty {

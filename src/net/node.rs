@@ -289,11 +289,13 @@ impl Node {
         }
         for (offset, block) in change.connected.iter().enumerate() {
             let height = fork_height + 1 + offset as u32;
-            // The connected blocks are the active chain's now: their hashes need no hashing.
+            // The connected blocks are the active chain's now: the entry at their height has
+            // the hash, once its header is seen to be this block's.
             let hash = self
                 .chain
-                .active_hash_at(height)
-                .unwrap_or_else(|| block.hash());
+                .active_entry_at(height)
+                .filter(|entry| entry.header == block.header)
+                .map_or_else(|| block.hash(), |entry| entry.hash);
             self.events.push(
                 now,
                 EventKind::BlockConnected {

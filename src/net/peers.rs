@@ -43,8 +43,13 @@ pub enum PeerNotice {
     Closed,
 }
 
-/// A message and when it was queued, so the writer can hold it for the link's latency.
-type Queued = (Instant, Message);
+/// A message, when it was queued (the writer holds it for the link's latency) and what it
+/// counts against `PEER_SEND_QUEUE_BYTES` until it is encoded.
+struct Queued {
+    at: Instant,
+    held_bytes: usize,
+    message: Message,
+}
 
 struct Connection {
     outbox: mpsc::Sender<Queued>,
@@ -160,30 +165,35 @@ impl Connections {
             // A message taken off the queue that was not due yet: it goes first next time.
             let mut held: Option<Queued> = None;
             loop {
-                let (queued_at, first) = match held.take() {
-                    Some(message) => message,
+                let first = match held.take() {
+                    Some(queued) => queued,
                     None => match queued.recv().await {
-                        Some(message) => message,
+                        Some(queued) => queued,
                         None => break,
                     },
                 };
-                hold(queued_at, &mut latency).await;
+                hold(first.at, &mut latency).await;
                 // Everything already queued and due goes out in one write: a burst of blocks
                 // answering one getdata should not cost a system call each.
                 batch.clear();
                 let mut next = Some(first);
-                while let Some(message) = next {
+                while let Some(Queued {
+                    held_bytes,
+                    message,
+                    ..
+                }) = next
+                {
                     if let Err(error) = block_frames.encode_into(magic, &message, &mut batch) {
                         tracing::error!(%error, command = message.command(), "refusing to send an oversized message");
                     }
-                    written_bytes.fetch_sub(held_bytes(&message), Ordering::Relaxed);
+                    written_bytes.fetch_sub(held_bytes, Ordering::Relaxed);
                     next = None;
                     if batch.len() < WRITE_BATCH_BYTES {
-                        if let Ok((at, message)) = queued.try_recv() {
-                            if is_due(at, *latency.borrow()) {
-                                next = Some(message);
+                        if let Ok(queued) = queued.try_recv() {
+                            if is_due(queued.at, *latency.borrow()) {
+                                next = Some(queued);
                             } else {
-                                held = Some((at, message));
+                                held = Some(queued);
                             }
                         }
                     }
@@ -223,11 +233,12 @@ impl Connections {
             return false;
         }
         queued.fetch_add(weight, Ordering::Relaxed);
-        if connection
-            .outbox
-            .try_send((Instant::now(), message))
-            .is_err()
-        {
+        let entry = Queued {
+            at: Instant::now(),
+            held_bytes: weight,
+            message,
+        };
+        if connection.outbox.try_send(entry).is_err() {
             queued.fetch_sub(weight, Ordering::Relaxed);
             return false;
         }
