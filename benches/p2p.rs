@@ -18,14 +18,14 @@ mod rounds;
 use chain_support::regtest_chain;
 use nakachain::chain::Chain;
 use nakachain::params::Params;
-use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig};
+use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig, Received};
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Block, Hash256};
 use nakachain::wire::{BlockFrames, Message};
 use rounds::print_download_against_replay;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -59,8 +59,9 @@ enum Report {
     Done(Instant),
 }
 
-/// One node on its own thread: the protocol, its host, and its sockets. `observe` sees every
-/// message as it arrives, `until` is checked after it is handled, and `keep` may drop outgoing
+/// One node on its own thread: the protocol, its host, and its sockets. `watch` sees every
+/// message as its reader decodes it (before hashing it, as the node's reader task does) and
+/// says whether `until` is checked once the message is handled; `keep` may drop outgoing
 /// messages (to isolate one phase).
 struct MiniNode {
     protocol: Protocol,
@@ -139,16 +140,21 @@ impl MiniNode {
         mut self,
         connections: Vec<(PeerId, TcpStream, SocketAddr, bool)>,
         keep: impl Fn(&Message) -> bool + Send + 'static,
-        observe: impl Fn(&Message) + Send + 'static,
-        until: impl Fn(&SimHost, &Message) -> bool + Send + 'static,
+        watch: impl Fn(&Message) -> bool + Send + Sync + 'static,
+        until: impl Fn(&SimHost) -> bool + Send + 'static,
         report: mpsc::Sender<Report>,
     ) -> thread::JoinHandle<()> {
+        let watch = Arc::new(watch);
         thread::spawn(move || {
-            let (frames_tx, frames) = mpsc::channel::<(PeerId, Message)>();
+            let (frames_tx, frames) = mpsc::channel::<(PeerId, Received, bool)>();
             for (peer, stream, addr, inbound) in connections {
                 let frames_tx = frames_tx.clone();
+                let watch = Arc::clone(&watch);
                 spawn_reader(&stream, &self.block_frames, move |message| {
-                    frames_tx.send((peer, message)).is_ok()
+                    let watched = watch(&message);
+                    frames_tx
+                        .send((peer, Received::from(message), watched))
+                        .is_ok()
                 });
                 stream.set_nodelay(true).expect("nodelay");
                 self.streams.push((peer, stream));
@@ -163,8 +169,7 @@ impl MiniNode {
             }
             drop(frames_tx);
             let mut reported = false;
-            while let Ok((peer, message)) = frames.recv_timeout(Duration::from_secs(30)) {
-                observe(&message);
+            while let Ok((peer, message, watched)) = frames.recv_timeout(Duration::from_secs(30)) {
                 self.handle(
                     Input::Received {
                         peer,
@@ -172,7 +177,7 @@ impl MiniNode {
                     },
                     &keep,
                 );
-                if !reported && until(&self.host, &message) {
+                if !reported && watched && until(&self.host) {
                     reported = true;
                     let _ = report.send(Report::Done(Instant::now()));
                 }
@@ -182,8 +187,8 @@ impl MiniNode {
 }
 
 /// Reads frames from `stream` on a thread of its own, keeping large blocks' frames in
-/// `block_frames` and handing each message to `deliver` until it returns false or the stream
-/// ends.
+/// `block_frames` and handing each message to `deliver` (which hashes it, as the node's reader
+/// task does) until it returns false or the stream ends.
 fn spawn_reader(
     stream: &TcpStream,
     block_frames: &BlockFrames,
@@ -224,7 +229,8 @@ fn socket_pair() -> (TcpStream, TcpStream, SocketAddr) {
 fn two_nodes(
     server: SimHost,
     client_keep: impl Fn(&Message) -> bool + Send + 'static,
-    until: impl Fn(&SimHost, &Message) -> bool + Send + 'static,
+    client_watch: impl Fn(&Message) -> bool + Send + Sync + 'static,
+    until: impl Fn(&SimHost) -> bool + Send + 'static,
 ) -> Duration {
     let (dialer, accepted, addr) = socket_pair();
     let (report_tx, report) = mpsc::channel();
@@ -235,14 +241,14 @@ fn two_nodes(
     let server_thread = server_node.run(
         vec![(1, accepted, addr, true)],
         |_| true,
-        |_| {},
-        |_, _| false,
+        |_| false,
+        |_| false,
         ignore_tx,
     );
     let client_thread = client_node.run(
         vec![(1, dialer, addr, false)],
         client_keep,
-        |_| {},
+        client_watch,
         until,
         report_tx,
     );
@@ -278,14 +284,16 @@ fn main() {
         ibds.push(two_nodes(
             host_with(&blocks),
             |_| true,
-            move |host, _| host.chain.tip().hash == tip,
+            |_| true,
+            move |host| host.chain.tip().hash == tip,
         ));
     }
 
     let headers = two_nodes(
         host_with(&blocks),
         |message| !matches!(message, Message::GetData(_)),
-        move |_, message| matches!(message, Message::Headers(list) if list.last().map(|h| h.hash()) == Some(tip)),
+        move |message| matches!(message, Message::Headers(list) if list.last().map(|h| h.hash()) == Some(tip)),
+        |_| true,
     );
 
     let relay = relay_per_hop(&params);
@@ -327,31 +335,32 @@ fn relay_per_hop(params: &Params) -> Relay {
             if matches!(message, Message::Block(_)) {
                 let _ = received_tx.send(Instant::now());
             }
+            false
         },
-        |_, _| false,
+        |_| false,
         ignore_tx.clone(),
     );
     let c_thread = c.run(
         vec![(1, c_from_b, b_addr, false)],
         |_| true,
         move |message| {
-            if matches!(message, Message::Block(_)) {
+            let block = matches!(message, Message::Block(_));
+            if block {
                 let _ = arrived_tx.send(Instant::now());
             }
+            block
         },
-        move |_, message| {
+        move |_| {
             // Checked after the block is handled: C has it connected.
-            if matches!(message, Message::Block(_)) {
-                let _ = connected_tx.send(Instant::now());
-            }
+            let _ = connected_tx.send(Instant::now());
             false
         },
         ignore_tx,
     );
     // A runs inline: handshake with B, then one block at a time.
-    let (frames_tx, frames) = mpsc::channel::<Message>();
+    let (frames_tx, frames) = mpsc::channel::<Received>();
     spawn_reader(&a_side, &a.block_frames, move |message| {
-        frames_tx.send(message).is_ok()
+        frames_tx.send(Received::from(message)).is_ok()
     });
     a.streams.push((1, a_side));
     let keep_all = |_: &Message| true;

@@ -2,7 +2,7 @@
 //! playing the remote peers, asserting on the `Output`s it returns.
 
 use nakachain::events::EventKind;
-use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig};
+use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig, Received};
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::wire::{self, Message};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -41,6 +41,7 @@ impl Node {
     }
 
     fn recv(&mut self, now_ms: u64, peer: PeerId, message: &Message) -> Vec<Output> {
+        let message = &Received::from(message.clone());
         self.input(now_ms, Input::Received { peer, message })
     }
 

@@ -4,10 +4,9 @@
 //! Owns both bounded sets and their eviction (oldest first). Must not check blocks: only blocks
 //! that passed the context-free checks enter the pool, and `state` decides what is remembered.
 
-use crate::types::{Block, Hash256};
+use crate::types::{Hash256, HashedBlock};
 use foldhash::{HashMap, HashSet};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
 
 /// Most orphan blocks held at once.
 pub const MAX_ORPHAN_BLOCKS: usize = 100;
@@ -19,9 +18,8 @@ pub const MAX_REJECTED_HEADERS: usize = 10_000;
 
 #[derive(Clone)]
 struct Orphan {
-    block: Arc<Block>,
+    block: HashedBlock,
     age: u64,
-    bytes: usize,
 }
 
 /// Blocks waiting for their parent, evicted oldest first.
@@ -44,21 +42,21 @@ impl OrphanPool {
         self.blocks.contains_key(hash)
     }
 
-    /// Holds `block` (whose encoded size is `bytes`), evicting the oldest orphans to stay
-    /// within bounds.
-    pub(super) fn insert(&mut self, block: Arc<Block>, hash: Hash256, bytes: usize) {
+    /// Holds `block`, evicting the oldest orphans to stay within bounds.
+    pub(super) fn insert(&mut self, block: HashedBlock) {
+        let hash = block.hash();
         if self.blocks.contains_key(&hash) {
             return;
         }
         let age = self.next_age;
         self.next_age += 1;
         self.by_parent
-            .entry(block.header.prev_hash)
+            .entry(block.block().header.prev_hash)
             .or_default()
             .push(hash);
         self.by_age.insert(age, hash);
-        self.bytes += bytes;
-        self.blocks.insert(hash, Orphan { block, age, bytes });
+        self.bytes += block.encoded_len();
+        self.blocks.insert(hash, Orphan { block, age });
         while self.blocks.len() > MAX_ORPHAN_BLOCKS || self.bytes > MAX_ORPHAN_BYTES {
             let Some((_, oldest)) = self.by_age.pop_first() else {
                 break;
@@ -68,7 +66,7 @@ impl OrphanPool {
     }
 
     /// Takes the orphans waiting for `parent`, in arrival order.
-    pub(super) fn take_children(&mut self, parent: &Hash256) -> Vec<Arc<Block>> {
+    pub(super) fn take_children(&mut self, parent: &Hash256) -> Vec<HashedBlock> {
         let Some(children) = self.by_parent.remove(parent) else {
             return Vec::new();
         };
@@ -77,7 +75,7 @@ impl OrphanPool {
             .filter_map(|hash| {
                 let orphan = self.blocks.remove(hash)?;
                 self.by_age.remove(&orphan.age);
-                self.bytes -= orphan.bytes;
+                self.bytes -= orphan.block.encoded_len();
                 Some(orphan.block)
             })
             .collect()
@@ -88,8 +86,8 @@ impl OrphanPool {
             return;
         };
         self.by_age.remove(&orphan.age);
-        self.bytes -= orphan.bytes;
-        let parent = orphan.block.header.prev_hash;
+        self.bytes -= orphan.block.encoded_len();
+        let parent = orphan.block.block().header.prev_hash;
         if let Some(siblings) = self.by_parent.get_mut(&parent) {
             siblings.retain(|sibling| sibling != hash);
             if siblings.is_empty() {
@@ -134,6 +132,7 @@ impl RejectedHeaders {
 mod tests {
     use super::*;
     use crate::params::Params;
+    use crate::types::Block;
 
     fn orphan(parent: u8, nonce: u32) -> Block {
         let mut block = Params::regtest().genesis;
@@ -142,19 +141,28 @@ mod tests {
         block
     }
 
-    fn add(pool: &mut OrphanPool, block: Block, bytes: usize) {
-        let hash = block.hash();
-        pool.insert(Arc::new(block), hash, bytes);
+    /// An orphan of about `bytes` encoded bytes: its coinbase pays that many outputs' worth.
+    fn wide_orphan(nonce: u32, bytes: usize) -> Block {
+        let mut block = orphan(3, nonce);
+        let coinbase = &mut block.transactions[0];
+        let output = coinbase.outputs[0];
+        let output_bytes = crate::codec::encoded_len(&output);
+        coinbase.outputs = vec![output; bytes / output_bytes];
+        block
+    }
+
+    fn add(pool: &mut OrphanPool, block: Block) {
+        pool.insert(HashedBlock::new(block));
     }
 
     #[test]
     fn children_come_out_in_arrival_order() {
         let mut pool = OrphanPool::default();
-        add(&mut pool, orphan(1, 2), 10);
-        add(&mut pool, orphan(1, 1), 10);
-        add(&mut pool, orphan(2, 3), 10);
+        add(&mut pool, orphan(1, 2));
+        add(&mut pool, orphan(1, 1));
+        add(&mut pool, orphan(2, 3));
         let taken = pool.take_children(&Hash256([1; 32]));
-        let nonces: Vec<u32> = taken.iter().map(|b| b.header.nonce).collect();
+        let nonces: Vec<u32> = taken.iter().map(|b| b.block().header.nonce).collect();
         assert_eq!(nonces, vec![2, 1]);
         assert_eq!(pool.len(), 1);
         assert!(pool.take_children(&Hash256([1; 32])).is_empty());
@@ -164,15 +172,25 @@ mod tests {
     fn the_oldest_is_evicted_first() {
         let mut pool = OrphanPool::default();
         for nonce in 0..=MAX_ORPHAN_BLOCKS as u32 {
-            add(&mut pool, orphan(1, nonce), 10);
+            add(&mut pool, orphan(1, nonce));
         }
         assert_eq!(pool.len(), MAX_ORPHAN_BLOCKS);
         assert!(!pool.contains(&orphan(1, 0).hash()));
         assert!(pool.contains(&orphan(1, 1).hash()));
+    }
 
-        add(&mut pool, orphan(3, 0), MAX_ORPHAN_BYTES);
-        assert_eq!(pool.len(), 1);
-        assert!(pool.contains(&orphan(3, 0).hash()));
+    #[test]
+    fn the_oldest_is_evicted_first_when_bytes_run_out() {
+        let mut pool = OrphanPool::default();
+        let bytes = HashedBlock::new(wide_orphan(0, 900_000)).encoded_len();
+        let fit = MAX_ORPHAN_BYTES / bytes;
+        assert!(fit < MAX_ORPHAN_BLOCKS, "the byte bound binds first");
+        for nonce in 0..=fit as u32 {
+            add(&mut pool, wide_orphan(nonce, 900_000));
+        }
+        assert_eq!(pool.len(), fit);
+        assert!(!pool.contains(&wide_orphan(0, 900_000).hash()));
+        assert!(pool.contains(&wide_orphan(1, 900_000).hash()));
     }
 
     #[test]

@@ -13,11 +13,11 @@ use super::tree::{BlockEntry, BlockStatus, BlockTree};
 use super::{TipChanged, UtxoSet};
 use crate::consensus::pow::{next_bits, work_from_bits};
 use crate::consensus::rules::{
-    check_block_hashed, check_coinbase_height, check_header_context, median_time,
+    check_coinbase_height, check_hashed_block, check_header_context, median_time,
 };
 use crate::consensus::RuleError;
 use crate::params::Params;
-use crate::types::{Block, Hash256, Transaction, Txid};
+use crate::types::{Block, Hash256, HashedBlock};
 use primitive_types::U256;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -84,20 +84,17 @@ impl Chain {
         block: impl Into<Arc<Block>>,
         now: u64,
     ) -> Result<BlockOutcome, BlockError> {
-        let block = block.into();
-        let hash = block.hash();
-        self.process_block_hashed(block, hash, now)
+        self.process_hashed_block(HashedBlock::new(block), now)
     }
 
-    /// `process_block` for a caller that has hashed the header already (the protocol, which
-    /// needed the hash to know whether it asked for the block): `hash` is `block.hash()`.
-    pub fn process_block_hashed(
+    /// `process_block` for a block hashed already (the network shell hashes blocks as it
+    /// decodes them, off the node's event loop).
+    pub fn process_hashed_block(
         &mut self,
-        block: Arc<Block>,
-        hash: Hash256,
+        block: HashedBlock,
         now: u64,
     ) -> Result<BlockOutcome, BlockError> {
-        debug_assert_eq!(block.hash(), hash, "the caller's hash is not the block's");
+        let hash = block.hash();
         if let Some(id) = self.tree.id(&hash) {
             return Err(if self.tree.entry(id).status.is_invalid() {
                 BlockError::DuplicateInvalid
@@ -111,15 +108,14 @@ impl Chain {
         if self.orphans.contains(&hash) {
             return Err(BlockError::Duplicate);
         }
-        let txids = check_block_hashed(&block, &hash, &self.params)?;
-        let prev_hash = block.header.prev_hash;
+        check_hashed_block(&block, &self.params)?;
+        let prev_hash = block.block().header.prev_hash;
         if self.rejected.contains(&prev_hash) {
             self.rejected.insert(hash);
             return Err(RuleError::BadPrevBlock.into());
         }
         let Some(parent) = self.tree.id(&prev_hash) else {
-            let bytes = block.encoded_len();
-            self.orphans.insert(block, hash, bytes);
+            self.orphans.insert(block);
             return Ok(BlockOutcome {
                 orphaned: true,
                 ..BlockOutcome::default()
@@ -128,7 +124,7 @@ impl Chain {
 
         let old_tip = self.tip_id();
         let mut outcome = BlockOutcome::default();
-        self.accept(block, hash, txids, parent, now, &mut outcome)?;
+        self.accept(block, parent, now, &mut outcome)?;
         let mut released = VecDeque::from([hash]);
         while let Some(parent_hash) = released.pop_front() {
             for orphan in self.orphans.take_children(&parent_hash) {
@@ -136,8 +132,7 @@ impl Chain {
                 let Some(parent) = self.tree.id(&parent_hash) else {
                     continue;
                 };
-                let txids = orphan.transactions.iter().map(Transaction::txid).collect();
-                match self.accept(orphan, orphan_hash, txids, parent, now, &mut outcome) {
+                match self.accept(orphan, parent, now, &mut outcome) {
                     Ok(()) => released.push_back(orphan_hash),
                     Err(err) => outcome.refused_orphans.push((orphan_hash, err)),
                 }
@@ -152,20 +147,20 @@ impl Chain {
     /// makes a replay of the accepted blocks, one call each, take the same decisions.
     fn accept(
         &mut self,
-        block: Arc<Block>,
-        hash: Hash256,
-        txids: Vec<Txid>,
+        block: HashedBlock,
         parent: usize,
         now: u64,
         outcome: &mut BlockOutcome,
     ) -> Result<(), RuleError> {
+        let hash = block.hash();
         let work = self
-            .contextual_checks(&block, parent, now)
+            .contextual_checks(block.block(), parent, now)
             .inspect_err(|err| {
                 if is_header_rule(*err) {
                     self.rejected.insert(hash);
                 }
             })?;
+        let (block, txids) = block.into_parts();
         self.tree.insert(block, hash, txids, parent, work);
         outcome.accepted.push(hash);
         self.activate_best_chain(&mut outcome.invalid);

@@ -9,7 +9,8 @@ use super::error::RuleError;
 use super::pow::{check_proof_of_work, next_bits, RetargetInput};
 use crate::params::{Params, BLOCK_VERSION, MAX_BLOCK_BYTES};
 use crate::types::{
-    Address, Amount, Block, BlockHeader, Hash256, OutPoint, Transaction, TxOut, Txid, MAX_MONEY,
+    Address, Amount, Block, BlockHeader, Hash256, HashedBlock, OutPoint, Transaction, TxOut,
+    MAX_MONEY,
 };
 use ed25519_dalek::{Signature, VerifyingKey};
 use std::collections::HashSet;
@@ -67,21 +68,18 @@ pub fn check_transaction(tx: &Transaction) -> Result<(), RuleError> {
 
 /// Block checks that need nothing but the block: size, version, proof of work against its own
 /// bits, coinbase placement, duplicate transactions, merkle root, and every transaction's
-/// context-free checks. Cheap checks run first so junk is refused before hashing it all.
+/// context-free checks.
 pub fn check_block(block: &Block, params: &Params) -> Result<(), RuleError> {
-    check_block_hashed(block, &block.hash(), params).map(drop)
+    check_hashed_block(&HashedBlock::new(block.clone()), params)
 }
 
-/// `check_block` for a caller that already hashed the header (hashing is most of the cost of
-/// checking a small block, and the chain needs the hash anyway). Returns the transaction ids it
-/// computed for the merkle root, so connecting the block need not hash every transaction again.
-pub fn check_block_hashed(
-    block: &Block,
-    hash: &Hash256,
-    params: &Params,
-) -> Result<Vec<Txid>, RuleError> {
-    check_header_hashed(&block.header, hash, params)?;
-    if block.encoded_len() > MAX_BLOCK_BYTES {
+/// `check_block` with the hashes computed already (hashing is most of the cost of checking a
+/// small block, and the chain keeps the hash and transaction ids). Cheap checks run first so
+/// junk is refused before its transactions are looked at.
+pub fn check_hashed_block(hashed: &HashedBlock, params: &Params) -> Result<(), RuleError> {
+    let block = hashed.block();
+    check_header_hashed(&block.header, &hashed.hash(), params)?;
+    if hashed.encoded_len() > MAX_BLOCK_BYTES {
         return Err(RuleError::BlockTooLarge);
     }
     match block.transactions.first() {
@@ -91,16 +89,15 @@ pub fn check_block_hashed(
     if block.transactions[1..].iter().any(Transaction::is_coinbase) {
         return Err(RuleError::CoinbaseMultiple);
     }
-    let txids: Vec<_> = block.transactions.iter().map(Transaction::txid).collect();
+    let txids = hashed.txids();
     let mut seen = HashSet::with_capacity(txids.len());
     if !txids.iter().all(|txid| seen.insert(*txid)) {
         return Err(RuleError::DuplicateTx);
     }
-    if crate::types::merkle_root(&txids) != block.header.merkle_root {
+    if hashed.merkle_root() != block.header.merkle_root {
         return Err(RuleError::BadMerkleRoot);
     }
-    block.transactions.iter().try_for_each(check_transaction)?;
-    Ok(txids)
+    block.transactions.iter().try_for_each(check_transaction)
 }
 
 /// Header checks that need nothing but the header: version and proof of work.

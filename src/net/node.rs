@@ -15,11 +15,10 @@ use crate::miner::{assemble_block, BlockSpec};
 use crate::params::{Params, MAX_BLOCK_BYTES};
 use crate::protocol::Host;
 use crate::store::{BlockLog, DataDir, StoreError};
-use crate::types::{Address, Amount, Block, Hash256, Transaction, Txid};
+use crate::types::{Address, Amount, Block, Hash256, HashedBlock, Transaction, Txid};
 use crate::wallet::{Wallet, WalletError};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Mempool byte bound.
@@ -177,18 +176,17 @@ impl Node {
         block: Block,
         origin: BlockOrigin,
     ) -> Result<BlockOutcome, BlockError> {
-        let hash = block.hash();
-        self.submit_hashed_block(Arc::new(block), hash, origin)
+        self.submit_hashed_block(HashedBlock::new(block), origin)
     }
 
-    /// `submit_block` for a block whose header is hashed already: `hash` is `block.hash()`.
+    /// `submit_block` for a block hashed already.
     fn submit_hashed_block(
         &mut self,
-        block: Arc<Block>,
-        hash: Hash256,
+        block: HashedBlock,
         origin: BlockOrigin,
     ) -> Result<BlockOutcome, BlockError> {
-        let outcome = self.chain.process_block_hashed(block, hash, unix_now())?;
+        let hash = block.hash();
+        let outcome = self.chain.process_hashed_block(block, unix_now())?;
         let accepted: Vec<_> = outcome
             .accepted
             .iter()
@@ -430,12 +428,8 @@ impl Host for Node {
         &self.mempool
     }
 
-    fn submit_block(
-        &mut self,
-        block: Arc<Block>,
-        hash: Hash256,
-    ) -> Result<BlockOutcome, BlockError> {
-        self.submit_hashed_block(block, hash, BlockOrigin::Peer)
+    fn submit_block(&mut self, block: HashedBlock) -> Result<BlockOutcome, BlockError> {
+        self.submit_hashed_block(block, BlockOrigin::Peer)
     }
 
     fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {

@@ -7,7 +7,7 @@
 //! queue is full is too slow to keep and is dropped by the caller.
 
 use super::runtime::Command;
-use crate::protocol::PeerId;
+use crate::protocol::{PeerId, Received};
 use crate::types::{BlockHeader, Hash256};
 use crate::wire::{BlockFrames, InvItem, Message, PeerAddress, WireError};
 use std::collections::HashMap;
@@ -39,7 +39,8 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// What a connection's tasks tell the node task.
 #[derive(Debug)]
 pub enum PeerNotice {
-    Frame(Result<Message, WireError>),
+    /// A frame decoded (and its block or headers hashed) on the connection's reader task.
+    Frame(Result<Received, WireError>),
     Closed,
 }
 
@@ -144,7 +145,7 @@ impl Connections {
                     let fatal = frame.as_ref().is_err_and(WireError::disconnects);
                     let notice = Command::Peer {
                         peer: id,
-                        notice: PeerNotice::Frame(frame),
+                        notice: PeerNotice::Frame(frame.map(Received::from)),
                     };
                     if commands.send(notice).is_err() || fatal {
                         return;

@@ -11,22 +11,24 @@ mod addrs;
 mod deny;
 mod download;
 mod peer;
+mod received;
 mod relay;
 mod sync;
 
 pub use peer::PeerInfo;
+use received::Kind;
+pub use received::Received;
 
 use crate::chain::{BlockError, BlockOutcome, Chain};
 use crate::events::EventKind;
 use crate::mempool::{Mempool, MempoolError};
-use crate::types::{Block, Hash256, Transaction, Txid};
+use crate::types::{Hash256, HashedBlock, Transaction, Txid};
 use crate::wire::{InvItem, Message, PeerAddress, WireError, PROTOCOL_VERSION};
 use addrs::AddressBook;
 use download::BlockDownload;
 use peer::{Peer, PeerPhase};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 /// A connection's number, unique for the life of a node.
 pub type PeerId = u64;
@@ -61,13 +63,8 @@ pub const MAX_UNCONNECTING_HEADERS: u32 = 8;
 pub trait Host {
     fn chain(&self) -> &Chain;
     fn mempool(&self) -> &Mempool;
-    /// Validates, stores and applies a block (the mempool and event log follow); `hash` is
-    /// `block.hash()`.
-    fn submit_block(
-        &mut self,
-        block: Arc<Block>,
-        hash: Hash256,
-    ) -> Result<BlockOutcome, BlockError>;
+    /// Validates, stores and applies a block (the mempool and event log follow).
+    fn submit_block(&mut self, block: HashedBlock) -> Result<BlockOutcome, BlockError>;
     /// Admits a transaction to the mempool.
     fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError>;
 }
@@ -87,7 +84,7 @@ pub struct ProtocolConfig {
 }
 
 /// Something that happened to the node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub enum Input<'a> {
     /// A connection is up (the shell dialed out, or accepted one).
     Connected {
@@ -101,7 +98,7 @@ pub enum Input<'a> {
     },
     Received {
         peer: PeerId,
-        message: &'a Message,
+        message: &'a Received,
     },
     /// The framing layer refused a frame from `peer`.
     BadFrame {
@@ -208,7 +205,7 @@ impl Protocol {
 
     /// Takes one input and returns what to do about it.
     pub fn handle(&mut self, now_ms: u64, input: Input<'_>, host: &mut impl Host) -> Vec<Output> {
-        if input != Input::Resume {
+        if !matches!(input, Input::Resume) {
             // A shell that went on without resuming still gets the paused block validated,
             // before anything else happens.
             self.submit_early_block(now_ms, host);
@@ -323,32 +320,38 @@ impl Protocol {
         &mut self,
         now_ms: u64,
         id: PeerId,
-        message: &Message,
+        received: &Received,
         host: &mut impl Host,
     ) -> Handled {
         let Some(peer) = self.peers.get(&id) else {
             return Ok(());
         };
-        match (peer.phase, message) {
-            (PeerPhase::AwaitingVersion, Message::Version { .. }) => {
+        match (peer.phase, &received.0) {
+            (PeerPhase::AwaitingVersion, Kind::Other(message @ Message::Version { .. })) => {
                 self.on_version(id, message, host.chain())
             }
-            (PeerPhase::AwaitingVersion, other) => Err(Misbehaviour::protocol(format!(
+            (PeerPhase::AwaitingVersion, _) => Err(Misbehaviour::protocol(format!(
                 "{} before version",
-                other.command()
+                received.command()
             ))),
-            (PeerPhase::AwaitingVerack, Message::Verack) => {
+            (PeerPhase::AwaitingVerack, Kind::Other(Message::Verack)) => {
                 self.on_ready(now_ms, id, host.chain());
                 Ok(())
             }
-            (PeerPhase::AwaitingVerack, other) => Err(Misbehaviour::protocol(format!(
+            (PeerPhase::AwaitingVerack, _) => Err(Misbehaviour::protocol(format!(
                 "{} before verack",
-                other.command()
+                received.command()
             ))),
-            (PeerPhase::Ready, Message::Version { .. } | Message::Verack) => {
+            (PeerPhase::Ready, Kind::Other(Message::Version { .. } | Message::Verack)) => {
                 Err(Misbehaviour::protocol("second handshake"))
             }
-            (PeerPhase::Ready, message) => self.on_ready_message(now_ms, id, message, host),
+            (PeerPhase::Ready, Kind::Block(block)) => self.on_block(id, block, host),
+            (PeerPhase::Ready, Kind::Headers(headers)) => {
+                self.on_headers(id, headers, host.chain())
+            }
+            (PeerPhase::Ready, Kind::Other(message)) => {
+                self.on_ready_message(now_ms, id, message, host)
+            }
         }
     }
 
@@ -456,13 +459,13 @@ impl Protocol {
                 Ok(())
             }
             Message::Tx(tx) => self.on_tx(id, tx, host),
-            Message::Block(block) => self.on_block(id, block, host),
             Message::GetHeaders { locator, stop } => {
                 let headers = sync::headers_after(host.chain(), locator, stop);
                 self.send(id, Message::Headers(headers));
                 Ok(())
             }
-            Message::Headers(headers) => self.on_headers(id, headers, host.chain()),
+            // `Received::from` gives these kinds of their own, hashed.
+            Message::Block(_) | Message::Headers(_) => Ok(()),
             Message::GetAddr => {
                 let addrs = self
                     .addresses

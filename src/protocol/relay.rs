@@ -10,10 +10,9 @@ use crate::chain::{BlockError, Chain};
 use crate::consensus::rules::check_header_hashed;
 use crate::consensus::RuleError;
 use crate::mempool::MempoolError;
-use crate::types::{Block, Hash256, Transaction};
+use crate::types::{Block, Hash256, HashedBlock, HashedHeaders, Transaction};
 use crate::wire::{InvItem, InvKind, Message};
 use foldhash::HashSet;
-use std::sync::Arc;
 
 impl Protocol {
     pub(super) fn on_inv(&mut self, id: PeerId, items: &[InvItem], host: &impl Host) {
@@ -115,7 +114,7 @@ impl Protocol {
     pub(super) fn on_block(
         &mut self,
         id: PeerId,
-        block: &Arc<Block>,
+        block: &HashedBlock,
         host: &mut impl Host,
     ) -> Handled {
         let hash = block.hash();
@@ -128,7 +127,7 @@ impl Protocol {
         // Not during a sync (more blocks on their way): peers hear of its tip once it is done.
         if !self.download.is_fetching()
             && self.someone_to_tell(&hash, id)
-            && extends_tip_with_due_work(block, &hash, host.chain())
+            && extends_tip_with_due_work(block.block(), &hash, host.chain())
         {
             // Announce now and validate on Resume: the announcement's round trip overlaps the
             // validation. A peer that asks meanwhile is answered after it, from the chain, so
@@ -136,14 +135,13 @@ impl Protocol {
             self.announce(InvItem::block(hash), Some(id));
             self.early_block = Some(EarlyBlock {
                 peer: id,
-                hash,
-                block: Arc::clone(block),
+                block: block.clone(),
                 other_sources,
             });
             self.outputs.push(Output::Resume);
             return Ok(());
         }
-        self.submit_block(id, Arc::clone(block), hash, other_sources, host)
+        self.submit_block(id, block.clone(), other_sources, host)
     }
 
     /// Validates the block announced on arrival, as if it had just arrived.
@@ -152,9 +150,7 @@ impl Protocol {
             return;
         };
         let peer = early.peer;
-        if let Err(misbehaviour) =
-            self.submit_block(peer, early.block, early.hash, early.other_sources, host)
-        {
+        if let Err(misbehaviour) = self.submit_block(peer, early.block, early.other_sources, host) {
             self.drop_peer(now_ms, peer, misbehaviour);
         }
     }
@@ -162,17 +158,13 @@ impl Protocol {
     fn submit_block(
         &mut self,
         id: PeerId,
-        block: Arc<Block>,
-        hash: Hash256,
+        block: HashedBlock,
         other_sources: Vec<PeerId>,
         host: &mut impl Host,
     ) -> Handled {
-        // The window only matters while many blocks are fetched; a relayed block, on the
-        // clock between its announcement and its next hop, skips the walk that sizes it.
-        if self.download.is_fetching() {
-            self.download.block_size(block.encoded_len());
-        }
-        match host.submit_block(block, hash) {
+        let hash = block.hash();
+        self.download.block_size(block.encoded_len());
+        match host.submit_block(block) {
             Ok(outcome) => {
                 if let Some((_, rule)) =
                     outcome.invalid.iter().find(|(invalid, _)| *invalid == hash)
@@ -212,7 +204,7 @@ impl Protocol {
     pub(super) fn on_headers(
         &mut self,
         id: PeerId,
-        headers: &[crate::types::BlockHeader],
+        headers: &HashedHeaders,
         chain: &Chain,
     ) -> Handled {
         match sync::check_headers(chain, headers, &self.download) {
@@ -226,7 +218,8 @@ impl Protocol {
                 for (hash, _) in checked.iter().filter(|(_, new)| *new) {
                     self.download.want(*hash, id);
                 }
-                if let (crate::wire::MAX_HEADERS, Some((last, _))) = (headers.len(), checked.last())
+                if let (crate::wire::MAX_HEADERS, Some((last, _))) =
+                    (headers.headers().len(), checked.last())
                 {
                     // More may follow: ask from the last one we were given.
                     let last = *last;
@@ -291,8 +284,7 @@ impl Protocol {
 /// A block announced on arrival and not yet validated.
 pub(super) struct EarlyBlock {
     peer: PeerId,
-    hash: Hash256,
-    block: Arc<Block>,
+    block: HashedBlock,
     other_sources: Vec<PeerId>,
 }
 

@@ -5,7 +5,7 @@ use super::download::BlockDownload;
 use crate::chain::Chain;
 use crate::consensus::rules::check_header_hashed;
 use crate::consensus::RuleError;
-use crate::types::{BlockHeader, Hash256};
+use crate::types::{BlockHeader, Hash256, HashedHeaders};
 use crate::wire::MAX_HEADERS;
 
 /// Headers the active chain has after the locator's fork point, up to `stop` or the limit.
@@ -45,10 +45,10 @@ pub(super) enum HeadersProblem {
 /// whether we have no block for it.
 pub(super) fn check_headers(
     chain: &Chain,
-    headers: &[BlockHeader],
+    headers: &HashedHeaders,
     download: &BlockDownload,
 ) -> Result<Vec<(Hash256, bool)>, HeadersProblem> {
-    let Some(first) = headers.first() else {
+    let Some(first) = headers.headers().first() else {
         return Ok(Vec::new());
     };
     let parent = first.prev_hash;
@@ -56,12 +56,11 @@ pub(super) fn check_headers(
         return Err(HeadersProblem::DoNotConnect);
     }
     let mut expected_parent = parent;
-    let mut checked = Vec::with_capacity(headers.len());
-    for header in headers {
+    let mut checked = Vec::with_capacity(headers.headers().len());
+    for (header, hash) in headers.iter() {
         if header.prev_hash != expected_parent {
             return Err(HeadersProblem::NotAChain);
         }
-        let hash = header.hash();
         check_header_hashed(header, &hash, chain.params()).map_err(HeadersProblem::Invalid)?;
         checked.push((hash, chain.entry(&hash).is_none()));
         expected_parent = hash;

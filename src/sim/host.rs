@@ -5,8 +5,7 @@ use crate::chain::{BlockError, BlockOutcome, Chain};
 use crate::mempool::{Mempool, MempoolError};
 use crate::params::Params;
 use crate::protocol::Host;
-use crate::types::{Block, Hash256, Transaction, Txid};
-use std::sync::Arc;
+use crate::types::{Block, HashedBlock, Transaction, Txid};
 
 /// Mempool bound of a simulated node.
 const SIM_MEMPOOL_BYTES: usize = 4 * 1024 * 1024;
@@ -34,8 +33,7 @@ impl SimHost {
     /// Submits a block the node mined itself; whether it entered the tree.
     pub(super) fn submit_at(&mut self, block: Block, now_secs: u64) -> bool {
         self.clock_secs = now_secs;
-        let hash = block.hash();
-        self.submit_block(Arc::new(block), hash)
+        self.submit_block(HashedBlock::new(block))
             .is_ok_and(|outcome| !outcome.accepted.is_empty())
     }
 }
@@ -49,14 +47,8 @@ impl Host for SimHost {
         &self.mempool
     }
 
-    fn submit_block(
-        &mut self,
-        block: Arc<Block>,
-        hash: Hash256,
-    ) -> Result<BlockOutcome, BlockError> {
-        let outcome = self
-            .chain
-            .process_block_hashed(block, hash, self.clock_secs)?;
+    fn submit_block(&mut self, block: HashedBlock) -> Result<BlockOutcome, BlockError> {
+        let outcome = self.chain.process_hashed_block(block, self.clock_secs)?;
         if let Some(change) = &outcome.tip_changed {
             self.mempool.follow_chain(change, &self.chain);
         }

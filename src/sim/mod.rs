@@ -13,7 +13,7 @@ pub use host::SimHost;
 
 use crate::miner::{assemble_block, solve_block, BlockSpec};
 use crate::params::{Params, MAX_BLOCK_BYTES};
-use crate::protocol::{Host, Input, Output, Protocol, ProtocolConfig};
+use crate::protocol::{Host, Input, Output, Protocol, ProtocolConfig, Received};
 use crate::types::{Address, Amount, Block, Hash256, Transaction, Txid};
 use crate::wallet::{Wallet, WalletError};
 use network::{Delivery, Network};
@@ -315,7 +315,7 @@ impl Sim {
                 node,
                 Input::Received {
                     peer,
-                    message: &message,
+                    message: &Received::from(message),
                 },
             ),
             Delivery::Disconnected { node, peer } => self.input(node, Input::Disconnected { peer }),

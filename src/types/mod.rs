@@ -8,6 +8,7 @@ mod address;
 mod amount;
 mod block;
 mod hash;
+mod hashed;
 mod header;
 mod tx;
 
@@ -15,5 +16,6 @@ pub use address::{Address, ParseAddressError};
 pub use amount::{Amount, ParseAmountError, COIN, MAX_MONEY};
 pub use block::{first_leaf_branch, merkle_root, merkle_root_from_first, Block};
 pub use hash::{sha256, sha256d, sha256d_parts, Hash256, ParseHashError};
+pub use hashed::{HashedBlock, HashedHeaders};
 pub use header::{BlockHeader, HEADER_BYTES, NONCE_OFFSET};
 pub use tx::{CoinbaseData, OutPoint, SignatureBytes, Transaction, TxIn, TxOut, Txid};

@@ -24,7 +24,7 @@ fn deliver_without_resuming(
         now_ms,
         Input::Received {
             peer,
-            message: &delivery,
+            message: &Received::from(delivery),
         },
         &mut node.host,
     )
@@ -88,9 +88,8 @@ fn a_block_off_the_tip_is_validated_before_anything_is_said() {
     node.handshake(0, 1, 1);
     node.handshake(0, 2, 2);
     let on_tip = solved(&node.host.chain, 6);
-    let on_tip_hash = on_tip.hash();
     node.host
-        .submit_block(on_tip.into(), on_tip_hash)
+        .submit_block(HashedBlock::new(on_tip))
         .expect("a valid block");
     // A sibling of the tip: a side branch, not the next block on our tip.
     let side = solved(&test_host().chain, 9);

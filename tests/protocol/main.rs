@@ -7,12 +7,12 @@ use nakachain::events::EventKind;
 use nakachain::miner::{assemble_block, solve_block, BlockSpec};
 use nakachain::params::Params;
 use nakachain::protocol::{
-    Host, Input, Output, PeerId, Protocol, ProtocolConfig, BLOCK_STALL_TIMEOUT_MS,
+    Host, Input, Output, PeerId, Protocol, ProtocolConfig, Received, BLOCK_STALL_TIMEOUT_MS,
     HANDSHAKE_TIMEOUT_MS, MAX_BLOCKS_IN_FLIGHT_PER_PEER, MAX_BLOCKS_PER_GETDATA,
     MAX_UNCONNECTING_HEADERS, MIN_BLOCKS_IN_FLIGHT_PER_PEER, PING_INTERVAL_MS, PING_TIMEOUT_MS,
 };
 use nakachain::sim::{sim_params, SimHost};
-use nakachain::types::{Address, Block, BlockHeader, Hash256};
+use nakachain::types::{Address, Block, BlockHeader, Hash256, HashedBlock};
 use nakachain::wire::{self, InvItem, InvKind, Message, PeerAddress, WireError};
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -38,7 +38,7 @@ fn mine(host: &mut SimHost, count: usize) -> Vec<Block> {
         .map(|index| {
             let block = solved(&host.chain, index as u64);
             let outcome = host
-                .submit_block(block.clone().into(), block.hash())
+                .submit_block(HashedBlock::new(block.clone()))
                 .expect("a fresh valid block");
             assert_eq!(outcome.accepted, vec![block.hash()]);
             block
@@ -107,6 +107,7 @@ impl Node {
     }
 
     fn recv(&mut self, now_ms: u64, peer: PeerId, message: &Message) -> Vec<Output> {
+        let message = &Received::from(message.clone());
         self.input(now_ms, Input::Received { peer, message })
     }
 
@@ -599,7 +600,7 @@ fn accepted_blocks_and_local_inventory_are_relayed() {
     let local = solved(&node.host.chain, 7);
     let local_hash = local.hash();
     node.host
-        .submit_block(local.into(), local_hash)
+        .submit_block(HashedBlock::new(local))
         .expect("a valid block");
     let out = node.input(3, Input::NewLocalBlock);
     assert_eq!(inv_hashes(&out, 1), vec![local_hash], "{out:?}");
