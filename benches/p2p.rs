@@ -170,13 +170,7 @@ impl MiniNode {
             drop(frames_tx);
             let mut reported = false;
             while let Ok((peer, message, watched)) = frames.recv_timeout(Duration::from_secs(30)) {
-                self.handle(
-                    Input::Received {
-                        peer,
-                        message: &message,
-                    },
-                    &keep,
-                );
+                self.handle(Input::Received { peer, message }, &keep);
                 if !reported && watched && until(&self.host) {
                     reported = true;
                     let _ = report.send(Report::Done(Instant::now()));
@@ -376,13 +370,7 @@ fn relay_per_hop(params: &Params) -> Relay {
     let mut connected_samples = Vec::new();
     let pump = |a: &mut MiniNode, wait: Duration| {
         while let Ok(message) = frames.recv_timeout(wait) {
-            a.handle(
-                Input::Received {
-                    peer: 1,
-                    message: &message,
-                },
-                &keep_all,
-            );
+            a.handle(Input::Received { peer: 1, message }, &keep_all);
         }
     };
     pump(&mut a, Duration::from_millis(200));

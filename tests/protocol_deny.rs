@@ -41,7 +41,7 @@ impl Node {
     }
 
     fn recv(&mut self, now_ms: u64, peer: PeerId, message: &Message) -> Vec<Output> {
-        let message = &Received::from(message.clone());
+        let message = Received::from(message.clone());
         self.input(now_ms, Input::Received { peer, message })
     }
 

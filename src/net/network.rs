@@ -126,25 +126,34 @@ impl NodeTask {
         }
     }
 
-    /// News from a connection's tasks. Notices from a connection already closed are stale.
-    pub(super) fn on_peer_notice(&mut self, peer: PeerId, notice: PeerNotice) {
-        if !self.connections.is_open(peer) {
-            return;
-        }
+    /// News from a connection's tasks; returns how many inputs it made. Notices from a
+    /// connection already closed are stale, and so are the frames after one that closed it.
+    pub(super) fn on_peer_notice(&mut self, peer: PeerId, notice: PeerNotice) -> u32 {
+        let mut inputs = 0;
         match notice {
-            PeerNotice::Frame(Ok(message)) => self.input(Input::Received {
-                peer,
-                message: &message,
-            }),
-            PeerNotice::Frame(Err(error)) => self.input(Input::BadFrame {
-                peer,
-                error: &error,
-            }),
-            PeerNotice::Closed => {
+            PeerNotice::Frames(frames) => {
+                for frame in frames {
+                    if !self.connections.is_open(peer) {
+                        break;
+                    }
+                    inputs += 1;
+                    match frame {
+                        Ok(message) => self.input(Input::Received { peer, message }),
+                        Err(error) => self.input(Input::BadFrame {
+                            peer,
+                            error: &error,
+                        }),
+                    }
+                }
+            }
+            PeerNotice::Closed if self.connections.is_open(peer) => {
+                inputs += 1;
                 self.connections.close(peer);
                 self.input(Input::Disconnected { peer });
             }
+            PeerNotice::Closed => {}
         }
+        inputs
     }
 
     /// A progress bar while the best peer is far ahead; cleared once caught up.

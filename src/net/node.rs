@@ -186,7 +186,8 @@ impl Node {
         origin: BlockOrigin,
     ) -> Result<BlockOutcome, BlockError> {
         let hash = block.hash();
-        let outcome = self.chain.process_hashed_block(block, unix_now())?;
+        let now = unix_now_ms();
+        let outcome = self.chain.process_hashed_block(block, now / 1000)?;
         let accepted: Vec<_> = outcome
             .accepted
             .iter()
@@ -203,7 +204,6 @@ impl Node {
             tracing::error!(%error, "cannot store accepted blocks");
             self.store_failure.get_or_insert(error);
         }
-        let now = unix_now_ms();
         for (invalid, error) in &outcome.invalid {
             tracing::warn!(block = %invalid, reason = error.code(), "block failed to connect");
             self.events.push(
@@ -223,7 +223,7 @@ impl Node {
             }
         }
         if let Some(change) = &outcome.tip_changed {
-            self.follow_tip(change);
+            self.follow_tip(change, now);
         }
         Ok(outcome)
     }
@@ -262,10 +262,10 @@ impl Node {
         std::mem::take(&mut self.local_txs)
     }
 
-    /// Lets the mempool and the event log follow a move of the active chain.
-    pub fn follow_tip(&mut self, change: &TipChanged) {
+    /// Lets the mempool and the event log follow a move of the active chain; events are stamped
+    /// `now` (Unix milliseconds).
+    pub fn follow_tip(&mut self, change: &TipChanged, now: u64) {
         let update = self.mempool.follow_chain(change, &self.chain);
-        let now = unix_now_ms();
         let dropped: Vec<DroppedTx> = update
             .dropped
             .iter()
@@ -387,7 +387,7 @@ impl Node {
         }
         self.datadir.save_invalidated(&self.invalidated)?;
         if let Some(change) = change {
-            self.follow_tip(&change);
+            self.follow_tip(&change, unix_now_ms());
         }
         Ok(())
     }
@@ -404,7 +404,7 @@ impl Node {
         });
         self.datadir.save_invalidated(&self.invalidated)?;
         if let Some(change) = change {
-            self.follow_tip(&change);
+            self.follow_tip(&change, unix_now_ms());
         }
         Ok(())
     }

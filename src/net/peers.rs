@@ -39,8 +39,10 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// What a connection's tasks tell the node task.
 #[derive(Debug)]
 pub enum PeerNotice {
-    /// A frame decoded (and its block or headers hashed) on the connection's reader task.
-    Frame(Result<Received, WireError>),
+    /// The frames decoded from one read, in order, each block or headers hashed on the
+    /// connection's reader task; a frame error that ends the connection comes last. One notice
+    /// per read, not per frame: a sync's small blocks arrive by the hundred.
+    Frames(Vec<Result<Received, WireError>>),
     Closed,
 }
 
@@ -138,18 +140,29 @@ impl Connections {
                     Ok(read) => read,
                 };
                 let mut frames = decoder.feed(&buffer[..read]);
+                let mut batch = Vec::new();
+                let mut fatal = false;
                 while let Some(frame) = frames.next() {
                     if let Ok(message) = &frame {
                         block_frames.keep(message, frames.take_kept_frame());
                     }
-                    let fatal = frame.as_ref().is_err_and(WireError::disconnects);
+                    fatal = frame.as_ref().is_err_and(WireError::disconnects);
+                    batch.push(frame.map(Received::from));
+                    if fatal {
+                        break;
+                    }
+                }
+                if !batch.is_empty() {
                     let notice = Command::Peer {
                         peer: id,
-                        notice: PeerNotice::Frame(frame.map(Received::from)),
+                        notice: PeerNotice::Frames(batch),
                     };
-                    if commands.send(notice).is_err() || fatal {
+                    if commands.send(notice).is_err() {
                         return;
                     }
+                }
+                if fatal {
+                    return;
                 }
             }
             let _ = commands.send(Command::Peer {

@@ -208,9 +208,10 @@ impl NodeTask {
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .map_err(NodeError::Runtime)?;
         while !self.stop_requested {
+            let mut events = 1;
             tokio::select! {
                 Some(call) = calls.recv() => self.handle_call(call)?,
-                Some(command) = commands.recv() => self.handle_command(command)?,
+                Some(command) = commands.recv() => events = self.handle_command(command)?,
                 _ = tick.tick() => self.on_tick()?,
                 _ = &mut ctrl_c => {
                     tracing::info!("Ctrl-C: shutting down");
@@ -221,7 +222,7 @@ impl NodeTask {
                     break;
                 }
             }
-            self.after_event(commands.is_empty())?;
+            self.after_events(events, commands.is_empty())?;
         }
         Ok(())
     }
@@ -263,7 +264,9 @@ impl NodeTask {
         }
     }
 
-    fn handle_command(&mut self, command: Command) -> Result<(), NodeError> {
+    /// Handles one command; returns how many events it held (a peer's notice carries the
+    /// frames of one read).
+    fn handle_command(&mut self, command: Command) -> Result<u32, NodeError> {
         match command {
             Command::Found(block) => {
                 let hash = block.hash();
@@ -314,9 +317,9 @@ impl NodeTask {
                     self.input(Input::ConnectFailed { addr });
                 }
             },
-            Command::Peer { peer, notice } => self.on_peer_notice(peer, notice),
+            Command::Peer { peer, notice } => return Ok(self.on_peer_notice(peer, notice)),
         }
-        Ok(())
+        Ok(1)
     }
 
     fn count_mined(&mut self, hash: Hash256) {
@@ -361,18 +364,19 @@ impl NodeTask {
         Ok(())
     }
 
-    /// After every event: stop on a failed store write; announce transactions from RPC. Once a
-    /// burst of events is handled (`drained`), or every `TIP_CHECK_EVENTS` events during a
-    /// long one: if the tip moved, retire every search on the old tip and announce the new one.
-    /// Blocks arriving by the thousand during a sync are not each re-announced and re-mined on.
-    fn after_event(&mut self, drained: bool) -> Result<(), NodeError> {
+    /// After every command (`events` events): stop on a failed store write; announce
+    /// transactions from RPC. Once a burst of events is handled (`drained`), or every
+    /// `TIP_CHECK_EVENTS` events during a long one: if the tip moved, retire every search on the
+    /// old tip and announce the new one. Blocks arriving by the thousand during a sync are not
+    /// each re-announced and re-mined on.
+    fn after_events(&mut self, events: u32, drained: bool) -> Result<(), NodeError> {
         if let Some(error) = self.node.take_store_failure() {
             return Err(error.into());
         }
         for txid in self.node.take_local_txs() {
             self.input(Input::NewLocalTx(txid));
         }
-        self.events_since_tip_check += 1;
+        self.events_since_tip_check += events;
         if !drained && self.events_since_tip_check < TIP_CHECK_EVENTS {
             return Ok(());
         }

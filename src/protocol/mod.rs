@@ -84,7 +84,7 @@ pub struct ProtocolConfig {
 }
 
 /// Something that happened to the node.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub enum Input<'a> {
     /// A connection is up (the shell dialed out, or accepted one).
     Connected {
@@ -98,7 +98,7 @@ pub enum Input<'a> {
     },
     Received {
         peer: PeerId,
-        message: &'a Received,
+        message: Received,
     },
     /// The framing layer refused a frame from `peer`.
     BadFrame {
@@ -320,37 +320,36 @@ impl Protocol {
         &mut self,
         now_ms: u64,
         id: PeerId,
-        received: &Received,
+        received: Received,
         host: &mut impl Host,
     ) -> Handled {
         let Some(peer) = self.peers.get(&id) else {
             return Ok(());
         };
-        match (peer.phase, &received.0) {
+        let command = received.command();
+        match (peer.phase, received.0) {
             (PeerPhase::AwaitingVersion, Kind::Other(message @ Message::Version { .. })) => {
-                self.on_version(id, message, host.chain())
+                self.on_version(id, &message, host.chain())
             }
-            (PeerPhase::AwaitingVersion, _) => Err(Misbehaviour::protocol(format!(
-                "{} before version",
-                received.command()
-            ))),
+            (PeerPhase::AwaitingVersion, _) => {
+                Err(Misbehaviour::protocol(format!("{command} before version")))
+            }
             (PeerPhase::AwaitingVerack, Kind::Other(Message::Verack)) => {
                 self.on_ready(now_ms, id, host.chain());
                 Ok(())
             }
-            (PeerPhase::AwaitingVerack, _) => Err(Misbehaviour::protocol(format!(
-                "{} before verack",
-                received.command()
-            ))),
+            (PeerPhase::AwaitingVerack, _) => {
+                Err(Misbehaviour::protocol(format!("{command} before verack")))
+            }
             (PeerPhase::Ready, Kind::Other(Message::Version { .. } | Message::Verack)) => {
                 Err(Misbehaviour::protocol("second handshake"))
             }
             (PeerPhase::Ready, Kind::Block(block)) => self.on_block(id, block, host),
             (PeerPhase::Ready, Kind::Headers(headers)) => {
-                self.on_headers(id, headers, host.chain())
+                self.on_headers(id, &headers, host.chain())
             }
             (PeerPhase::Ready, Kind::Other(message)) => {
-                self.on_ready_message(now_ms, id, message, host)
+                self.on_ready_message(now_ms, id, &message, host)
             }
         }
     }

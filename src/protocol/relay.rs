@@ -114,7 +114,7 @@ impl Protocol {
     pub(super) fn on_block(
         &mut self,
         id: PeerId,
-        block: &HashedBlock,
+        block: HashedBlock,
         host: &mut impl Host,
     ) -> Handled {
         let hash = block.hash();
@@ -135,13 +135,13 @@ impl Protocol {
             self.announce(InvItem::block(hash), Some(id));
             self.early_block = Some(EarlyBlock {
                 peer: id,
-                block: block.clone(),
+                block,
                 other_sources,
             });
             self.outputs.push(Output::Resume);
             return Ok(());
         }
-        self.submit_block(id, block.clone(), other_sources, host)
+        self.submit_block(id, block, other_sources, host)
     }
 
     /// Validates the block announced on arrival, as if it had just arrived.
@@ -211,8 +211,12 @@ impl Protocol {
             Ok(checked) => {
                 if let Some(peer) = self.peers.get_mut(&id) {
                     peer.unconnecting_headers = 0;
-                    for (hash, _) in &checked {
-                        peer.knows(*hash);
+                    // The peer has every block up to the last header, but only tips are ever
+                    // announced: remembering the last one is enough (as Bitcoin Core keeps a
+                    // peer's best known block), and 2,000 entries per message would push out
+                    // what else the bounded memory holds.
+                    if let Some((last, _)) = checked.last() {
+                        peer.knows(*last);
                     }
                 }
                 for (hash, _) in checked.iter().filter(|(_, new)| *new) {

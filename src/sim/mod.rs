@@ -315,7 +315,7 @@ impl Sim {
                 node,
                 Input::Received {
                     peer,
-                    message: &Received::from(message),
+                    message: Received::from(message),
                 },
             ),
             Delivery::Disconnected { node, peer } => self.input(node, Input::Disconnected { peer }),

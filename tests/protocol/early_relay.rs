@@ -24,7 +24,7 @@ fn deliver_without_resuming(
         now_ms,
         Input::Received {
             peer,
-            message: &Received::from(delivery),
+            message: Received::from(delivery),
         },
         &mut node.host,
     )
