@@ -26,7 +26,7 @@ use tempfile::TempDir;
 
 const CHAIN_BLOCKS: u32 = 100_000;
 /// Replays and syncs of the chain, alternating.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 /// How often the syncing node is asked for its height: the resolution of the figure. Each
 /// answer costs the node an fsync of what it received since the last one.
 const POLL: Duration = Duration::from_millis(10);

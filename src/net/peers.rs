@@ -22,12 +22,14 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// Messages queued for one peer before it counts as too slow.
-pub const PEER_SEND_QUEUE: usize = 4_096;
+/// Messages queued for one peer before it counts as too slow: four times the most blocks a
+/// node of ours asks of one peer at once, so a peer that asked for all of them is not dropped
+/// for the pings and announcements queued among them.
+pub const PEER_SEND_QUEUE: usize = 16_384;
 /// Bytes of its own that what is queued for one peer may hold before the peer counts as too
 /// slow: about one mempool's worth, so no peer's requests make us hold more than that in copies.
 /// Blocks are shared with the chain and count nothing; a peer asking for headers over and over
-/// without reading is stopped here long before 4,096 headers messages (650 MB).
+/// without reading is stopped here long before 16,384 headers messages (2.6 GB).
 pub const PEER_SEND_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 /// How long an outbound dial may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -335,7 +335,7 @@ mod tests {
 
     #[test]
     fn a_peer_is_asked_for_its_window_and_then_in_batches() {
-        let mut download = wanting(3_000);
+        let mut download = wanting(2 * MAX_BLOCKS_IN_FLIGHT_PER_PEER as u32);
         let first = download.assign(1, 0, |_| false);
         assert_eq!(first, (0..16).map(hash).collect::<Vec<_>>());
         for _ in 0..64 {

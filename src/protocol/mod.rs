@@ -45,7 +45,7 @@ pub const BLOCK_STALL_TIMEOUT_MS: u64 = 10_000;
 /// any arrived).
 pub const MIN_BLOCKS_IN_FLIGHT_PER_PEER: usize = 16;
 /// Blocks asked of one peer at a time, at most, however small they are.
-pub const MAX_BLOCKS_IN_FLIGHT_PER_PEER: usize = 1_024;
+pub const MAX_BLOCKS_IN_FLIGHT_PER_PEER: usize = 4_096;
 /// Bytes of blocks asked of one peer at a time, at the size blocks have been arriving at:
 /// small blocks need many in flight to cover a round trip, large ones few.
 pub const BLOCK_BYTES_IN_FLIGHT_PER_PEER: usize = 16 * 1024 * 1024;
