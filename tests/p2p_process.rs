@@ -115,7 +115,7 @@ fn blocks_a_synced_node_reported_survive_a_kill() {
     let tip = a.call("getbestblockhash", vec![]);
     let (b, _) = peer_node(dir.path(), "b", Some(a_p2p));
     wait_for_tip(&[&b], &tip);
-    // Blocks from peers are fsynced in bursts, never later than the node reports them.
+    // Blocks from peers are written in bursts, and reach the OS before the node reports them.
     let reported = b.call("getblockcount", vec![]);
     assert_eq!(reported, json!(1_500));
     let (datadir, port) = (b.datadir.clone(), b.port);

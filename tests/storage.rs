@@ -167,6 +167,24 @@ fn unsynced_appends_reach_the_file_on_sync_and_are_lost_if_the_log_is_dropped_fi
 }
 
 #[test]
+fn flushed_appends_are_in_the_file_without_a_sync() {
+    let dir = TempDir::new().unwrap();
+    let blocks = chain(BLOCKS);
+    let (_, single) = write_log(dir.path(), &blocks);
+
+    let path = dir.path().join("flushed.log");
+    let (mut log, _) = open(&path).unwrap();
+    log.append_unsynced(&blocks).unwrap();
+    assert!(std::fs::read(&path).unwrap().is_empty());
+    log.flush().unwrap();
+    // What a killed process leaves: the file as the OS has it, no sync, no orderly drop.
+    assert_eq!(std::fs::read(&path).unwrap(), single);
+    std::mem::forget(log);
+    let (_, replay) = open(&path).unwrap();
+    assert_eq!(replay.blocks, blocks);
+}
+
+#[test]
 fn a_log_cut_anywhere_in_its_last_record_recovers_and_stays_usable() {
     let dir = TempDir::new().unwrap();
     let blocks = chain(BLOCKS);

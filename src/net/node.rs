@@ -2,7 +2,8 @@
 //! and the steps that keep them consistent: a block is appended to the log before anything
 //! reacts to it, then the mempool follows the tip, then the events are recorded. Blocks this
 //! node makes are fsynced at once; blocks from peers are fsynced together by `sync_store`,
-//! which the runtime calls before the node tells anyone of them (see `runtime`).
+//! which the runtime calls before the node tells a peer of them, and written to the OS by
+//! `flush_store` before it answers an RPC call (see `runtime`).
 //!
 //! Owns the ordering between the core modules and the store. Must not block on the network or
 //! spawn threads (the runtime does); reads the wall clock only through `unix_now` and
@@ -246,6 +247,20 @@ impl Node {
             Ok(()) => true,
             Err(error) => {
                 tracing::error!(%error, "cannot fsync accepted blocks");
+                self.store_failure.get_or_insert(error);
+                false
+            }
+        }
+    }
+
+    /// Hands blocks from peers still buffered to the OS, without an fsync: they survive the
+    /// node being killed from then on. Returns false if the write failed (the failure is kept
+    /// for `take_store_failure`).
+    pub fn flush_store(&mut self) -> bool {
+        match self.block_log.flush() {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(%error, "cannot write accepted blocks");
                 self.store_failure.get_or_insert(error);
                 false
             }

@@ -228,8 +228,10 @@ impl NodeTask {
     }
 
     fn handle_call(&mut self, call: RpcCall) -> Result<(), NodeError> {
-        // What an answer reports must survive a crash: blocks from peers are fsynced first.
-        if !self.node.sync_store() {
+        // What an answer reports must survive the node being killed: blocks from peers reach
+        // the OS first. They reach the disk by the next tick; an fsync per call would let an
+        // RPC client polling during a sync stall the node on the disk at its polling rate.
+        if !self.node.flush_store() {
             let _ = call.reply.send(Err(RpcError::misc("cannot store blocks")));
             return self
                 .node
@@ -348,9 +350,9 @@ impl NodeTask {
         if self.miner.is_some() && self.template_built.elapsed() >= TEMPLATE_REFRESH {
             self.publish_job(Instant::now())?;
         }
-        // Blocks from peers are fsynced when the node tells anyone of them (see `input` and
-        // `handle_call`), and at least once a second: one fsync per block would cap a sync at
-        // the disk's fsync rate.
+        // Blocks from peers are fsynced when the node tells a peer of them (see `input`), and
+        // at least once a second: one fsync per block would cap a sync at the disk's fsync
+        // rate.
         self.node.sync_store();
         self.input(Input::Tick);
         self.show_sync_progress();

@@ -29,8 +29,9 @@ pub struct Replay {
 }
 
 /// An open block log. A block is durable once `append` or `append_all` returns `Ok`, or once
-/// `sync` does after `append_unsynced`; records still buffered when the log is dropped are lost,
-/// as in a crash.
+/// `sync` does after `append_unsynced`. `flush` hands buffered records to the OS without an
+/// fsync: they then survive the process being killed, though not the machine crashing. Records
+/// still buffered when the log is dropped are lost, as in a crash.
 #[derive(Debug)]
 pub struct BlockLog {
     path: PathBuf,
@@ -147,7 +148,7 @@ impl BlockLog {
         }
         self.len += (self.pending.len() - start) as u64;
         if self.pending.len() >= MAX_PENDING_BYTES {
-            self.write_pending()?;
+            self.flush()?;
         }
         Ok(())
     }
@@ -157,7 +158,7 @@ impl BlockLog {
     /// refuses further appends, and only a reopen (which recovers what the disk holds) makes it
     /// usable again.
     pub fn sync(&mut self) -> Result<(), StoreError> {
-        self.write_pending()?;
+        self.flush()?;
         if !self.unsynced {
             return Ok(());
         }
@@ -174,7 +175,7 @@ impl BlockLog {
 
     /// Hands the buffered records to the file (without fsync). On failure the records are
     /// dropped, as if never appended.
-    fn write_pending(&mut self) -> Result<(), StoreError> {
+    pub fn flush(&mut self) -> Result<(), StoreError> {
         if self.pending.is_empty() {
             return Ok(());
         }
