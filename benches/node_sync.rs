@@ -18,6 +18,7 @@ use nakachain::params::Params;
 use nakachain::rpc::{Cookie, RpcClient};
 use nakachain::store::{BlockLog, DataDir};
 use rounds::print_download_against_replay;
+use serde_json::json;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::Path;
 use std::thread;
@@ -27,9 +28,8 @@ use tempfile::TempDir;
 const CHAIN_BLOCKS: u32 = 100_000;
 /// Replays and syncs of the chain, alternating.
 const ROUNDS: usize = 5;
-/// How often the syncing node is asked for its height: the resolution of the figure. Each
-/// answer costs the node an fsync of what it received since the last one.
-const POLL: Duration = Duration::from_millis(10);
+/// Longest a sync may take before the bench gives up.
+const SYNC_TIMEOUT_MS: u64 = 300_000;
 
 fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
@@ -84,6 +84,19 @@ impl RunningNode {
             .unwrap_or(0)
     }
 
+    /// Waits (one `waitforblockheight` call, answered when the node gets there) until the node
+    /// has `height` blocks; returns the height it answered with.
+    fn wait_for_height(&self, height: u32) -> u64 {
+        self.client
+            .call(
+                "waitforblockheight",
+                vec![json!(height), json!(SYNC_TIMEOUT_MS)],
+            )
+            .ok()
+            .and_then(|tip| tip["height"].as_u64())
+            .unwrap_or(0)
+    }
+
     fn stop(self) {
         self.client
             .call("stop", vec![])
@@ -124,15 +137,9 @@ fn main() {
         let client_dir = TempDir::new().expect("temp dir");
         let started = Instant::now();
         let client = RunningNode::start(client_dir.path(), None, vec![p2p]);
-        while client.height() < u64::from(CHAIN_BLOCKS) {
-            assert!(
-                started.elapsed() < Duration::from_secs(300),
-                "the sync stalled at {}",
-                client.height()
-            );
-            thread::sleep(POLL);
-        }
+        let reached = client.wait_for_height(CHAIN_BLOCKS);
         syncs.push(started.elapsed());
+        assert_eq!(reached, u64::from(CHAIN_BLOCKS), "the sync stalled");
         client.stop();
     }
     server.stop();

@@ -295,3 +295,45 @@ fn createpayment_signs_without_broadcasting_and_two_calls_make_a_double_spend() 
     assert!(error.message.contains("conflict"), "{}", error.message);
     node.stop();
 }
+
+#[test]
+fn waitforblockheight_answers_once_the_chain_is_there_or_its_time_is_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(&dir.path().join("node"), free_port());
+    let genesis = node.call("getbestblockhash", vec![]);
+    let at_genesis = json!({"hash": genesis, "height": 0});
+    assert_eq!(node.call("waitforblockheight", vec![json!(0)]), at_genesis);
+    // The chain does not get there in 50 ms: the answer is the tip as it is then.
+    assert_eq!(
+        node.call("waitforblockheight", vec![json!(3), json!(50)]),
+        at_genesis
+    );
+
+    let client = node.client();
+    let waiting = std::thread::spawn(move || {
+        client.call("waitforblockheight", vec![json!(3), json!(60_000)])
+    });
+    node.call("generate", vec![json!(2)]);
+    node.call("generate", vec![json!(3)]);
+    let answer = waiting
+        .join()
+        .expect("the waiting thread")
+        .expect("an answer");
+    let height = answer["height"].as_u64().expect("a height");
+    assert!((3..=5).contains(&height), "{answer}");
+    assert_eq!(
+        node.call("getblockhash", vec![json!(height)]),
+        answer["hash"]
+    );
+
+    for bad in [vec![], vec![json!(-1)], vec![json!(1), json!("soon")]] {
+        assert!(
+            matches!(
+                node.client().call("waitforblockheight", bad.clone()),
+                Err(ClientError::Rpc(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    node.stop();
+}

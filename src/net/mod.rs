@@ -5,6 +5,7 @@
 //! locks or implement consensus: it feeds the core events and executes what the core decides.
 
 pub mod hash_bench;
+mod height_waits;
 mod methods;
 mod mining;
 mod network;

@@ -6,6 +6,7 @@
 //! Owns the event loop, the mining job hand-off and shutdown. Must not hold chain state behind
 //! locks: everything that touches `Node` runs on this one task.
 
+use super::height_waits::HeightWaits;
 use super::methods;
 use super::mining::MinerPool;
 use super::network::Latencies;
@@ -80,6 +81,8 @@ pub(super) enum Command {
     },
     /// A connection's reader or writer has news.
     Peer { peer: PeerId, notice: PeerNotice },
+    /// The timeout of the `waitforblockheight` call with this id ran out.
+    HeightWaitExpired(u64),
 }
 
 /// The node task's state: the node plus what the shell keeps around it.
@@ -105,6 +108,7 @@ pub(super) struct NodeTask {
     /// The protocol's clock: milliseconds since the node started.
     pub(super) started: Instant,
     pub(super) sync_progress: Option<indicatif::ProgressBar>,
+    pub(super) height_waits: HeightWaits,
 }
 
 /// Runs a node until Ctrl-C, RPC `stop`, or the requested number of mined blocks.
@@ -164,6 +168,7 @@ async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
         latencies: Latencies::default(),
         started: Instant::now(),
         sync_progress: None,
+        height_waits: HeightWaits::default(),
         last_tip: node.chain.tip().hash,
         events_since_tip_check: 0,
         node,
@@ -250,6 +255,10 @@ impl NodeTask {
             });
             return Ok(());
         }
+        if call.method == "waitforblockheight" {
+            self.wait_for_height(call);
+            return Ok(());
+        }
         match methods::dispatch(self, &call.method, &call.params) {
             Ok(value) => {
                 let _ = call.reply.send(Ok(value));
@@ -320,6 +329,7 @@ impl NodeTask {
                 }
             },
             Command::Peer { peer, notice } => return Ok(self.on_peer_notice(peer, notice)),
+            Command::HeightWaitExpired(id) => self.answer_expired_wait(id),
         }
         Ok(1)
     }
@@ -388,6 +398,7 @@ impl NodeTask {
             return Ok(());
         }
         self.last_tip = tip;
+        self.answer_reached_heights();
         self.input(Input::NewLocalBlock);
         self.tip_stale.store(true, Ordering::Relaxed);
         self.tip_stale = Arc::new(AtomicBool::new(false));
@@ -434,6 +445,7 @@ impl NodeTask {
 
     fn shutdown(&mut self) {
         self.node.sync_store();
+        self.answer_all_waits();
         self.connections.close_all();
         if let Some(progress) = self.sync_progress.take() {
             progress.finish_and_clear();

@@ -39,6 +39,7 @@ pub const METHODS: &[&str] = &[
     "invalidateblock",
     "reconsiderblock",
     "getevents",
+    "waitforblockheight",
     "getpeerinfo",
     "getconnectioncount",
     "getnetworkinfo",
@@ -51,7 +52,8 @@ pub const METHODS: &[&str] = &[
     "stop",
 ];
 
-/// Answers one call. `generate` and `generatetoaddress` never reach here: they run as tasks.
+/// Answers one call. `generate` and `generatetoaddress` never reach here (they run as tasks),
+/// nor does `waitforblockheight` (it waits in `height_waits`).
 pub(super) fn dispatch(
     task: &mut NodeTask,
     method: &str,
