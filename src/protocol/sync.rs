@@ -52,7 +52,10 @@ pub(super) fn check_headers(
         return Ok(Vec::new());
     };
     let parent = first.prev_hash;
-    if chain.entry(&parent).is_none() && !download.is_requested(&parent) {
+    // Every block in the tree has its parent there: below the first header we have no block
+    // for, we have none for any, and the rest need no lookup.
+    let mut in_tree = chain.entry(&parent).is_some();
+    if !in_tree && !download.is_requested(&parent) {
         return Err(HeadersProblem::DoNotConnect);
     }
     let mut expected_parent = parent;
@@ -62,8 +65,72 @@ pub(super) fn check_headers(
             return Err(HeadersProblem::NotAChain);
         }
         check_header_hashed(header, &hash, chain.params()).map_err(HeadersProblem::Invalid)?;
-        checked.push((hash, chain.entry(&hash).is_none()));
+        in_tree = in_tree && chain.entry(&hash).is_some();
+        checked.push((hash, !in_tree));
         expected_parent = hash;
     }
     Ok(checked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::miner::{assemble_block, solve_block, BlockSpec};
+    use crate::params::Params;
+    use crate::types::{Address, Block};
+    use std::sync::atomic::AtomicBool;
+
+    const NOW: u64 = u32::MAX as u64;
+
+    /// `count` blocks extending `chain`'s tip, each one second after the previous one.
+    fn blocks_on(chain: &Chain, count: u32) -> Vec<Block> {
+        let mut scratch = chain.clone();
+        (0..count)
+            .map(|_| {
+                let next = scratch.next_block();
+                let spec = BlockSpec {
+                    prev_hash: next.prev_hash,
+                    height: next.height,
+                    bits: next.bits,
+                    time: scratch.tip().header.time + 1,
+                    payout: Address([3; 20]),
+                    coinbase_value: scratch.params().subsidy(next.height),
+                    extra_nonce: 0,
+                };
+                let mut block = assemble_block(&spec, Vec::new());
+                assert!(solve_block(&mut block, &AtomicBool::new(false)));
+                scratch
+                    .process_block(block.clone(), NOW)
+                    .expect("a valid block");
+                block
+            })
+            .collect()
+    }
+
+    #[test]
+    fn headers_are_new_from_the_first_one_the_tree_lacks() {
+        let mut chain = Chain::new(Params::regtest());
+        let blocks = blocks_on(&chain, 5);
+        for block in &blocks[..3] {
+            chain
+                .process_block(block.clone(), NOW)
+                .expect("a valid block");
+        }
+        let headers = HashedHeaders::new(blocks.iter().map(|block| block.header).collect());
+        let checked =
+            check_headers(&chain, &headers, &BlockDownload::default()).expect("a chain of headers");
+        let expected: Vec<(Hash256, bool)> = blocks
+            .iter()
+            .enumerate()
+            .map(|(height, block)| (block.hash(), height >= 3))
+            .collect();
+        assert_eq!(checked, expected);
+
+        let detached = HashedHeaders::new(vec![blocks[4].header]);
+        let empty = Chain::new(Params::regtest());
+        assert!(matches!(
+            check_headers(&empty, &detached, &BlockDownload::default()),
+            Err(HeadersProblem::DoNotConnect)
+        ));
+    }
 }
