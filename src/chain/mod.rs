@@ -11,6 +11,7 @@
 //! - `tips`: `getchaintips`
 //! - `outcome`: result and error types
 
+mod chunked;
 mod connect;
 mod orphans;
 mod outcome;

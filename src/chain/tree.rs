@@ -5,6 +5,7 @@
 //! Owns tree structure and block statuses. Must not touch the UTXO set or move the active chain;
 //! `state` decides which candidate to connect and reports failures back here.
 
+use super::chunked::Chunked;
 use crate::consensus::pow::RetargetInput;
 use crate::consensus::rules::HeaderContext;
 use crate::consensus::RuleError;
@@ -87,7 +88,7 @@ type CandidateKey = (U256, Reverse<u64>);
 /// Every block the node keeps, indexed by hash.
 #[derive(Clone)]
 pub(super) struct BlockTree {
-    nodes: Vec<Node>,
+    nodes: Chunked<Node>,
     index: HashMap<Hash256, usize>,
     /// Every block whose status is not invalid; the best tip is the last key. Invariant: a block
     /// is here exactly when its status is not invalid, and then none of its ancestors is invalid
@@ -112,7 +113,7 @@ impl BlockTree {
             reorged: false,
         };
         let mut tree = BlockTree {
-            nodes: Vec::new(),
+            nodes: Chunked::default(),
             index: HashMap::default(),
             candidates: BTreeMap::new(),
         };
