@@ -63,6 +63,16 @@ fn write_log(dir: &Path, blocks: &[Block]) -> (PathBuf, Vec<u8>) {
     (path, bytes)
 }
 
+/// The chain, the bytes one-at-a-time appends store for it, and an empty log at `name` (in
+/// `dir`) to store it again some other way and compare.
+fn reference_and_empty_log(dir: &Path, name: &str) -> (Vec<Block>, Vec<u8>, PathBuf, BlockLog) {
+    let blocks = chain(BLOCKS);
+    let (_, single) = write_log(dir, &blocks);
+    let path = dir.join(name);
+    let (log, _) = open(&path).unwrap();
+    (blocks, single, path, log)
+}
+
 fn open(path: &Path) -> Result<(BlockLog, nakachain::store::Replay), StoreError> {
     BlockLog::open(path, Params::regtest().magic)
 }
@@ -120,11 +130,7 @@ fn appended_blocks_come_back_in_order() {
 #[test]
 fn a_batch_append_stores_the_same_records_as_single_appends() {
     let dir = TempDir::new().unwrap();
-    let blocks = chain(BLOCKS);
-    let (_, single) = write_log(dir.path(), &blocks);
-
-    let path = dir.path().join("batch.log");
-    let (mut log, _) = open(&path).unwrap();
+    let (blocks, single, path, mut log) = reference_and_empty_log(dir.path(), "batch.log");
     log.append_all(&blocks[..1]).unwrap();
     log.append_all(&blocks[1..]).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), single);
@@ -135,11 +141,7 @@ fn a_batch_append_stores_the_same_records_as_single_appends() {
 #[test]
 fn unsynced_appends_reach_the_file_on_sync_and_are_lost_if_the_log_is_dropped_first() {
     let dir = TempDir::new().unwrap();
-    let blocks = chain(BLOCKS);
-    let (_, single) = write_log(dir.path(), &blocks);
-
-    let path = dir.path().join("burst.log");
-    let (mut log, _) = open(&path).unwrap();
+    let (blocks, single, path, mut log) = reference_and_empty_log(dir.path(), "burst.log");
     for block in &blocks[..BLOCKS - 1] {
         log.append_unsynced([block]).unwrap();
     }
@@ -169,11 +171,7 @@ fn unsynced_appends_reach_the_file_on_sync_and_are_lost_if_the_log_is_dropped_fi
 #[test]
 fn flushed_appends_are_in_the_file_without_a_sync() {
     let dir = TempDir::new().unwrap();
-    let blocks = chain(BLOCKS);
-    let (_, single) = write_log(dir.path(), &blocks);
-
-    let path = dir.path().join("flushed.log");
-    let (mut log, _) = open(&path).unwrap();
+    let (blocks, single, path, mut log) = reference_and_empty_log(dir.path(), "flushed.log");
     log.append_unsynced(&blocks).unwrap();
     assert!(std::fs::read(&path).unwrap().is_empty());
     log.flush().unwrap();

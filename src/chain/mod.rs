@@ -10,6 +10,7 @@
 //! - `orphans`: the bounded orphan pool and the memory of refused headers
 //! - `tips`: `getchaintips`
 //! - `outcome`: result and error types
+//! - `chunked`: where the tree's nodes live
 
 mod chunked;
 mod connect;
@@ -29,6 +30,30 @@ pub use utxo::UtxoSet;
 
 use crate::types::{Block, Hash256};
 use std::sync::Arc;
+
+/// A solved block on `chain`'s tip, one second after it, paying the subsidy and nothing else:
+/// what tests build chains from.
+#[cfg(test)]
+pub(crate) fn next_test_block(chain: &Chain) -> Block {
+    use crate::miner::{assemble_block, solve_block, BlockSpec};
+    use crate::types::Address;
+    use std::sync::atomic::AtomicBool;
+
+    let next = chain.next_block();
+    let spec = BlockSpec {
+        prev_hash: next.prev_hash,
+        height: next.height,
+        bits: next.bits,
+        time: chain.tip().header.time + 1,
+        payout: Address([3; 20]),
+        coinbase_value: chain.params().subsidy(next.height),
+        extra_nonce: 0,
+    };
+    let mut block = assemble_block(&spec, Vec::new());
+    // Regtest needs about two tries; the search only ends early when told to stop.
+    assert!(solve_block(&mut block, &AtomicBool::new(false)));
+    block
+}
 
 /// How the active chain moved: blocks taken off (tip first) and put on (fork point's child
 /// first). A plain extension has an empty `disconnected`.

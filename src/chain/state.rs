@@ -439,27 +439,13 @@ impl Chain {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::miner::{assemble_block, solve_block, BlockSpec};
-    use crate::types::Address;
-    use std::sync::atomic::AtomicBool;
 
     /// A chain of `length` blocks on regtest, each one second after the previous one.
     fn chain_of(length: u32) -> Chain {
         let mut chain = Chain::new(Params::regtest());
         let now = u64::from(chain.params().genesis.header.time) + 100_000;
         for _ in 0..length {
-            let next = chain.next_block();
-            let spec = BlockSpec {
-                prev_hash: next.prev_hash,
-                height: next.height,
-                bits: next.bits,
-                time: chain.tip().header.time + 1,
-                payout: Address([3; 20]),
-                coinbase_value: chain.params().subsidy(next.height),
-                extra_nonce: 0,
-            };
-            let mut block = assemble_block(&spec, Vec::new());
-            assert!(solve_block(&mut block, &AtomicBool::new(false)));
+            let block = crate::chain::next_test_block(&chain);
             chain.process_block(block, now).unwrap();
         }
         chain

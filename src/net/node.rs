@@ -243,28 +243,27 @@ impl Node {
     /// Fsyncs blocks from peers appended since the last fsync. Returns false if that failed (the
     /// failure is kept for `take_store_failure`).
     pub fn sync_store(&mut self) -> bool {
-        match self.block_log.sync() {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::error!(%error, "cannot fsync accepted blocks");
-                self.store_failure.get_or_insert(error);
-                false
-            }
-        }
+        let synced = self.block_log.sync();
+        self.keep_store_failure(synced, "cannot fsync accepted blocks")
     }
 
     /// Hands blocks from peers still buffered to the OS, without an fsync: they survive the
     /// node being killed from then on. Returns false if the write failed (the failure is kept
     /// for `take_store_failure`).
     pub fn flush_store(&mut self) -> bool {
-        match self.block_log.flush() {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::error!(%error, "cannot write accepted blocks");
-                self.store_failure.get_or_insert(error);
-                false
-            }
-        }
+        let written = self.block_log.flush();
+        self.keep_store_failure(written, "cannot write accepted blocks")
+    }
+
+    /// Whether a store write went through; a failure is logged and kept (the first one) for
+    /// `take_store_failure`.
+    fn keep_store_failure(&mut self, result: Result<(), StoreError>, what_failed: &str) -> bool {
+        let Err(error) = result else {
+            return true;
+        };
+        tracing::error!(%error, "{what_failed}");
+        self.store_failure.get_or_insert(error);
+        false
     }
 
     /// The failed block-log write, if one happened since the last call.

@@ -75,10 +75,9 @@ pub(super) fn check_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::miner::{assemble_block, solve_block, BlockSpec};
+    use crate::chain::next_test_block;
     use crate::params::Params;
-    use crate::types::{Address, Block};
-    use std::sync::atomic::AtomicBool;
+    use crate::types::Block;
 
     const NOW: u64 = u32::MAX as u64;
 
@@ -87,18 +86,7 @@ mod tests {
         let mut scratch = chain.clone();
         (0..count)
             .map(|_| {
-                let next = scratch.next_block();
-                let spec = BlockSpec {
-                    prev_hash: next.prev_hash,
-                    height: next.height,
-                    bits: next.bits,
-                    time: scratch.tip().header.time + 1,
-                    payout: Address([3; 20]),
-                    coinbase_value: scratch.params().subsidy(next.height),
-                    extra_nonce: 0,
-                };
-                let mut block = assemble_block(&spec, Vec::new());
-                assert!(solve_block(&mut block, &AtomicBool::new(false)));
+                let block = next_test_block(&scratch);
                 scratch
                     .process_block(block.clone(), NOW)
                     .expect("a valid block");
