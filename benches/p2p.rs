@@ -270,6 +270,7 @@ fn main() {
     for _ in 0..ROUNDS {
         let replay_started = Instant::now();
         let mut replayed = Chain::new(params.clone());
+        // Each block is copied into the chain, as a node's replay decodes each from its log.
         for block in &blocks {
             replayed
                 .process_block(block.clone(), CLOCK_SECS)

@@ -64,14 +64,7 @@ impl NodeTask {
     /// Answers the calls waiting for a height the chain has reached.
     pub(super) fn answer_reached_heights(&mut self) {
         let height = self.node.chain.height();
-        if self
-            .height_waits
-            .waits
-            .iter()
-            .any(|(_, wanted, _)| *wanted <= height)
-        {
-            self.answer_waits(|_, wanted| wanted <= height);
-        }
+        self.answer_waits(|_, wanted| wanted <= height);
     }
 
     /// Answers the call whose timer ran out, if it is still waiting.
@@ -88,11 +81,10 @@ impl NodeTask {
     /// written: what an answer reports must survive the node being killed.
     fn answer_waits(&mut self, due: impl Fn(u64, u32) -> bool) {
         let waits = std::mem::take(&mut self.height_waits.waits);
-        let (answered, waiting) = waits
+        let (answered, waiting): (Vec<_>, Vec<_>) = waits
             .into_iter()
             .partition(|(id, height, _)| due(*id, *height));
         self.height_waits.waits = waiting;
-        let answered: Vec<(u64, u32, Reply)> = answered;
         if answered.is_empty() {
             return;
         }

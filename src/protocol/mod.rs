@@ -93,22 +93,13 @@ pub enum Input<'a> {
         inbound: bool,
     },
     /// Dialing `addr` failed.
-    ConnectFailed {
-        addr: SocketAddr,
-    },
-    Received {
-        peer: PeerId,
-        message: Received,
-    },
+    ConnectFailed { addr: SocketAddr },
+    /// A message from `peer`, hashed where it was decoded (`Received::from`).
+    Received { peer: PeerId, message: Received },
     /// The framing layer refused a frame from `peer`.
-    BadFrame {
-        peer: PeerId,
-        error: &'a WireError,
-    },
+    BadFrame { peer: PeerId, error: &'a WireError },
     /// The connection ended (either side closed it).
-    Disconnected {
-        peer: PeerId,
-    },
+    Disconnected { peer: PeerId },
     /// Time passed: timeouts, pings, stalls and reconnections are looked at.
     Tick,
     /// The node itself accepted a block (mined, or submitted by RPC): announce its new tip.
