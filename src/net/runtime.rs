@@ -114,11 +114,20 @@ pub(super) struct NodeTask {
 /// Runs a node until Ctrl-C, RPC `stop`, or the requested number of mined blocks.
 pub fn run(config: NodeConfig) -> Result<(), NodeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(io_workers())
         .enable_all()
         .build()
         .map_err(NodeError::Runtime)?;
     runtime.block_on(run_async(config))
+}
+
+/// Threads for the connections' readers and writers and the RPC server: the node task runs on
+/// the thread that calls `run`, and keeps a core to itself where there are few (on two cores a
+/// second worker only made the node task wait its turn during a sync), up to two.
+fn io_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |cores| cores.get().saturating_sub(1))
+        .clamp(1, 2)
 }
 
 async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
