@@ -361,13 +361,26 @@ mod tests {
 
     /// A connection adopted on one end of a loopback socket, and the other end.
     async fn linked(latency_ms: u64) -> (Connections, PeerId, TcpStream) {
+        let (connections, peer, remote, _) = linked_with_commands(latency_ms).await;
+        (connections, peer, remote)
+    }
+
+    /// `linked`, with what the connection's tasks tell the node task.
+    async fn linked_with_commands(
+        latency_ms: u64,
+    ) -> (
+        Connections,
+        PeerId,
+        TcpStream,
+        mpsc::UnboundedReceiver<Command>,
+    ) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (dialed, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
-        let (commands, _) = mpsc::unbounded_channel();
+        let (commands, notices) = mpsc::unbounded_channel();
         let mut connections = Connections::new(MAGIC, commands);
         let peer = connections.adopt(dialed.expect("dial"), latency_ms);
-        (connections, peer, accepted.expect("accept").0)
+        (connections, peer, accepted.expect("accept").0, notices)
     }
 
     async fn read_messages(stream: &mut TcpStream, count: usize) -> Vec<Message> {
@@ -451,5 +464,48 @@ mod tests {
         assert_eq!(connections.latency(peer), Some(0));
         let messages = read_messages(&mut remote, 2).await;
         assert_eq!(messages, vec![Message::Ping(1), Message::Ping(2)]);
+    }
+
+    #[tokio::test]
+    async fn the_frames_of_a_read_arrive_together_and_end_at_one_that_ends_the_connection() {
+        let (_connections, _peer, mut remote, mut notices) = linked_with_commands(0).await;
+        let mut bytes = Vec::new();
+        for message in [Message::Ping(1), Message::Verack] {
+            bytes.extend(crate::wire::encode_frame(MAGIC, &message).expect("frame"));
+        }
+        bytes.extend(crate::wire::encode_frame(*b"else", &Message::GetAddr).expect("frame"));
+        bytes.extend(crate::wire::encode_frame(MAGIC, &Message::GetAddr).expect("frame"));
+        remote.write_all(&bytes).await.expect("write");
+
+        // One write may still come in more than one read: gather until the bad frame.
+        let mut seen = Vec::new();
+        while !seen
+            .iter()
+            .any(|frame: &Result<&str, String>| frame.is_err())
+        {
+            let notice = tokio::time::timeout(PATIENCE, notices.recv())
+                .await
+                .expect("notices within the patience bound")
+                .expect("the channel stays open");
+            let Command::Peer {
+                notice: PeerNotice::Frames(frames),
+                ..
+            } = notice
+            else {
+                panic!("frames first, got another notice");
+            };
+            seen.extend(frames.into_iter().map(|frame| match frame {
+                Ok(received) => Ok(received.command()),
+                Err(error) => Err(error.code().to_string()),
+            }));
+        }
+        assert_eq!(
+            seen,
+            vec![Ok("ping"), Ok("verack"), Err("bad-magic".to_string())]
+        );
+        // The reader stopped at the frame that ends the connection: the one after it never
+        // comes. A fifth of a second's look, as above.
+        let later = tokio::time::timeout(Duration::from_millis(200), notices.recv()).await;
+        assert!(later.is_err(), "nothing after the bad frame");
     }
 }
