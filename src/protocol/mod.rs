@@ -33,6 +33,9 @@ use std::net::SocketAddr;
 /// A connection's number, unique for the life of a node.
 pub type PeerId = u64;
 
+/// Why the second of two connections to one node is closed.
+pub const DUPLICATE_CONNECTION: &str = "a second connection to the same node";
+
 /// A peer that has not finished the handshake by then is dropped.
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 /// How often a quiet connection is pinged.
@@ -320,7 +323,7 @@ impl Protocol {
         let command = received.command();
         match (peer.phase, received.0) {
             (PeerPhase::AwaitingVersion, Kind::Other(message @ Message::Version { .. })) => {
-                self.on_version(id, &message, host.chain())
+                self.on_version(now_ms, id, &message, host.chain())
             }
             (PeerPhase::AwaitingVersion, _) => {
                 Err(Misbehaviour::protocol(format!("{command} before version")))
@@ -345,7 +348,7 @@ impl Protocol {
         }
     }
 
-    fn on_version(&mut self, id: PeerId, message: &Message, chain: &Chain) -> Handled {
+    fn on_version(&mut self, now_ms: u64, id: PeerId, message: &Message, chain: &Chain) -> Handled {
         let Message::Version {
             network_id,
             nonce,
@@ -369,7 +372,7 @@ impl Protocol {
                 "other network {network_id}"
             )));
         }
-        let Some(peer) = self.peers.get_mut(&id) else {
+        let Some(peer) = self.peers.get(&id) else {
             return Ok(());
         };
         // Port 0 says the peer accepts no connections: nothing to gossip or dial.
@@ -378,6 +381,11 @@ impl Protocol {
         if self.addresses.denies(peer.addr, listen_addr) {
             return Err(Misbehaviour::protocol(deny::DENIED));
         }
+        self.drop_duplicate_connection(now_ms, id, *nonce)?;
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return Ok(());
+        };
+        peer.nonce = Some(*nonce);
         peer.user_agent = user_agent.clone();
         peer.best_height = *best_height;
         peer.listen_addr = listen_addr;
@@ -388,6 +396,30 @@ impl Protocol {
         }
         self.send(id, Message::Verack);
         Ok(())
+    }
+
+    /// Two connections to one node (both dialed it at once, as after a heal): both ends keep
+    /// the one dialed by the node with the smaller nonce, so they agree without a word; between
+    /// two dialed by the same end, the older stays. Fails if connection `id` is the one to go.
+    fn drop_duplicate_connection(&mut self, now_ms: u64, id: PeerId, nonce: u64) -> Handled {
+        let Some(inbound) = self.peers.get(&id).map(|peer| peer.inbound) else {
+            return Ok(());
+        };
+        let Some((other, other_inbound)) = self
+            .peers
+            .values()
+            .find(|peer| peer.id != id && peer.nonce == Some(nonce))
+            .map(|peer| (peer.id, peer.inbound))
+        else {
+            return Ok(());
+        };
+        let dialer = |inbound: bool| if inbound { nonce } else { self.config.nonce };
+        if dialer(inbound) < dialer(other_inbound) {
+            self.drop_peer(now_ms, other, Misbehaviour::protocol(DUPLICATE_CONNECTION));
+            Ok(())
+        } else {
+            Err(Misbehaviour::protocol(DUPLICATE_CONNECTION))
+        }
     }
 
     fn on_ready(&mut self, now_ms: u64, id: PeerId, chain: &Chain) {

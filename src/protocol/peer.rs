@@ -53,6 +53,8 @@ pub(super) struct Peer {
     /// The nonce of the ping awaiting its pong.
     pub(super) ping_nonce: Option<u64>,
     pub(super) ping_rtt_ms: Option<u64>,
+    /// The node's nonce from its Version: two connections with one nonce reach one node.
+    pub(super) nonce: Option<u64>,
     pub(super) user_agent: String,
     pub(super) best_height: u32,
     /// Where the peer accepts connections, for address gossip.
@@ -77,6 +79,7 @@ impl Peer {
             last_ping_sent_ms: now_ms,
             ping_nonce: None,
             ping_rtt_ms: None,
+            nonce: None,
             user_agent: String::new(),
             best_height: 0,
             listen_addr: None,

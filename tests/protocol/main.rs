@@ -8,8 +8,9 @@ use nakachain::miner::{assemble_block, solve_block, BlockSpec};
 use nakachain::params::Params;
 use nakachain::protocol::{
     Host, Input, Output, PeerId, Protocol, ProtocolConfig, Received, BLOCK_STALL_TIMEOUT_MS,
-    HANDSHAKE_TIMEOUT_MS, MAX_BLOCKS_IN_FLIGHT_PER_PEER, MAX_BLOCKS_PER_GETDATA,
-    MAX_UNCONNECTING_HEADERS, MIN_BLOCKS_IN_FLIGHT_PER_PEER, PING_INTERVAL_MS, PING_TIMEOUT_MS,
+    DUPLICATE_CONNECTION, HANDSHAKE_TIMEOUT_MS, MAX_BLOCKS_IN_FLIGHT_PER_PEER,
+    MAX_BLOCKS_PER_GETDATA, MAX_UNCONNECTING_HEADERS, MIN_BLOCKS_IN_FLIGHT_PER_PEER,
+    PING_INTERVAL_MS, PING_TIMEOUT_MS,
 };
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Address, Block, BlockHeader, Hash256, HashedBlock};
@@ -307,6 +308,37 @@ fn version_from_other_network_or_from_ourselves_disconnects() {
         o,
         Output::Disconnect { peer: 2, reason } if reason.contains("ourselves")
     )));
+}
+
+#[test]
+fn two_connections_to_one_node_keep_the_one_the_smaller_nonce_dialed() {
+    // Peer 1 is the connection we dialed, peer 2 the one the other node dialed; both ends
+    // keep the one whose dialer has the smaller nonce.
+    for (their_nonce, dropped, kept) in [(NODE_NONCE + 1, 2, 1), (NODE_NONCE - 1, 1, 2)] {
+        let mut node = Node::new();
+        node.connect(0, 1, 5, false);
+        node.recv(0, 1, &version(their_nonce));
+        node.recv(0, 1, &Message::Verack);
+        node.connect(0, 2, 5, true);
+        let out = node.recv(0, 2, &version(their_nonce));
+        assert!(
+            out.iter().any(|o| matches!(
+                o,
+                Output::Disconnect { peer, reason } if *peer == dropped && reason == DUPLICATE_CONNECTION
+            )),
+            "nonce {their_nonce:x}: {out:?}"
+        );
+        assert!(!disconnects(&out, kept), "nonce {their_nonce:x}: {out:?}");
+        let peers: Vec<PeerId> = node.protocol.peers().iter().map(|peer| peer.id).collect();
+        assert_eq!(peers, vec![kept], "nonce {their_nonce:x}");
+    }
+    // Two connections one end dialed: the older stays.
+    let mut node = Node::new();
+    node.connect(0, 1, 5, true);
+    node.recv(0, 1, &version(77));
+    node.connect(0, 2, 6, true);
+    let out = node.recv(0, 2, &version(77));
+    assert!(disconnects(&out, 2) && !disconnects(&out, 1), "{out:?}");
 }
 
 #[test]
