@@ -133,6 +133,45 @@ fn denying_each_other_splits_two_nodes_and_clearing_heals_them_onto_the_most_wor
 }
 
 #[test]
+fn a_transaction_confirmed_only_on_the_losing_branch_reaches_the_winner_after_a_heal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, a_listen) = peer_node(dir.path(), "a", None);
+    let (b, b_listen) = peer_node(dir.path(), "b", Some(&a_listen));
+    wait_until("a and b connect", || {
+        connected_to(&a, &b_listen) && connected_to(&b, &a_listen)
+    });
+    // b's first coinbase matures (regtest: 100 blocks) and a has the chain too.
+    b.call("generate", vec![json!(101)]);
+    let base = tip(&b);
+    wait_until("a syncs b's chain", || tip(&a) == base);
+
+    a.call("setdeniedpeers", vec![json!([b_listen])]);
+    b.call("setdeniedpeers", vec![json!([a_listen])]);
+    wait_until("the split drops every peer", || {
+        peers(&a).is_empty() && peers(&b).is_empty()
+    });
+    let to = a.call("getnewaddress", vec![]);
+    let txid = b.call("sendtoaddress", vec![to, json!(1)]);
+    b.call("generate", vec![json!(1)]);
+    assert_eq!(b.call("getrawmempool", vec![]), json!([]), "confirmed on b");
+    a.call("generate", vec![json!(2)]);
+    let a_tip = tip(&a);
+
+    a.call("setdeniedpeers", vec![json!([])]);
+    b.call("setdeniedpeers", vec![json!([])]);
+    wait_until("the healed nodes converge on a's tip", || {
+        tip(&a) == a_tip && tip(&b) == a_tip
+    });
+    // b's reorg put the transaction back into its mempool, and b tells a of it.
+    wait_until("the transaction reaches a's mempool", || {
+        a.call("getrawmempool", vec![]) == json!([txid.clone()])
+    });
+    assert_eq!(b.call("getrawmempool", vec![]), json!([txid]));
+    a.stop();
+    b.stop();
+}
+
+#[test]
 fn link_latency_shows_per_peer_and_bad_arguments_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (a, a_listen) = peer_node(dir.path(), "a", None);

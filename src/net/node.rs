@@ -111,8 +111,9 @@ pub struct Node {
     invalidated: Vec<Hash256>,
     /// A block-log write that failed: the node can no longer promise durability and stops.
     store_failure: Option<StoreError>,
-    /// Transactions admitted from this node's own RPC, to announce to peers.
-    local_txs: Vec<Txid>,
+    /// Transactions to announce to peers: admitted from this node's own RPC, or returned to the
+    /// mempool by a reorg.
+    txs_to_announce: Vec<Txid>,
 }
 
 impl Node {
@@ -153,7 +154,7 @@ impl Node {
             block_log,
             invalidated,
             store_failure: None,
-            local_txs: Vec::new(),
+            txs_to_announce: Vec::new(),
         })
     }
 
@@ -232,7 +233,7 @@ impl Node {
     /// Admits a transaction from this node's own RPC to the mempool, to be announced to peers.
     pub fn accept_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
         let txid = self.admit(tx)?;
-        self.local_txs.push(txid);
+        self.txs_to_announce.push(txid);
         Ok(txid)
     }
 
@@ -271,15 +272,17 @@ impl Node {
         self.store_failure.take()
     }
 
-    /// Transactions admitted from RPC since the last call.
-    pub fn take_local_txs(&mut self) -> Vec<Txid> {
-        std::mem::take(&mut self.local_txs)
+    /// Transactions to announce since the last call: admitted from RPC, or returned to the
+    /// mempool by a reorg.
+    pub fn take_txs_to_announce(&mut self) -> Vec<Txid> {
+        std::mem::take(&mut self.txs_to_announce)
     }
 
     /// Lets the mempool and the event log follow a move of the active chain; events are stamped
     /// `now` (Unix milliseconds).
     pub fn follow_tip(&mut self, change: &TipChanged, now: u64) {
         let update = self.mempool.follow_chain(change, &self.chain);
+        self.txs_to_announce.extend(update.returned.iter().copied());
         let dropped: Vec<DroppedTx> = update
             .dropped
             .iter()

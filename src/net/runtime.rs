@@ -394,8 +394,8 @@ impl NodeTask {
         if let Some(error) = self.node.take_store_failure() {
             return Err(error.into());
         }
-        for txid in self.node.take_local_txs() {
-            self.input(Input::NewLocalTx(txid));
+        for txid in self.node.take_txs_to_announce() {
+            self.input(Input::AnnounceTx(txid));
         }
         self.events_since_tip_check += events;
         if !drained && self.events_since_tip_check < TIP_CHECK_EVENTS {

@@ -107,8 +107,9 @@ pub enum Input<'a> {
     Tick,
     /// The node itself accepted a block (mined, or submitted by RPC): announce its new tip.
     NewLocalBlock,
-    /// The node itself accepted a transaction: announce it.
-    NewLocalTx(Txid),
+    /// A transaction in the node's mempool to announce: accepted from its own RPC, or put back
+    /// by a reorg (peers on the winning branch may never have seen it).
+    AnnounceTx(Txid),
     /// `addnode`: connect to this peer and keep reconnecting to it.
     AddPeer(SocketAddr),
     /// `disconnectnode`.
@@ -227,7 +228,7 @@ impl Protocol {
             Input::Disconnected { peer } => self.forget_peer(now_ms, peer, "connection closed"),
             Input::Tick => self.on_tick(now_ms, host.chain()),
             Input::NewLocalBlock => self.announce_tip(host.chain(), None),
-            Input::NewLocalTx(txid) => self.announce(InvItem::tx(txid), None),
+            Input::AnnounceTx(txid) => self.announce(InvItem::tx(txid), None),
             Input::AddPeer(addr) => self.addresses.add_configured(addr, now_ms),
             Input::DisconnectPeer(peer) => {
                 self.drop_peer(now_ms, peer, Misbehaviour::protocol("disconnectnode"));

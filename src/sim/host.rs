@@ -14,6 +14,8 @@ pub struct SimHost {
     pub chain: Chain,
     pub mempool: Mempool,
     clock_secs: u64,
+    /// Transactions a reorg put back into the mempool, to announce (as the node does).
+    returned: Vec<Txid>,
 }
 
 impl SimHost {
@@ -22,12 +24,18 @@ impl SimHost {
             chain: Chain::new(params),
             mempool: Mempool::new(SIM_MEMPOOL_BYTES, 1),
             clock_secs: 0,
+            returned: Vec::new(),
         }
     }
 
     /// Sets the clock blocks are judged against (time-too-new), in Unix seconds.
     pub fn set_clock(&mut self, secs: u64) {
         self.clock_secs = secs;
+    }
+
+    /// Transactions a reorg put back into the mempool since the last call.
+    pub(super) fn take_returned(&mut self) -> Vec<Txid> {
+        std::mem::take(&mut self.returned)
     }
 
     /// Submits a block the node mined itself; whether it entered the tree.
@@ -50,7 +58,8 @@ impl Host for SimHost {
     fn submit_block(&mut self, block: HashedBlock) -> Result<BlockOutcome, BlockError> {
         let outcome = self.chain.process_hashed_block(block, self.clock_secs)?;
         if let Some(change) = &outcome.tip_changed {
-            self.mempool.follow_chain(change, &self.chain);
+            let update = self.mempool.follow_chain(change, &self.chain);
+            self.returned.extend(update.returned);
         }
         Ok(outcome)
     }

@@ -209,7 +209,7 @@ impl Sim {
     pub fn submit_transaction(&mut self, index: usize, tx: Transaction) -> Txid {
         let txid = tx.txid();
         if self.nodes[index].host.submit_transaction(tx).is_ok() {
-            self.input(index, Input::NewLocalTx(txid));
+            self.input(index, Input::AnnounceTx(txid));
         }
         txid
     }
@@ -254,6 +254,9 @@ impl Sim {
         }
         if resume {
             self.input(index, Input::Resume);
+        }
+        for txid in self.nodes[index].host.take_returned() {
+            self.input(index, Input::AnnounceTx(txid));
         }
     }
 

@@ -640,7 +640,7 @@ fn accepted_blocks_and_local_inventory_are_relayed() {
     assert!(inv_hashes(&out, 3).is_empty());
 
     let txid = Hash256([0x11; 32]);
-    let out = node.input(4, Input::NewLocalTx(txid));
+    let out = node.input(4, Input::AnnounceTx(txid));
     for peer in [1, 2] {
         assert!(sent(&out, peer).contains(&&Message::Inv(vec![InvItem::tx(txid)])));
     }
