@@ -417,3 +417,23 @@ fn invalidated_blocks_round_trip_and_a_bad_line_is_named_by_offset() {
         "{message}"
     );
 }
+
+#[test]
+fn a_data_directory_belongs_to_the_network_that_first_opened_it() {
+    let dir = TempDir::new().unwrap();
+    let devnet = Params::devnet().network_id();
+    let faster = Params::devnet_with_spacing(5).network_id();
+    {
+        let datadir = DataDir::open(dir.path()).unwrap();
+        datadir.claim_network(devnet).unwrap();
+        datadir.claim_network(devnet).unwrap();
+    }
+    let datadir = DataDir::open(dir.path()).unwrap();
+    let err = datadir.claim_network(faster).unwrap_err();
+    assert_eq!(err.code(), "other-network");
+    let message = err.to_string();
+    assert!(message.contains(&devnet.to_string()), "{message}");
+    assert!(message.contains(&faster.to_string()), "{message}");
+    assert!(message.contains("--block-time"), "{message}");
+    datadir.claim_network(devnet).unwrap();
+}

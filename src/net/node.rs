@@ -120,6 +120,7 @@ impl Node {
     /// Opens the data directory, replays the block log and loads (or creates) the wallet.
     pub fn open(params: Params, root: &Path) -> Result<Node, NodeError> {
         let datadir = DataDir::open(root)?;
+        datadir.claim_network(params.network_id())?;
         let (block_log, replay) = BlockLog::open(&datadir.block_log_path(), params.magic)?;
         let mut chain = Chain::new(params);
         replay_blocks(&mut chain, replay.blocks);

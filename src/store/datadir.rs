@@ -23,6 +23,8 @@ pub const MAX_WALLET_BYTES: u64 = 1024 * 1024;
 const MAX_COOKIE_BYTES: u64 = 4096;
 /// Room for about 15,000 hand-invalidated block hashes.
 const MAX_INVALIDATED_BYTES: u64 = 1024 * 1024;
+/// The network file is one hash on one line.
+const MAX_NETWORK_FILE_BYTES: u64 = 256;
 /// Only the owner may read keys and RPC credentials.
 const PRIVATE_MODE: u32 = 0o600;
 
@@ -128,6 +130,29 @@ impl DataDir {
             });
         }
         Ok(contents.trim_end().to_string())
+    }
+
+    /// Checks that the directory belongs to the network `id`, and marks a directory that names
+    /// none (a new one, or one from before the mark) as belonging to it. A directory of another
+    /// network is refused rather than opened: its blocks would not replay, and the node would
+    /// start a second chain in the same log.
+    pub fn claim_network(&self, id: Hash256) -> Result<(), StoreError> {
+        let path = self.root.join("network");
+        match read_bounded(&path, MAX_NETWORK_FILE_BYTES)? {
+            None => write_private_atomic(&path, format!("{id}\n").as_bytes()),
+            Some(bytes) => {
+                let found = String::from_utf8_lossy(&bytes).trim().to_string();
+                if found == id.to_string() {
+                    Ok(())
+                } else {
+                    Err(StoreError::OtherNetwork {
+                        path: self.root.clone(),
+                        found,
+                        expected: id,
+                    })
+                }
+            }
+        }
     }
 
     /// The wallet file's bytes, or `None` if there is no wallet yet.

@@ -14,6 +14,7 @@ pub use block_log::{BlockLog, Replay, TornTail};
 pub use datadir::{DataDir, DEFAULT_NODE_NAME, MAX_WALLET_BYTES};
 pub use record::RECORD_HEADER_BYTES;
 
+use crate::types::Hash256;
 use std::path::PathBuf;
 
 /// Why chain data could not be read or written.
@@ -45,6 +46,17 @@ pub enum StoreError {
         path.display()
     )]
     LogUnwritable { path: PathBuf },
+    #[error(
+        "data directory {} holds the chain of another network (id {found}), not this node's \
+         (id {expected}); a devnet with another --block-time is another network, so give it \
+         its own data directory",
+        path.display()
+    )]
+    OtherNetwork {
+        path: PathBuf,
+        found: String,
+        expected: Hash256,
+    },
 }
 
 impl StoreError {
@@ -57,6 +69,7 @@ impl StoreError {
             StoreError::MissingCookie { .. } => "missing-cookie",
             StoreError::TooLarge { .. } => "too-large",
             StoreError::LogUnwritable { .. } => "log-unwritable",
+            StoreError::OtherNetwork { .. } => "other-network",
         }
     }
 
