@@ -237,6 +237,95 @@ mod tests {
         );
     }
 
+    /// The `type` tag of each variant. The match is exhaustive, so a new variant does not
+    /// compile until it is given a tag here, and the test below checks the tag is listed.
+    fn tag(kind: &EventKind) -> &'static str {
+        match kind {
+            EventKind::NodeStarted { .. } => "node_started",
+            EventKind::BlockConnected { .. } => "block_connected",
+            EventKind::BlockDisconnected { .. } => "block_disconnected",
+            EventKind::Reorg { .. } => "reorg",
+            EventKind::BlockMined { .. } => "block_mined",
+            EventKind::BlockInvalid { .. } => "block_invalid",
+            EventKind::TxDropped { .. } => "tx_dropped",
+            EventKind::PeerConnected { .. } => "peer_connected",
+            EventKind::PeerDisconnected { .. } => "peer_disconnected",
+            EventKind::PeerMisbehaved { .. } => "peer_misbehaved",
+            EventKind::PeersDenied { .. } => "peers_denied",
+            EventKind::LatencySet { .. } => "latency_set",
+        }
+    }
+
+    #[test]
+    fn every_variant_is_listed_under_the_tag_it_is_written_with() {
+        let hash = Hash256([1; 32]);
+        let addr = SocketAddr::from(([127, 0, 0, 1], 18_444));
+        let kinds = [
+            EventKind::NodeStarted {
+                network: "regtest".to_string(),
+                height: 0,
+                tip: hash,
+            },
+            EventKind::BlockConnected {
+                hash,
+                height: 1,
+                txs: 1,
+            },
+            EventKind::BlockDisconnected { hash, height: 1 },
+            EventKind::Reorg {
+                old_tip: hash,
+                new_tip: hash,
+                fork_point: hash,
+                fork_height: 0,
+                depth: 1,
+                blocks_out: Vec::new(),
+                blocks_in: Vec::new(),
+                txs_returned: Vec::new(),
+                txs_dropped: Vec::new(),
+            },
+            mined(1),
+            EventKind::BlockInvalid {
+                hash,
+                reason: "bad".to_string(),
+            },
+            EventKind::TxDropped {
+                txid: hash,
+                reason: "bad".to_string(),
+            },
+            EventKind::PeerConnected {
+                peer: 1,
+                addr,
+                inbound: true,
+                listen_addr: None,
+            },
+            EventKind::PeerDisconnected {
+                peer: 1,
+                addr,
+                reason: "gone".to_string(),
+                listen_addr: None,
+            },
+            EventKind::PeerMisbehaved {
+                peer: 1,
+                addr,
+                reason: "bad".to_string(),
+            },
+            EventKind::PeersDenied { denied: Vec::new() },
+            EventKind::LatencySet {
+                ms: 0,
+                peers: Vec::new(),
+            },
+        ];
+        let tags: Vec<&str> = kinds.iter().map(tag).collect();
+        assert_eq!(
+            tags, EVENT_TYPES,
+            "one of each variant, in the list's order"
+        );
+        for kind in &kinds {
+            let written = serde_json::to_value(kind).unwrap();
+            assert_eq!(written["type"], tag(kind), "{kind:?}");
+        }
+    }
+
     #[test]
     fn every_listed_type_is_a_variant() {
         for name in EVENT_TYPES {
