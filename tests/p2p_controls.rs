@@ -24,6 +24,16 @@ fn peer_node(root: &Path, name: &str, connect: Option<&str>) -> (NodeProcess, St
     (node, listen)
 }
 
+/// Nodes `a` and `b` (which dials `a`), once each sees the other; with their listen addresses.
+fn connected_pair(root: &Path) -> (NodeProcess, String, NodeProcess, String) {
+    let (a, a_listen) = peer_node(root, "a", None);
+    let (b, b_listen) = peer_node(root, "b", Some(&a_listen));
+    wait_until("a and b connect", || {
+        connected_to(&a, &b_listen) && connected_to(&b, &a_listen)
+    });
+    (a, a_listen, b, b_listen)
+}
+
 /// Polls (bounded; not a speed assertion) until `condition` holds.
 fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + PATIENCE;
@@ -69,11 +79,7 @@ fn event_types(node: &NodeProcess) -> Vec<Value> {
 #[test]
 fn denying_each_other_splits_two_nodes_and_clearing_heals_them_onto_the_most_work_tip() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (a, a_listen) = peer_node(dir.path(), "a", None);
-    let (b, b_listen) = peer_node(dir.path(), "b", Some(&a_listen));
-    wait_until("a and b connect", || {
-        connected_to(&a, &b_listen) && connected_to(&b, &a_listen)
-    });
+    let (a, a_listen, b, b_listen) = connected_pair(dir.path());
     a.call("generate", vec![json!(1)]);
     let base = tip(&a);
     wait_until("b syncs the first block", || tip(&b) == base);
@@ -135,11 +141,7 @@ fn denying_each_other_splits_two_nodes_and_clearing_heals_them_onto_the_most_wor
 #[test]
 fn a_transaction_confirmed_only_on_the_losing_branch_reaches_the_winner_after_a_heal() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (a, a_listen) = peer_node(dir.path(), "a", None);
-    let (b, b_listen) = peer_node(dir.path(), "b", Some(&a_listen));
-    wait_until("a and b connect", || {
-        connected_to(&a, &b_listen) && connected_to(&b, &a_listen)
-    });
+    let (a, a_listen, b, b_listen) = connected_pair(dir.path());
     // b's first coinbase matures (regtest: 100 blocks) and a has the chain too.
     b.call("generate", vec![json!(101)]);
     let base = tip(&b);
@@ -174,11 +176,7 @@ fn a_transaction_confirmed_only_on_the_losing_branch_reaches_the_winner_after_a_
 #[test]
 fn link_latency_shows_per_peer_and_bad_arguments_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (a, a_listen) = peer_node(dir.path(), "a", None);
-    let (b, b_listen) = peer_node(dir.path(), "b", Some(&a_listen));
-    wait_until("a and b connect", || {
-        connected_to(&a, &b_listen) && connected_to(&b, &a_listen)
-    });
+    let (a, a_listen, b, b_listen) = connected_pair(dir.path());
 
     assert_eq!(a.call("setlinklatency", vec![json!(200)]), Value::Null);
     assert_eq!(a.call("getnetworkinfo", vec![])["latency_ms"], json!(200));
