@@ -402,25 +402,42 @@ impl Protocol {
     /// Two connections to one node (both dialed it at once, as after a heal): both ends keep
     /// the one dialed by the node with the smaller nonce, so they agree without a word; between
     /// two dialed by the same end, the older stays. Fails if connection `id` is the one to go.
+    /// An address we dialed and dropped this way reaches the kept peer: it is not dialed again
+    /// while that peer stays, even if the peer names another listen address.
     fn drop_duplicate_connection(&mut self, now_ms: u64, id: PeerId, nonce: u64) -> Handled {
-        let Some(inbound) = self.peers.get(&id).map(|peer| peer.inbound) else {
+        let Some((inbound, addr)) = self.peers.get(&id).map(|peer| (peer.inbound, peer.addr))
+        else {
             return Ok(());
         };
-        let Some((other, other_inbound)) = self
+        let Some((other, other_inbound, other_addr)) = self
             .peers
             .values()
             .find(|peer| peer.id != id && peer.nonce == Some(nonce))
-            .map(|peer| (peer.id, peer.inbound))
+            .map(|peer| (peer.id, peer.inbound, peer.addr))
         else {
             return Ok(());
         };
         let dialer = |inbound: bool| if inbound { nonce } else { self.config.nonce };
-        if dialer(inbound) < dialer(other_inbound) {
-            self.drop_peer(now_ms, other, Misbehaviour::protocol(DUPLICATE_CONNECTION));
-            Ok(())
-        } else {
-            Err(Misbehaviour::protocol(DUPLICATE_CONNECTION))
+        let (kept, dropped, dropped_dialed_by_us, dropped_addr) =
+            if dialer(inbound) < dialer(other_inbound) {
+                (id, other, !other_inbound, other_addr)
+            } else {
+                (other, id, !inbound, addr)
+            };
+        if dropped_dialed_by_us {
+            if let Some(peer) = self.peers.get_mut(&kept) {
+                peer.also_reached_at.push(dropped_addr);
+            }
         }
+        if dropped == id {
+            return Err(Misbehaviour::protocol(DUPLICATE_CONNECTION));
+        }
+        self.drop_peer(
+            now_ms,
+            dropped,
+            Misbehaviour::protocol(DUPLICATE_CONNECTION),
+        );
+        Ok(())
     }
 
     fn on_ready(&mut self, now_ms: u64, id: PeerId, chain: &Chain) {
@@ -562,12 +579,17 @@ impl Protocol {
         if !self.network_active {
             return;
         }
-        // A peer that dialed us is connected too: its listen address is not worth a dial.
+        // A peer that dialed us is connected too: its listen address is not worth a dial, and
+        // nor is an address that turned out to reach a peer we already had.
         let connected: Vec<SocketAddr> = self
             .peers
             .values()
-            .flat_map(|peer| [Some(peer.addr), peer.listen_addr])
-            .flatten()
+            .flat_map(|peer| {
+                [peer.addr]
+                    .into_iter()
+                    .chain(peer.listen_addr)
+                    .chain(peer.also_reached_at.iter().copied())
+            })
             .collect();
         let room = self.config.max_outbound.saturating_sub(self.count(false));
         for addr in self.addresses.due_dials(now_ms, &connected, room) {

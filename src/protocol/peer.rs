@@ -55,6 +55,8 @@ pub(super) struct Peer {
     pub(super) ping_rtt_ms: Option<u64>,
     /// The node's nonce from its Version: two connections with one nonce reach one node.
     pub(super) nonce: Option<u64>,
+    /// Addresses we dialed that turned out to reach this peer (a second connection, dropped).
+    pub(super) also_reached_at: Vec<SocketAddr>,
     pub(super) user_agent: String,
     pub(super) best_height: u32,
     /// Where the peer accepts connections, for address gossip.
@@ -80,6 +82,7 @@ impl Peer {
             ping_nonce: None,
             ping_rtt_ms: None,
             nonce: None,
+            also_reached_at: Vec::new(),
             user_agent: String::new(),
             best_height: 0,
             listen_addr: None,

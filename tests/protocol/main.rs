@@ -342,6 +342,47 @@ fn two_connections_to_one_node_keep_the_one_the_smaller_nonce_dialed() {
 }
 
 #[test]
+fn an_address_that_reached_a_peer_we_had_is_not_dialed_again_while_it_stays() {
+    let mut node = Node::new();
+    let configured = peer_addr(5);
+    node.input(0, Input::AddPeer(configured));
+    let out = node.tick(0);
+    assert!(
+        out.contains(&Output::Connect { addr: configured }),
+        "{out:?}"
+    );
+    node.connect(0, 1, 5, false);
+    // The same node dialed us too, from an ephemeral port, naming a listen port (9,333) that
+    // is not the one we dial: only its nonce says it is the same node.
+    node.input(
+        0,
+        Input::Connected {
+            peer: 2,
+            addr: SocketAddr::new(configured.ip(), 55_555),
+            inbound: true,
+        },
+    );
+    node.recv(0, 1, &version(NODE_NONCE - 1));
+    let out = node.recv(0, 2, &version(NODE_NONCE - 1));
+    assert!(disconnects(&out, 1) && !disconnects(&out, 2), "{out:?}");
+    node.input(0, Input::Disconnected { peer: 1 });
+    node.recv(0, 2, &Message::Verack);
+
+    // Long past the reconnect backoff, within the ping timeout.
+    let out = node.tick(PING_TIMEOUT_MS / 2);
+    assert!(
+        !out.contains(&Output::Connect { addr: configured }),
+        "{out:?}"
+    );
+    node.input(PING_TIMEOUT_MS / 2, Input::Disconnected { peer: 2 });
+    let out = node.tick(PING_TIMEOUT_MS);
+    assert!(
+        out.contains(&Output::Connect { addr: configured }),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn unfinished_handshake_times_out() {
     let mut node = Node::new();
     node.connect(0, 1, 1, true);
