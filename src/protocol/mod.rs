@@ -426,7 +426,9 @@ impl Protocol {
             };
         if dropped_dialed_by_us {
             if let Some(peer) = self.peers.get_mut(&kept) {
-                peer.also_reached_at.push(dropped_addr);
+                if !peer.also_reached_at.contains(&dropped_addr) {
+                    peer.also_reached_at.push(dropped_addr);
+                }
             }
         }
         if dropped == id {
