@@ -122,6 +122,20 @@ fn partition_and_heal(seed: u64, latency_ms: (u64, u64), loss: f64) {
             "seed {seed}: the minority's payment is back in node {node}'s mempool"
         );
     }
+    // The minority announces what its reorg put back, so the winners, which never saw the
+    // payment, take it too. An announcement is not repeated, so only a lossless network
+    // promises this.
+    if loss == 0.0 {
+        let spread = |sim: &Sim| {
+            [A, B]
+                .iter()
+                .all(|node| in_mempool(sim, *node, &minority_only))
+        };
+        assert!(
+            sim.run_until(SETTLE_MS, spread),
+            "seed {seed}: the minority's payment reaches the majority's mempools"
+        );
+    }
 }
 
 #[test]
