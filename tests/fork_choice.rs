@@ -105,6 +105,26 @@ fn check_active_chain(chain: &Chain, blocks: &[TreeBlock], ids: &HashMap<Hash256
     assert_eq!(chain.utxos().len(), chain.height() as usize);
 }
 
+/// What `servable_block` gives for every generated block, whatever height it is hinted at: a
+/// block of the tree not known to be invalid, with its height, and nothing else.
+fn check_served(chain: &Chain, blocks: &[TreeBlock], inserted: &[usize], hints: &[u32]) {
+    for (id, tree_block) in blocks.iter().enumerate() {
+        let hash = tree_block.block.hash();
+        let servable = (id == 0 || inserted.contains(&id))
+            && chain
+                .entry(&hash)
+                .is_some_and(|entry| !entry.status.is_invalid());
+        for hint in hints.iter().copied().chain([tree_block.height]) {
+            let served = chain.servable_block(&hash, hint);
+            assert_eq!(served.is_some(), servable, "block {id}, hint {hint}");
+            if let Some((block, height)) = served {
+                assert_eq!(*block, tree_block.block, "block {id}, hint {hint}");
+                assert_eq!(height, tree_block.height, "block {id}, hint {hint}");
+            }
+        }
+    }
+}
+
 fn tree_strategy() -> impl Strategy<Value = (Vec<Index>, Vec<bool>, Vec<usize>, Index)> {
     (1..=MAX_BLOCKS).prop_flat_map(|n| {
         (
@@ -162,6 +182,7 @@ proptest! {
                 model_tip(&blocks, &inserted, None)
             );
             check_active_chain(&chain, &blocks, &ids);
+            check_served(&chain, &blocks, &inserted, &[0, 1, chain.height()]);
             // Every valid block whose ancestors have all arrived is in the tree.
             for (candidate, block) in blocks.iter().enumerate() {
                 let mut ancestors_arrived = true;
@@ -203,6 +224,7 @@ proptest! {
                 model_tip(&blocks, &inserted, Some(ids[&hash]))
             );
             check_active_chain(&chain, &blocks, &ids);
+            check_served(&chain, &blocks, &inserted, &[height, height + 1]);
             chain.reconsider_block(&hash).map_err(|e| TestCaseError::fail(e.code()))?;
             prop_assert_eq!(chain.tip().hash, tip_before);
             check_active_chain(&chain, &blocks, &ids);

@@ -64,17 +64,29 @@ impl Protocol {
         let mut missing = Vec::new();
         // Each item is served once however often it is listed, so what one getdata can make
         // us queue is bounded by the blocks above and the mempool's byte bound.
-        let mut seen = HashSet::default();
+        let mut seen = HashSet::with_capacity_and_hasher(blocks, Default::default());
+        let mut next_height = 0;
+        let mut last_block = None;
         for item in items.iter().filter(|item| seen.insert(**item)) {
-            let message = match item.kind {
-                // Never a block we found invalid: the peer would rightly drop us for it.
-                InvKind::Block => host.chain().servable_block(&item.hash).map(Message::Block),
-                InvKind::Tx => host
-                    .mempool()
-                    .get(&item.hash)
-                    .map(|entry| Message::Tx(entry.tx.clone())),
-            };
+            let message =
+                match item.kind {
+                    // Never a block we found invalid: the peer would rightly drop us for it.
+                    InvKind::Block => host.chain().servable_block(&item.hash, next_height).map(
+                        |(block, height)| {
+                            next_height = height + 1;
+                            Message::Block(block)
+                        },
+                    ),
+                    InvKind::Tx => host
+                        .mempool()
+                        .get(&item.hash)
+                        .map(|entry| Message::Tx(entry.tx.clone())),
+                };
             match message {
+                Some(Message::Block(block)) => {
+                    last_block = Some(item.hash);
+                    self.send(id, Message::Block(block));
+                }
                 Some(message) => {
                     if let Some(peer) = self.peers.get_mut(&id) {
                         peer.knows(item.hash);
@@ -83,6 +95,11 @@ impl Protocol {
                 }
                 None => missing.push(*item),
             }
+        }
+        // Blocks are announced only as tips, so the last one served is the one worth
+        // remembering the peer has, as for the headers it is sent.
+        if let (Some(hash), Some(peer)) = (last_block, self.peers.get_mut(&id)) {
+            peer.knows(hash);
         }
         if !missing.is_empty() {
             self.send(id, Message::NotFound(missing));
