@@ -78,19 +78,19 @@ impl NodeTask {
                     }
                     self.node.events.push(unix_now_ms(), kind);
                 }
-                // The sends above are queued to the writer tasks, which run while we go on.
+                // Resumed by the event loop, taking turns with what else arrives (see
+                // `resume_due`); the sends above are queued to the writer tasks meanwhile.
                 Output::Resume => resume = true,
             }
         }
+        // The protocol asks to resume after every input that leaves it blocks to validate.
+        self.resume_due = resume;
         too_slow.sort_unstable();
         too_slow.dedup();
         for peer in too_slow {
             tracing::warn!(peer, "send queue full: dropping a peer too slow to keep up");
             self.connections.close(peer);
             self.input(Input::Disconnected { peer });
-        }
-        if resume {
-            self.input(Input::Resume);
         }
     }
 

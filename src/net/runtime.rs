@@ -109,6 +109,10 @@ pub(super) struct NodeTask {
     pub(super) started: Instant,
     pub(super) sync_progress: Option<indicatif::ProgressBar>,
     pub(super) height_waits: HeightWaits,
+    /// The protocol has blocks left to validate (`Output::Resume`): the event loop resumes it
+    /// in turns with the messages, calls and timers that come in, so a sync's next headers
+    /// are not held up behind its queued blocks.
+    pub(super) resume_due: bool,
 }
 
 /// Runs a node until Ctrl-C, RPC `stop`, or the requested number of mined blocks.
@@ -178,6 +182,7 @@ async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
         started: Instant::now(),
         sync_progress: None,
         height_waits: HeightWaits::default(),
+        resume_due: false,
         last_tip: node.chain.tip().hash,
         events_since_tip_check: 0,
         node,
@@ -227,6 +232,7 @@ impl NodeTask {
                 Some(call) = calls.recv() => self.handle_call(call)?,
                 Some(command) = commands.recv() => events = self.handle_command(command)?,
                 _ = tick.tick() => self.on_tick()?,
+                _ = std::future::ready(()), if self.resume_due => events = self.resume(),
                 _ = &mut ctrl_c => {
                     tracing::info!("Ctrl-C: shutting down");
                     break;
@@ -236,9 +242,17 @@ impl NodeTask {
                     break;
                 }
             }
-            self.after_events(events, commands.is_empty())?;
+            self.after_events(events, commands.is_empty() && !self.resume_due)?;
         }
         Ok(())
+    }
+
+    /// Lets the protocol validate its next turn of waiting blocks; returns how many it took.
+    fn resume(&mut self) -> u32 {
+        let waiting = self.protocol.blocks_to_validate();
+        self.input(Input::Resume);
+        let validated = waiting.saturating_sub(self.protocol.blocks_to_validate());
+        u32::try_from(validated).unwrap_or(u32::MAX).max(1)
     }
 
     fn handle_call(&mut self, call: RpcCall) -> Result<(), NodeError> {

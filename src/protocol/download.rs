@@ -63,11 +63,13 @@ impl Sources {
     }
 }
 
-/// A block asked for: of whom, since when, and who else has it.
+/// A block asked for: of whom, since when, who else has it, and whether it came (it stays
+/// here until it is validated, so the window also bounds the blocks waiting for that).
 struct InFlight {
     peer: PeerId,
     since_ms: u64,
     sources: Sources,
+    delivered: bool,
 }
 
 /// The block download queue and in-flight requests, plus the transactions asked for.
@@ -169,6 +171,7 @@ impl BlockDownload {
                             peer,
                             since_ms: now_ms,
                             sources,
+                            delivered: false,
                         },
                     );
                     picked.push(hash);
@@ -200,13 +203,34 @@ impl BlockDownload {
         }
     }
 
-    /// A block arrived from `peer`: `None` if we had not asked it for that block, else the
-    /// other peers known to have it, in case the body turns out not to be the header's.
-    pub(super) fn block_arrived(&mut self, hash: &Hash256, peer: PeerId) -> Option<Vec<PeerId>> {
+    /// Block `hash` arrived from `peer`; whether we had asked it for that block (and it had
+    /// not delivered it already). The block stays in flight, no longer subject to the stall
+    /// timeout, until `take_delivered` once it is validated.
+    pub(super) fn delivered(&mut self, hash: &Hash256, peer: PeerId) -> bool {
+        match self.in_flight.get_mut(hash) {
+            Some(asked) if asked.peer == peer && !asked.delivered => {
+                asked.delivered = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a block other than `hash` is wanted or in flight.
+    pub(super) fn is_fetching_besides(&self, hash: &Hash256) -> bool {
+        !self.queued.is_empty()
+            || self.in_flight.len() > 1
+            || (self.in_flight.len() == 1 && !self.in_flight.contains_key(hash))
+    }
+
+    /// The block `peer` delivered is about to be validated: `None` if it was not asked of
+    /// `peer` (or did not arrive), else the other peers known to have it, in case the body
+    /// turns out not to be the header's.
+    pub(super) fn take_delivered(&mut self, hash: &Hash256, peer: PeerId) -> Option<Vec<PeerId>> {
         let Entry::Occupied(asked) = self.in_flight.entry(*hash) else {
             return None;
         };
-        if asked.get().peer != peer {
+        if asked.get().peer != peer || !asked.get().delivered {
             return None;
         }
         let asked = asked.remove();
@@ -227,18 +251,21 @@ impl BlockDownload {
         if self
             .in_flight
             .get(hash)
-            .is_some_and(|asked| asked.peer == peer)
+            .is_some_and(|asked| asked.peer == peer && !asked.delivered)
         {
             self.requeue(*hash);
         }
     }
 
-    /// Requests older than `timeout_ms` go back to the queue; returns the peers that stalled.
+    /// Requests older than `timeout_ms` and not delivered go back to the queue; returns the
+    /// peers that stalled.
     pub(super) fn stalled(&mut self, now_ms: u64, timeout_ms: u64) -> Vec<PeerId> {
         let late: Vec<(Hash256, PeerId)> = self
             .in_flight
             .iter()
-            .filter(|(_, asked)| now_ms.saturating_sub(asked.since_ms) > timeout_ms)
+            .filter(|(_, asked)| {
+                !asked.delivered && now_ms.saturating_sub(asked.since_ms) > timeout_ms
+            })
             .map(|(hash, asked)| (*hash, asked.peer))
             .collect();
         let mut peers = Vec::new();
@@ -303,6 +330,15 @@ mod tests {
         Hash256(bytes)
     }
 
+    /// `hash` arrives from `peer` and is validated at once: the other peers that have it, or
+    /// `None` if it was not asked of `peer`.
+    fn arrive(download: &mut BlockDownload, hash: &Hash256, peer: PeerId) -> Option<Vec<PeerId>> {
+        if !download.delivered(hash, peer) {
+            return None;
+        }
+        download.take_delivered(hash, peer)
+    }
+
     /// A download with `count` blocks wanted from peer 1.
     fn wanting(count: u32) -> BlockDownload {
         let mut download = BlockDownload::default();
@@ -347,12 +383,10 @@ mod tests {
         // Full: nothing more until a quarter of the window is free.
         let quarter = MAX_BLOCKS_IN_FLIGHT_PER_PEER / 4;
         for index in 0..(quarter - 1) as u32 {
-            assert!(download.block_arrived(&hash(index), 1).is_some());
+            assert!(arrive(&mut download, &hash(index), 1).is_some());
         }
         assert!(download.assign(1, 0, |_| false).is_empty());
-        assert!(download
-            .block_arrived(&hash(quarter as u32 - 1), 1)
-            .is_some());
+        assert!(arrive(&mut download, &hash(quarter as u32 - 1), 1).is_some());
         assert_eq!(download.assign(1, 0, |_| false).len(), quarter);
     }
 
@@ -363,12 +397,12 @@ mod tests {
         let asked = download.assign(1, 0, |_| false);
         assert_eq!(asked.len(), 16);
         assert!(
-            download.block_arrived(&hash(0), 2).is_none(),
+            arrive(&mut download, &hash(0), 2).is_none(),
             "not asked of 2"
         );
-        assert_eq!(download.block_arrived(&hash(0), 1), Some(Vec::new()));
-        assert_eq!(download.block_arrived(&hash(2), 1), Some(vec![2]));
-        assert!(download.block_arrived(&hash(2), 1).is_none(), "not twice");
+        assert_eq!(arrive(&mut download, &hash(0), 1), Some(Vec::new()));
+        assert_eq!(arrive(&mut download, &hash(2), 1), Some(vec![2]));
+        assert!(arrive(&mut download, &hash(2), 1).is_none(), "not twice");
 
         download.not_found(1, &hash(5));
         assert!(
@@ -395,6 +429,30 @@ mod tests {
         assert!(download.is_fetching());
         download.peer_gone(1);
         assert!(!download.is_fetching(), "nothing is left that anyone has");
+    }
+
+    #[test]
+    fn a_delivered_block_waits_in_flight_until_taken() {
+        let mut download = wanting(3);
+        download.want(hash(0), 2);
+        assert_eq!(download.assign(1, 0, |_| false).len(), 3);
+        assert!(!download.delivered(&hash(0), 2), "not asked of 2");
+        assert!(
+            download.take_delivered(&hash(0), 1).is_none(),
+            "not delivered yet"
+        );
+        assert!(download.delivered(&hash(0), 1));
+        assert!(!download.delivered(&hash(0), 1), "delivered once");
+        // Waiting to be validated is not stalling, and a late notfound does not take it back.
+        download.not_found(1, &hash(0));
+        assert_eq!(download.stalled(20_000, 10_000), vec![1, 1]);
+        assert!(download.is_requested(&hash(0)));
+        assert!(
+            !download.is_fetching_besides(&hash(0)),
+            "1 and 2 went back: no source left"
+        );
+        assert_eq!(download.take_delivered(&hash(0), 1), Some(vec![2]));
+        assert!(!download.is_fetching());
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::wire::{InvItem, Message, PeerAddress, WireError, PROTOCOL_VERSION};
 use addrs::AddressBook;
 use download::BlockDownload;
 use peer::{Peer, PeerPhase};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
 /// A connection's number, unique for the life of a node.
@@ -52,6 +52,9 @@ pub const MAX_BLOCKS_IN_FLIGHT_PER_PEER: usize = 4_096;
 /// Bytes of blocks asked of one peer at a time, at the size blocks have been arriving at:
 /// small blocks need many in flight to cover a round trip, large ones few.
 pub const BLOCK_BYTES_IN_FLIGHT_PER_PEER: usize = 16 * 1024 * 1024;
+/// Blocks of a sync validated per `Input::Resume`: between turns the shell hands in what else
+/// arrived, so a turn is short (a few hundred microseconds for small blocks).
+pub const BLOCKS_PER_TURN: usize = 64;
 /// Blocks one `getdata` may ask for; a peer asking more is dropped.
 pub const MAX_BLOCKS_PER_GETDATA: usize = 128;
 /// A peer that broke a consensus rule is not let back for this long.
@@ -118,7 +121,8 @@ pub enum Input<'a> {
     SetNetworkActive(bool),
     /// `setdeniedpeers`: replaces the deny-list (P2P listen addresses); empty clears it.
     SetDenied(&'a [SocketAddr]),
-    /// Carry on after an `Output::Resume`, once the outputs before it went out.
+    /// Carry on after an `Output::Resume`: validate the block announced on arrival, then the
+    /// next blocks waiting their turn.
     Resume,
 }
 
@@ -138,9 +142,10 @@ pub enum Output {
     },
     /// A peer fact for the node's event log.
     Event(EventKind),
-    /// The protocol paused halfway through an input so that the outputs before this one can go
-    /// out first (a new block is announced before it is validated, so the round trip of the
-    /// announcement overlaps the validation). Carry them out, then hand it `Input::Resume`.
+    /// The protocol has blocks left to validate: one announced on arrival (so the round trip
+    /// of the announcement overlaps its validation), or blocks of a sync waiting their turn.
+    /// Carry out the outputs, then hand it `Input::Resume`: at once, or once the messages
+    /// already received are in (any other input first validates an announced block).
     Resume,
 }
 
@@ -156,6 +161,10 @@ pub struct Protocol {
     outputs: Vec<Output>,
     /// A block announced on arrival, to be validated on `Input::Resume`.
     early_block: Option<relay::EarlyBlock>,
+    /// Blocks of a sync that arrived (solicited) and wait to be validated on `Input::Resume`,
+    /// in arrival order, with the peer that delivered each. Bounded by the download window:
+    /// they stay in flight until validated.
+    blocks_to_validate: VecDeque<(PeerId, HashedBlock)>,
 }
 
 /// Why a peer is being dropped, and whether it broke consensus (and is discouraged).
@@ -195,6 +204,7 @@ impl Protocol {
             network_active: true,
             outputs: Vec::new(),
             early_block: None,
+            blocks_to_validate: VecDeque::new(),
         }
     }
 
@@ -243,10 +253,21 @@ impl Protocol {
                 }
             }
             Input::SetDenied(denied) => self.set_denied(now_ms, denied),
-            Input::Resume => self.submit_early_block(now_ms, host),
+            Input::Resume => {
+                self.submit_early_block(now_ms, host);
+                self.validate_waiting_blocks(now_ms, host);
+            }
         }
         self.schedule(now_ms, host);
+        if self.early_block.is_some() || !self.blocks_to_validate.is_empty() {
+            self.outputs.push(Output::Resume);
+        }
         std::mem::take(&mut self.outputs)
+    }
+
+    /// Blocks of a sync that arrived and wait to be validated.
+    pub fn blocks_to_validate(&self) -> usize {
+        self.blocks_to_validate.len()
     }
 
     /// Every connected peer, for `getpeerinfo`.
@@ -642,6 +663,8 @@ impl Protocol {
         let Some(peer) = self.peers.remove(&id) else {
             return;
         };
+        // Its blocks not validated yet go back to the queue with those it did not deliver.
+        self.blocks_to_validate.retain(|(from, _)| *from != id);
         self.download.peer_gone(id);
         if !peer.inbound {
             self.addresses.disconnected(peer.addr, now_ms);

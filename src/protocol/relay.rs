@@ -3,7 +3,7 @@
 
 use super::peer::PeerPhase;
 use super::{
-    sync, Handled, Host, Misbehaviour, Output, PeerId, Protocol, MAX_BLOCKS_PER_GETDATA,
+    sync, Handled, Host, Misbehaviour, PeerId, Protocol, BLOCKS_PER_TURN, MAX_BLOCKS_PER_GETDATA,
     MAX_UNCONNECTING_HEADERS,
 };
 use crate::chain::{BlockError, Chain};
@@ -135,13 +135,25 @@ impl Protocol {
         host: &mut impl Host,
     ) -> Handled {
         let hash = block.hash();
-        let Some(other_sources) = self.download.block_arrived(&hash, id) else {
+        if !self.download.delivered(&hash, id) {
             return Err(Misbehaviour::protocol(format!("unsolicited block {hash}")));
-        };
+        }
         if let Some(peer) = self.peers.get_mut(&id) {
             peer.knows(hash);
         }
-        // Not during a sync (more blocks on their way): peers hear of its tip once it is done.
+        // During a sync (more blocks on their way) a block waits its turn: the messages that
+        // arrived behind it are handled first. Above all the next headers, which the next
+        // requests depend on: queued behind a window of blocks, they would come too late, and
+        // the download would run dry at every batch of them.
+        if !self.blocks_to_validate.is_empty() || self.download.is_fetching_besides(&hash) {
+            self.blocks_to_validate.push_back((id, block));
+            return Ok(());
+        }
+        let Some(other_sources) = self.download.take_delivered(&hash, id) else {
+            // Cannot happen: it was delivered just now.
+            return Err(Misbehaviour::protocol(format!("unsolicited block {hash}")));
+        };
+        // Not during a sync: peers hear of its tip once it is done.
         if !self.download.is_fetching()
             && self.someone_to_tell(&hash, id)
             && extends_tip_with_due_work(block.block(), &hash, host.chain())
@@ -155,10 +167,27 @@ impl Protocol {
                 block,
                 other_sources,
             });
-            self.outputs.push(Output::Resume);
             return Ok(());
         }
         self.submit_block(id, block, other_sources, host)
+    }
+
+    /// Validates the next `BLOCKS_PER_TURN` blocks waiting their turn, in arrival order.
+    pub(super) fn validate_waiting_blocks(&mut self, now_ms: u64, host: &mut impl Host) {
+        for _ in 0..BLOCKS_PER_TURN {
+            let Some((peer, block)) = self.blocks_to_validate.pop_front() else {
+                return;
+            };
+            let hash = block.hash();
+            // A peer's waiting blocks leave with it, and delivered blocks neither stall nor
+            // are taken back by a notfound, so each is still in flight, delivered by `peer`.
+            let Some(other_sources) = self.download.take_delivered(&hash, peer) else {
+                continue;
+            };
+            if let Err(misbehaviour) = self.submit_block(peer, block, other_sources, host) {
+                self.drop_peer(now_ms, peer, misbehaviour);
+            }
+        }
     }
 
     /// Validates the block announced on arrival, as if it had just arrived.

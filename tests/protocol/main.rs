@@ -21,6 +21,7 @@ use std::sync::atomic::AtomicBool;
 
 mod connections;
 mod early_relay;
+mod waiting_blocks;
 
 const NODE_NONCE: u64 = 0x5eed_0001;
 
