@@ -61,8 +61,8 @@ enum Report {
 
 /// One node on its own thread: the protocol, its host, and its sockets. `watch` sees every
 /// message as its reader decodes it (before hashing it, as the node's reader task does) and
-/// says whether `until` is checked once the message is handled; `keep` may drop outgoing
-/// messages (to isolate one phase).
+/// says whether `until` is checked once the message, and any blocks left waiting to be
+/// validated, are handled; `keep` may drop outgoing messages (to isolate one phase).
 struct MiniNode {
     protocol: Protocol,
     host: SimHost,
@@ -101,8 +101,8 @@ impl MiniNode {
     }
 
     /// Handles one input and writes what it sends, one write per peer (as the node's writer
-    /// task coalesces queued frames); when the protocol pauses, resumes it after the writes.
-    fn handle(&mut self, input: Input<'_>, keep: &impl Fn(&Message) -> bool) {
+    /// task coalesces queued frames); returns whether the protocol asks to be resumed.
+    fn handle(&mut self, input: Input<'_>, keep: &impl Fn(&Message) -> bool) -> bool {
         let now = self.now_ms();
         let mut pending: Vec<(PeerId, Vec<u8>)> = Vec::new();
         let mut resume = false;
@@ -129,9 +129,7 @@ impl MiniNode {
                 stream.write_all(&bytes).expect("write");
             }
         }
-        if resume {
-            self.handle(Input::Resume, keep);
-        }
+        resume
     }
 
     /// Runs the node until `until` holds, then reports; keeps serving until the channel from
@@ -169,11 +167,37 @@ impl MiniNode {
             }
             drop(frames_tx);
             let mut reported = false;
-            while let Ok((peer, message, watched)) = frames.recv_timeout(Duration::from_secs(30)) {
-                self.handle(Input::Received { peer, message }, &keep);
-                if !reported && watched && until(&self.host) {
-                    reported = true;
-                    let _ = report.send(Report::Done(Instant::now()));
+            let mut watching = false;
+            let mut resume_due = false;
+            loop {
+                // As the node's event loop: the protocol is resumed in turns with the messages
+                // that arrive, here once those already received are in.
+                let next = if resume_due {
+                    match frames.try_recv() {
+                        Ok(received) => Some(received),
+                        Err(mpsc::TryRecvError::Empty) => None,
+                        Err(mpsc::TryRecvError::Disconnected) => break,
+                    }
+                } else {
+                    match frames.recv_timeout(Duration::from_secs(30)) {
+                        Ok(received) => Some(received),
+                        Err(_) => break,
+                    }
+                };
+                resume_due = match next {
+                    Some((peer, message, watched)) => {
+                        watching |= watched;
+                        self.handle(Input::Received { peer, message }, &keep)
+                    }
+                    None => self.handle(Input::Resume, &keep),
+                };
+                // Once a watched message and the blocks waiting with it are handled.
+                if watching && !resume_due {
+                    watching = false;
+                    if !reported && until(&self.host) {
+                        reported = true;
+                        let _ = report.send(Report::Done(Instant::now()));
+                    }
                 }
             }
         })
