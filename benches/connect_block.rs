@@ -3,6 +3,9 @@
 //!
 //! Run with `cargo bench --bench connect_block`; divan reports both, the ratio is theirs.
 
+#[path = "support/allocator.rs"]
+mod allocator;
+
 use divan::counter::ItemsCount;
 use divan::Bencher;
 use ed25519_dalek::{Signer, SigningKey};

@@ -7,6 +7,9 @@
 //! runtime and data directory in one process. Run with `cargo bench --bench node_sync`; it
 //! prints its own table.
 
+#[path = "support/allocator.rs"]
+mod allocator;
+
 #[path = "support/chain.rs"]
 mod chain_support;
 #[path = "support/rounds.rs"]

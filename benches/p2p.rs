@@ -10,6 +10,9 @@
 //! `protocol` and `wire` code over real sockets, one thread per node. Run with
 //! `cargo bench --bench p2p`; it prints its own table.
 
+#[path = "support/allocator.rs"]
+mod allocator;
+
 #[path = "support/chain.rs"]
 mod chain_support;
 #[path = "support/rounds.rs"]

@@ -4,6 +4,9 @@
 //! Run with `cargo bench --bench reopen`; divan reports the time and blocks/s, beside the time
 //! to read and decode the same log without validating it.
 
+#[path = "support/allocator.rs"]
+mod allocator;
+
 #[path = "support/chain.rs"]
 mod chain_support;
 

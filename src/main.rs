@@ -15,6 +15,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than the system allocator: a sync allocates each block on a connection's
+/// reader thread and frees much of it on the node's, which glibc's per-thread arenas make
+/// slow; a 100,000-block sync took 8-15 % less time with it (`cargo bench --bench node_sync`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "nakachain",
