@@ -27,7 +27,7 @@ use nakachain::types::{Block, Hash256};
 use nakachain::wire::{BlockFrames, Message};
 use rounds::print_download_against_replay;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -254,6 +254,7 @@ fn two_nodes(
     until: impl Fn(&SimHost) -> bool + Send + 'static,
 ) -> Duration {
     let (dialer, accepted, addr) = socket_pair();
+    let closer = dialer.try_clone().expect("clone stream");
     let (report_tx, report) = mpsc::channel();
     let (ignore_tx, _ignored) = mpsc::channel();
     let server_node = MiniNode::new(server, 1);
@@ -277,8 +278,12 @@ fn two_nodes(
         panic!("the client never finished");
     };
     drop(report);
-    // The threads end when their sockets' readers time out; do not wait for them.
-    drop((server_thread, client_thread));
+    // Closing the connection ends both readers, then both nodes, so the next round starts
+    // without two chains' worth of heap still held by this one's threads.
+    let _ = closer.shutdown(Shutdown::Both);
+    for thread in [server_thread, client_thread] {
+        thread.join().expect("a node thread ends");
+    }
     at - started
 }
 

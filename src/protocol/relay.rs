@@ -68,20 +68,20 @@ impl Protocol {
         let mut next_height = 0;
         let mut last_block = None;
         for item in items.iter().filter(|item| seen.insert(**item)) {
-            let message =
-                match item.kind {
-                    // Never a block we found invalid: the peer would rightly drop us for it.
-                    InvKind::Block => host.chain().servable_block(&item.hash, next_height).map(
-                        |(block, height)| {
-                            next_height = height + 1;
-                            Message::Block(block)
-                        },
-                    ),
-                    InvKind::Tx => host
-                        .mempool()
-                        .get(&item.hash)
-                        .map(|entry| Message::Tx(entry.tx.clone())),
-                };
+            let message = match item.kind {
+                // Never a block we found invalid: the peer would rightly drop us for it.
+                InvKind::Block => {
+                    let served = host.chain().servable_block(&item.hash, next_height);
+                    served.map(|(block, height)| {
+                        next_height = height + 1;
+                        Message::Block(block)
+                    })
+                }
+                InvKind::Tx => host
+                    .mempool()
+                    .get(&item.hash)
+                    .map(|entry| Message::Tx(entry.tx.clone())),
+            };
             match message {
                 Some(Message::Block(block)) => {
                     last_block = Some(item.hash);
