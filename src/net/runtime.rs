@@ -1,7 +1,7 @@
 //! The node task: starts a node (data directory, RPC server, peer listener, miner threads), then
 //! owns its state and feeds it one event at a time — RPC calls, peer frames and connections,
-//! blocks found by workers, `generate` steps, the one-second tick and Ctrl-C — until it is told
-//! to stop.
+//! blocks found by workers, `generate` steps, the one-second tick, turns of the protocol's
+//! waiting blocks and Ctrl-C — until it is told to stop.
 //!
 //! Owns the event loop, the mining job hand-off and shutdown. Must not hold chain state behind
 //! locks: everything that touches `Node` runs on this one task.
