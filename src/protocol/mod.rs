@@ -54,7 +54,7 @@ pub const MAX_BLOCKS_IN_FLIGHT_PER_PEER: usize = 4_096;
 pub const BLOCK_BYTES_IN_FLIGHT_PER_PEER: usize = 16 * 1024 * 1024;
 /// Blocks of a sync validated per `Input::Resume`: between turns the shell hands in what else
 /// arrived, so a turn is short (a few hundred microseconds for small blocks).
-pub const BLOCKS_PER_TURN: usize = 64;
+const BLOCKS_PER_TURN: usize = 64;
 /// Blocks one `getdata` may ask for; a peer asking more is dropped.
 pub const MAX_BLOCKS_PER_GETDATA: usize = 128;
 /// A peer that broke a consensus rule is not let back for this long.
