@@ -3,7 +3,7 @@
 //! block log, against the node's own replay-and-validate of the same chain from its log
 //! (`Node::open`), measured in the same run. Target: ≥ 70 % of the replay rate.
 //!
-//! Both nodes are `nakachain::net::run`, the code `nakachain node` runs, each with its own tokio
+//! Both nodes are `nakachain::node::run`, the code `nakachain node` runs, each with its own tokio
 //! runtime and data directory in one process. Run with `cargo bench --bench node_sync`; it
 //! prints its own table.
 
@@ -16,7 +16,7 @@ mod chain_support;
 mod rounds;
 
 use chain_support::regtest_chain;
-use nakachain::net::{run, Node, NodeConfig};
+use nakachain::node::{run, Node, NodeConfig};
 use nakachain::params::Params;
 use nakachain::rpc::{Cookie, RpcClient};
 use nakachain::store::{BlockLog, DataDir};

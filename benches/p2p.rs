@@ -43,7 +43,7 @@ const CLOCK_SECS: u64 = u32::MAX as u64;
 /// A fresh simulated node state with the bench clock.
 fn empty_host() -> SimHost {
     let mut host = SimHost::new(sim_params());
-    host.set_clock(CLOCK_SECS);
+    host.set_clock_ms(CLOCK_SECS * 1_000);
     host
 }
 

@@ -13,7 +13,7 @@ mod chain_support;
 use chain_support::regtest_chain;
 use divan::counter::ItemsCount;
 use divan::Bencher;
-use nakachain::net::Node;
+use nakachain::node::Node;
 use nakachain::params::Params;
 use nakachain::store::BlockLog;
 use std::path::Path;

@@ -25,8 +25,9 @@
 //! - [`store`]: chain-data on disk (block log, wallet file, cookie); the only module that
 //!   touches `std::fs` for chain data
 //! - [`rpc`]: JSON-RPC over HTTP on loopback with cookie auth, server and client
-//! - [`net`]: the tokio node task: owns the state, runs miner threads and peer connections,
-//!   executes commands
+//! - [`clock`]: the wall clock the shell reads
+//! - [`node`]: the tokio node task: owns the state, runs miner threads and peer connections,
+//!   answers RPC calls
 //! - [`observe`]: what nodes report, presented: the block tree, merged event stories,
 //!   convergence figures
 //! - [`devnet`]: N node processes on one machine: start, wire, watch, partition, stop
@@ -35,13 +36,14 @@
 #![deny(unsafe_code)]
 
 pub mod chain;
+pub mod clock;
 pub mod codec;
 pub mod consensus;
 pub mod devnet;
 pub mod events;
 pub mod mempool;
 pub mod miner;
-pub mod net;
+pub mod node;
 pub mod observe;
 pub mod params;
 pub mod protocol;

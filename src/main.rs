@@ -3,7 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use nakachain::devnet::DevnetCommand;
-use nakachain::net::{self, NodeConfig};
+use nakachain::node::{self, NodeConfig};
 use nakachain::observe::tree::{RenderOptions, TreeView};
 use nakachain::params::{Network, Params, DEVNET_SPACING_SECS};
 use nakachain::rpc::{self, ClientError, Cookie, RpcClient};
@@ -242,7 +242,7 @@ fn main() -> ExitCode {
             json,
         } => {
             init_logging(true);
-            let report = net::hash_bench::run(seconds, threads.unwrap_or_else(default_threads));
+            let report = node::hash_bench::run(seconds, threads.unwrap_or_else(default_threads));
             if json {
                 println!("{}", serde_json::json!(report));
             } else {
@@ -294,7 +294,7 @@ fn run_node(
         stop_after_mined,
         status_line,
     };
-    match net::run(config) {
+    match node::run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -419,7 +419,7 @@ fn status(target: &NodeTarget) -> ExitCode {
                 println!(
                     "mining:     {} threads, {} ({})",
                     mining["threads"],
-                    net::format_hashrate(hashrate),
+                    nakachain::miner::format_hashrate(hashrate),
                     mining["kernel"].as_str().unwrap_or("?")
                 );
             } else {

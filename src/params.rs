@@ -4,7 +4,7 @@
 //! Owns constants only. Must not validate anything; `consensus` reads these values.
 
 use crate::codec;
-use crate::consensus::pow::{compact_to_target, target_to_compact};
+use crate::consensus::compact::{compact_to_target, target_to_compact};
 use crate::types::{
     merkle_root, Address, Amount, Block, BlockHeader, CoinbaseData, Hash256, Transaction, TxOut,
     COIN,

@@ -1,9 +1,10 @@
 //! Consensus: the rules every node must agree on, bit for bit.
 //!
-//! `pow` holds the proof-of-work arithmetic (compact bits, target, work, ASERT); `rules` holds
-//! the checks behind every `RuleError`. Owns rule logic only; must not keep state, do I/O or
+//! `compact` encodes targets as bits; `pow` holds the proof-of-work arithmetic (target, work,
+//! ASERT); `rules` holds the checks behind every `RuleError`. Owns rule logic only; must not keep state, do I/O or
 //! read the clock (the caller passes `now`).
 
+pub mod compact;
 mod error;
 pub mod pow;
 pub mod rules;

@@ -1,53 +1,14 @@
-//! Proof-of-work arithmetic: compact bits ↔ target, work, and ASERT difficulty.
+//! Proof-of-work arithmetic: work, the proof-of-work check and ASERT difficulty (the compact
+//! encoding of targets lives in `compact`, which network parameters use too).
 //!
 //! Integer-only throughout, so every node computes the same next target bit for bit. Owns the
 //! maths; must not look at the block tree (callers pass the parent's and grandparent's fields).
 
+pub use super::compact::{compact_to_target, target_to_compact};
 use super::error::RuleError;
 use crate::params::Params;
 use crate::types::Hash256;
 use primitive_types::{U256, U512};
-
-/// Decodes Bitcoin's compact `bits` into a target, refusing negative, zero and overflowing
-/// encodings.
-pub fn compact_to_target(bits: u32) -> Result<U256, RuleError> {
-    let exponent = bits >> 24;
-    let mantissa = bits & 0x007f_ffff;
-    let negative = bits & 0x0080_0000 != 0;
-    if mantissa == 0 || negative {
-        return Err(RuleError::BadCompactBits);
-    }
-    let target = if exponent <= 3 {
-        U256::from(mantissa >> (8 * (3 - exponent)))
-    } else {
-        let shift = 8 * (exponent - 3);
-        let significant_bits = 32 - mantissa.leading_zeros();
-        if shift + significant_bits > 256 {
-            return Err(RuleError::BadCompactBits);
-        }
-        U256::from(mantissa) << shift
-    };
-    if target.is_zero() {
-        return Err(RuleError::BadCompactBits);
-    }
-    Ok(target)
-}
-
-/// Encodes a target in compact form, rounding down to 23 bits of mantissa.
-pub fn target_to_compact(target: U256) -> u32 {
-    let mut size = target.bits().div_ceil(8) as u32;
-    let mut mantissa = if size <= 3 {
-        (target.low_u64() << (8 * (3 - size))) as u32
-    } else {
-        (target >> (8 * (size - 3))).low_u64() as u32
-    };
-    // The sign bit must stay clear: move one byte into the exponent instead.
-    if mantissa & 0x0080_0000 != 0 {
-        mantissa >>= 8;
-        size += 1;
-    }
-    (size << 24) | mantissa
-}
 
 /// Expected number of hashes to meet `target`: 2^256 / (target + 1).
 pub fn work_from_target(target: U256) -> U256 {

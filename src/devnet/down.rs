@@ -6,8 +6,8 @@
 //! Owns the shutdown sequence. Must not start anything.
 
 use super::process;
+use super::state::TXGEN_LOG_FILE;
 use super::state::{self, DevnetState};
-use super::up::TXGEN_LOG_FILE;
 use super::{DevnetError, DevnetNode};
 use crate::params::Network;
 use std::path::{Path, PathBuf};

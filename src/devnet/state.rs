@@ -15,6 +15,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "devnet.json";
+/// The generator's log, next to the state file.
+pub const TXGEN_LOG_FILE: &str = "txgen.log";
 /// Far larger than any real state file; a bigger file is not ours.
 const MAX_STATE_BYTES: u64 = 1024 * 1024;
 

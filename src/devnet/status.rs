@@ -6,7 +6,7 @@
 use super::state::{self, DevnetState};
 use super::up::is_node_running;
 use super::{DevnetError, DevnetNode};
-use crate::net::format_hashrate;
+use crate::miner::format_hashrate;
 use crate::types::Hash256;
 
 /// What one node said, or why it said nothing.

@@ -9,7 +9,7 @@
 use super::down::stop_processes;
 use super::plan::{self, Topology};
 use super::process::{self, NodeLaunch};
-use super::state::{self, DevnetState};
+use super::state::{self, DevnetState, TXGEN_LOG_FILE};
 use super::{control, DevnetError, DevnetNode};
 use crate::params::Network;
 use serde_json::Value;
@@ -24,8 +24,6 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const READY_POLL: Duration = Duration::from_millis(50);
 /// Log lines quoted when a node dies during start-up.
 const LOG_TAIL_LINES: usize = 8;
-/// The generator's log, next to the state file.
-pub const TXGEN_LOG_FILE: &str = "txgen.log";
 
 #[derive(Clone, Debug)]
 pub struct UpOptions {

@@ -8,7 +8,7 @@
 
 use super::up::is_node_running;
 use super::{control, watch, DevnetError, DevnetState};
-use crate::net::node::unix_now_ms;
+use crate::clock::unix_now_ms;
 use crate::observe::{narrate_all, Convergence, EventFollower, NodeEvent, NodeTip, TreeView};
 use crate::observe::{PollBatch, Verbosity};
 use crate::rpc::RpcClient;

@@ -114,7 +114,7 @@ fn describe(kind: &ObservedEvent, names: &HashMap<SocketAddr, String>) -> String
         EventKind::BlockMined { hash, height } => {
             format!("mined h={height} {}", hash.short())
         }
-        EventKind::BlockInvalid { hash, reason } => {
+        EventKind::BlockInvalid { hash, reason, .. } => {
             format!("INVALID block {}: {reason}", hash.short())
         }
         EventKind::TxDropped { txid, reason } => {

@@ -4,12 +4,9 @@
 //! Owns what a change of the list does to connected peers and dials. Must not discourage: a
 //! denied peer did nothing wrong, and must be let back the moment the list is cleared.
 
-use super::{Misbehaviour, Output, PeerId, Protocol};
+use super::{DisconnectReason, Output, PeerId, Protocol};
 use crate::events::EventKind;
 use std::net::SocketAddr;
-
-/// The disconnect reason of a denied peer.
-pub(super) const DENIED: &str = "denied";
 
 impl Protocol {
     /// The deny-list in force, sorted.
@@ -30,7 +27,7 @@ impl Protocol {
             .collect();
         drops.sort_unstable();
         for peer in drops {
-            self.drop_peer(now_ms, peer, Misbehaviour::protocol(DENIED));
+            self.drop_peer(now_ms, peer, DisconnectReason::Denied);
         }
         if lifted {
             self.dial_due(now_ms);

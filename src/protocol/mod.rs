@@ -10,12 +10,16 @@
 mod addrs;
 mod deny;
 mod download;
+mod driver;
 mod peer;
+mod reason;
 mod received;
 mod relay;
 mod sync;
 
+pub use driver::{drive, Links, ResumeWhen};
 pub use peer::PeerInfo;
+pub use reason::DisconnectReason;
 use received::Kind;
 pub use received::Received;
 
@@ -32,9 +36,6 @@ use std::net::SocketAddr;
 
 /// A connection's number, unique for the life of a node.
 pub type PeerId = u64;
-
-/// Why the second of two connections to one node is closed.
-pub const DUPLICATE_CONNECTION: &str = "a second connection to the same node";
 
 /// A peer that has not finished the handshake by then is dropped.
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
@@ -73,6 +74,16 @@ pub trait Host {
     fn submit_block(&mut self, block: HashedBlock) -> Result<BlockOutcome, BlockError>;
     /// Admits a transaction to the mempool.
     fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError>;
+    /// Records a peer event in the node's event log.
+    fn record(&mut self, event: EventKind);
+    /// Transactions to announce since the last call: admitted from the node's own RPC, or put
+    /// back into the mempool by a reorg (peers on the winning branch may never have seen them).
+    fn take_txs_to_announce(&mut self) -> Vec<Txid>;
+    /// Makes every accepted block durable before peers are told of it; false if that failed
+    /// (then nothing is told). A host without a disk has nothing to do.
+    fn make_durable(&mut self) -> bool {
+        true
+    }
 }
 
 /// Limits and identity of one node's protocol.
@@ -138,7 +149,7 @@ pub enum Output {
     },
     Disconnect {
         peer: PeerId,
-        reason: String,
+        reason: DisconnectReason,
     },
     /// A peer fact for the node's event log.
     Event(EventKind),
@@ -167,29 +178,8 @@ pub struct Protocol {
     blocks_to_validate: VecDeque<(PeerId, HashedBlock)>,
 }
 
-/// Why a peer is being dropped, and whether it broke consensus (and is discouraged).
-struct Misbehaviour {
-    reason: String,
-    discourage: bool,
-}
-
-impl Misbehaviour {
-    fn protocol(reason: impl Into<String>) -> Misbehaviour {
-        Misbehaviour {
-            reason: reason.into(),
-            discourage: false,
-        }
-    }
-
-    fn consensus(reason: impl Into<String>) -> Misbehaviour {
-        Misbehaviour {
-            reason: reason.into(),
-            discourage: true,
-        }
-    }
-}
-
-type Handled = Result<(), Misbehaviour>;
+/// What handling a message came to: fine, or the peer is dropped for this reason.
+type Handled = Result<(), DisconnectReason>;
 
 impl Protocol {
     /// A protocol for a node on the network `network_id` (`Params::network_id`).
@@ -232,23 +222,25 @@ impl Protocol {
             }
             Input::BadFrame { peer, error } => {
                 if error.disconnects() {
-                    self.drop_peer(now_ms, peer, Misbehaviour::protocol(error.to_string()));
+                    self.drop_peer(now_ms, peer, DisconnectReason::BadFrame(error.clone()));
                 }
             }
-            Input::Disconnected { peer } => self.forget_peer(now_ms, peer, "connection closed"),
+            Input::Disconnected { peer } => {
+                self.forget_peer(now_ms, peer, &DisconnectReason::ConnectionClosed);
+            }
             Input::Tick => self.on_tick(now_ms, host.chain()),
             Input::NewLocalBlock => self.announce_tip(host.chain(), None),
             Input::AnnounceTx(txid) => self.announce(InvItem::tx(txid), None),
             Input::AddPeer(addr) => self.addresses.add_configured(addr, now_ms),
             Input::DisconnectPeer(peer) => {
-                self.drop_peer(now_ms, peer, Misbehaviour::protocol("disconnectnode"));
+                self.drop_peer(now_ms, peer, DisconnectReason::DisconnectNode);
             }
             Input::SetNetworkActive(active) => {
                 self.network_active = active;
                 if !active {
                     let ids: Vec<PeerId> = self.peers.keys().copied().collect();
                     for peer in ids {
-                        self.drop_peer(now_ms, peer, Misbehaviour::protocol("network disabled"));
+                        self.drop_peer(now_ms, peer, DisconnectReason::NetworkDisabled);
                     }
                 }
             }
@@ -287,21 +279,18 @@ impl Protocol {
 
     fn on_connected(&mut self, now_ms: u64, id: PeerId, addr: SocketAddr, inbound: bool) {
         let refuse = if !self.network_active {
-            Some("network disabled")
+            Some(DisconnectReason::NetworkDisabled)
         } else if self.addresses.is_discouraged(addr.ip(), now_ms) {
-            Some("discouraged")
+            Some(DisconnectReason::Discouraged)
         } else if self.addresses.is_denied(addr) {
-            Some(deny::DENIED)
+            Some(DisconnectReason::Denied)
         } else if inbound && self.count(true) >= self.config.max_inbound {
-            Some("too many inbound peers")
+            Some(DisconnectReason::InboundFull)
         } else {
             None
         };
         if let Some(reason) = refuse {
-            self.outputs.push(Output::Disconnect {
-                peer: id,
-                reason: reason.to_string(),
-            });
+            self.outputs.push(Output::Disconnect { peer: id, reason });
             if !inbound {
                 self.addresses.connect_failed(addr, now_ms);
             }
@@ -347,18 +336,14 @@ impl Protocol {
             (PeerPhase::AwaitingVersion, Kind::Other(message @ Message::Version { .. })) => {
                 self.on_version(now_ms, id, &message, host.chain())
             }
-            (PeerPhase::AwaitingVersion, _) => {
-                Err(Misbehaviour::protocol(format!("{command} before version")))
-            }
+            (PeerPhase::AwaitingVersion, _) => Err(DisconnectReason::BeforeVersion { command }),
             (PeerPhase::AwaitingVerack, Kind::Other(Message::Verack)) => {
                 self.on_ready(now_ms, id, host.chain());
                 Ok(())
             }
-            (PeerPhase::AwaitingVerack, _) => {
-                Err(Misbehaviour::protocol(format!("{command} before verack")))
-            }
+            (PeerPhase::AwaitingVerack, _) => Err(DisconnectReason::BeforeVerack { command }),
             (PeerPhase::Ready, Kind::Other(Message::Version { .. } | Message::Verack)) => {
-                Err(Misbehaviour::protocol("second handshake"))
+                Err(DisconnectReason::SecondHandshake)
             }
             (PeerPhase::Ready, Kind::Block(block)) => self.on_block(id, block, host),
             (PeerPhase::Ready, Kind::Headers(headers)) => {
@@ -387,12 +372,10 @@ impl Protocol {
                 // The address we dialed is our own: never dial it again.
                 self.addresses.forget(peer.addr);
             }
-            return Err(Misbehaviour::protocol("connected to ourselves"));
+            return Err(DisconnectReason::SelfConnection);
         }
         if *network_id != self.network_id {
-            return Err(Misbehaviour::protocol(format!(
-                "other network {network_id}"
-            )));
+            return Err(DisconnectReason::OtherNetwork(*network_id));
         }
         let Some(peer) = self.peers.get(&id) else {
             return Ok(());
@@ -401,7 +384,7 @@ impl Protocol {
         let listen_addr =
             (*listen_port != 0).then(|| SocketAddr::new(peer.addr.ip(), *listen_port));
         if self.addresses.denies(peer.addr, listen_addr) {
-            return Err(Misbehaviour::protocol(deny::DENIED));
+            return Err(DisconnectReason::Denied);
         }
         self.drop_duplicate_connection(now_ms, id, *nonce)?;
         let Some(peer) = self.peers.get_mut(&id) else {
@@ -453,13 +436,9 @@ impl Protocol {
             }
         }
         if dropped == id {
-            return Err(Misbehaviour::protocol(DUPLICATE_CONNECTION));
+            return Err(DisconnectReason::DuplicateConnection);
         }
-        self.drop_peer(
-            now_ms,
-            dropped,
-            Misbehaviour::protocol(DUPLICATE_CONNECTION),
-        );
+        self.drop_peer(now_ms, dropped, DisconnectReason::DuplicateConnection);
         Ok(())
     }
 
@@ -562,7 +541,7 @@ impl Protocol {
                     if peer.ping_nonce.is_some()
                         && now_ms.saturating_sub(peer.last_ping_sent_ms) > PING_TIMEOUT_MS
                     {
-                        drops.push((peer.id, "ping timeout"));
+                        drops.push((peer.id, DisconnectReason::PingTimeout));
                     } else if peer.ping_nonce.is_none()
                         && now_ms.saturating_sub(peer.last_ping_sent_ms) > PING_INTERVAL_MS
                     {
@@ -577,7 +556,7 @@ impl Protocol {
                 }
                 _ => {
                     if now_ms.saturating_sub(peer.connected_ms) > HANDSHAKE_TIMEOUT_MS {
-                        drops.push((peer.id, "handshake timeout"));
+                        drops.push((peer.id, DisconnectReason::HandshakeTimeout));
                     }
                 }
             }
@@ -587,12 +566,12 @@ impl Protocol {
             self.request_headers(peer, chain, Hash256::ZERO);
         }
         for peer in self.download.stalled(now_ms, BLOCK_STALL_TIMEOUT_MS) {
-            drops.push((peer, "block download stalled"));
+            drops.push((peer, DisconnectReason::BlockDownloadStalled));
         }
-        drops.sort_unstable();
+        drops.sort_by_key(|(peer, _)| *peer);
         drops.dedup_by_key(|(peer, _)| *peer);
         for (peer, reason) in drops {
-            self.drop_peer(now_ms, peer, Misbehaviour::protocol(reason));
+            self.drop_peer(now_ms, peer, reason);
         }
         self.dial_due(now_ms);
     }
@@ -639,27 +618,28 @@ impl Protocol {
         }
     }
 
-    fn drop_peer(&mut self, now_ms: u64, id: PeerId, misbehaviour: Misbehaviour) {
+    fn drop_peer(&mut self, now_ms: u64, id: PeerId, reason: DisconnectReason) {
         let Some(peer) = self.peers.get(&id) else {
             return;
         };
         let addr = peer.addr;
-        if misbehaviour.discourage {
+        if reason.discourages() {
             self.addresses.discourage(addr.ip(), now_ms + DISCOURAGE_MS);
             self.outputs.push(Output::Event(EventKind::PeerMisbehaved {
                 peer: id,
                 addr,
-                reason: misbehaviour.reason.clone(),
+                code: reason.code().to_string(),
+                reason: reason.to_string(),
             }));
         }
         self.outputs.push(Output::Disconnect {
             peer: id,
-            reason: misbehaviour.reason.clone(),
+            reason: reason.clone(),
         });
-        self.forget_peer(now_ms, id, &misbehaviour.reason);
+        self.forget_peer(now_ms, id, &reason);
     }
 
-    fn forget_peer(&mut self, now_ms: u64, id: PeerId, reason: &str) {
+    fn forget_peer(&mut self, now_ms: u64, id: PeerId, reason: &DisconnectReason) {
         let Some(peer) = self.peers.remove(&id) else {
             return;
         };
@@ -674,6 +654,7 @@ impl Protocol {
                 .push(Output::Event(EventKind::PeerDisconnected {
                     peer: id,
                     addr: peer.addr,
+                    code: reason.code().to_string(),
                     reason: reason.to_string(),
                     listen_addr: peer.listen_addr,
                 }));

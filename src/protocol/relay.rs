@@ -3,8 +3,8 @@
 
 use super::peer::PeerPhase;
 use super::{
-    sync, Handled, Host, Misbehaviour, PeerId, Protocol, BLOCKS_PER_TURN, MAX_BLOCKS_PER_GETDATA,
-    MAX_UNCONNECTING_HEADERS,
+    sync, DisconnectReason, Handled, Host, PeerId, Protocol, BLOCKS_PER_TURN,
+    MAX_BLOCKS_PER_GETDATA, MAX_UNCONNECTING_HEADERS,
 };
 use crate::chain::{BlockError, Chain};
 use crate::consensus::rules::check_header_hashed;
@@ -57,9 +57,10 @@ impl Protocol {
         if blocks > MAX_BLOCKS_PER_GETDATA {
             // Each block served is a copy in the send queue: a list as long as the wire allows
             // could ask for gigabytes at once. Our own requests stay far below this.
-            return Err(Misbehaviour::protocol(format!(
-                "getdata for {blocks} blocks (at most {MAX_BLOCKS_PER_GETDATA} at once)"
-            )));
+            return Err(DisconnectReason::OversizedGetData {
+                blocks,
+                max: MAX_BLOCKS_PER_GETDATA,
+            });
         }
         let mut missing = Vec::new();
         // Each item is served once however often it is listed, so what one getdata can make
@@ -121,9 +122,9 @@ impl Protocol {
                 self.announce(InvItem::tx(txid), Some(id));
                 Ok(())
             }
-            Err(MempoolError::Rule(rule)) if breaks_consensus(rule) => Err(
-                Misbehaviour::consensus(format!("transaction {txid}: {rule}")),
-            ),
+            Err(MempoolError::Rule(rule)) if breaks_consensus(rule) => {
+                Err(DisconnectReason::InvalidTransaction { txid, rule })
+            }
             Err(_) => Ok(()),
         }
     }
@@ -136,7 +137,7 @@ impl Protocol {
     ) -> Handled {
         let hash = block.hash();
         if !self.download.delivered(&hash, id) {
-            return Err(Misbehaviour::protocol(format!("unsolicited block {hash}")));
+            return Err(DisconnectReason::UnsolicitedBlock(hash));
         }
         if let Some(peer) = self.peers.get_mut(&id) {
             peer.knows(hash);
@@ -151,7 +152,7 @@ impl Protocol {
         }
         let Some(other_sources) = self.download.take_delivered(&hash, id) else {
             // Cannot happen: it was delivered just now.
-            return Err(Misbehaviour::protocol(format!("unsolicited block {hash}")));
+            return Err(DisconnectReason::UnsolicitedBlock(hash));
         };
         // Not during a sync: peers hear of its tip once it is done.
         if !self.download.is_fetching()
@@ -215,7 +216,7 @@ impl Protocol {
                 if let Some((_, rule)) =
                     outcome.invalid.iter().find(|(invalid, _)| *invalid == hash)
                 {
-                    return Err(Misbehaviour::consensus(format!("block {hash}: {rule}")));
+                    return Err(DisconnectReason::InvalidBlock { hash, rule: *rule });
                 }
                 if outcome.orphaned {
                     // Fetch the missing ancestors: headers from our tip up to this block.
@@ -230,9 +231,7 @@ impl Protocol {
                 Ok(())
             }
             Err(BlockError::Duplicate) => Ok(()),
-            Err(BlockError::DuplicateInvalid) => Err(Misbehaviour::consensus(format!(
-                "block {hash} is known invalid"
-            ))),
+            Err(BlockError::DuplicateInvalid) => Err(DisconnectReason::KnownInvalidBlock(hash)),
             Err(BlockError::Rule(rule)) if rule.is_permanent() => {
                 if body_not_the_headers(rule) {
                     // The block the header names may still be valid: a peer that sent a
@@ -241,7 +240,7 @@ impl Protocol {
                         self.download.want(hash, source);
                     }
                 }
-                Err(Misbehaviour::consensus(format!("block {hash}: {rule}")))
+                Err(DisconnectReason::InvalidBlock { hash, rule })
             }
             Err(BlockError::Rule(_)) => Ok(()),
         }
@@ -283,19 +282,15 @@ impl Protocol {
                 }
                 Ok(())
             }
-            Err(sync::HeadersProblem::NotAChain) => {
-                Err(Misbehaviour::protocol("headers that are not a chain"))
-            }
-            Err(sync::HeadersProblem::Invalid(rule)) => {
-                Err(Misbehaviour::consensus(format!("headers: {rule}")))
-            }
+            Err(sync::HeadersProblem::NotAChain) => Err(DisconnectReason::HeadersNotAChain),
+            Err(sync::HeadersProblem::Invalid(rule)) => Err(DisconnectReason::InvalidHeaders(rule)),
             Err(sync::HeadersProblem::DoNotConnect) => {
                 let Some(peer) = self.peers.get_mut(&id) else {
                     return Ok(());
                 };
                 peer.unconnecting_headers += 1;
                 if peer.unconnecting_headers > MAX_UNCONNECTING_HEADERS {
-                    return Err(Misbehaviour::protocol("headers that do not connect"));
+                    return Err(DisconnectReason::UnconnectingHeaders);
                 }
                 self.request_headers(id, chain, Hash256::ZERO);
                 Ok(())

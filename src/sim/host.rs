@@ -1,7 +1,11 @@
 //! A simulated node's state: an in-memory chain and mempool that the protocol drives through
-//! `Host`, with the simulated clock.
+//! `Host`, the simulated clock, and the node's event log, which tells the same stories (blocks
+//! connected, reorgs, peers) a real node's does.
+//!
+//! Owns one node's state. Must not reach other nodes: the simulator's network carries messages.
 
 use crate::chain::{BlockError, BlockOutcome, Chain};
+use crate::events::{explain_invalid_blocks, explain_tip_change, EventKind, EventLog};
 use crate::mempool::{Mempool, MempoolError};
 use crate::params::Params;
 use crate::protocol::Host;
@@ -9,40 +13,53 @@ use crate::types::{Block, HashedBlock, Transaction, Txid};
 
 /// Mempool bound of a simulated node.
 const SIM_MEMPOOL_BYTES: usize = 4 * 1024 * 1024;
+/// Events a simulated node keeps, as a real node does.
+const SIM_EVENT_CAPACITY: usize = crate::events::DEFAULT_EVENT_CAPACITY;
 
+/// A simulated node's chain, mempool, clock and event log.
 pub struct SimHost {
+    /// The node's block tree and active chain.
     pub chain: Chain,
+    /// The node's mempool.
     pub mempool: Mempool,
-    clock_secs: u64,
+    /// What happened at this node, stamped with the simulated clock.
+    pub events: EventLog,
+    clock_ms: u64,
     /// Transactions a reorg put back into the mempool, to announce (as the node does).
     returned: Vec<Txid>,
 }
 
 impl SimHost {
+    /// A node on `params` with only the genesis block, its clock at zero.
     pub fn new(params: Params) -> SimHost {
         SimHost {
             chain: Chain::new(params),
             mempool: Mempool::new(SIM_MEMPOOL_BYTES, 1),
-            clock_secs: 0,
+            events: EventLog::new(SIM_EVENT_CAPACITY),
+            clock_ms: 0,
             returned: Vec::new(),
         }
     }
 
-    /// Sets the clock blocks are judged against (time-too-new), in Unix seconds.
-    pub fn set_clock(&mut self, secs: u64) {
-        self.clock_secs = secs;
-    }
-
-    /// Transactions a reorg put back into the mempool since the last call.
-    pub(super) fn take_returned(&mut self) -> Vec<Txid> {
-        std::mem::take(&mut self.returned)
+    /// Sets the clock blocks are judged against (time-too-new) and events are stamped with, in
+    /// Unix milliseconds.
+    pub fn set_clock_ms(&mut self, unix_ms: u64) {
+        self.clock_ms = unix_ms;
     }
 
     /// Submits a block the node mined itself; whether it entered the tree.
-    pub(super) fn submit_at(&mut self, block: Block, now_secs: u64) -> bool {
-        self.clock_secs = now_secs;
-        self.submit_block(HashedBlock::new(block))
-            .is_ok_and(|outcome| !outcome.accepted.is_empty())
+    pub(super) fn submit_mined(&mut self, block: Block) -> bool {
+        let hash = block.hash();
+        let accepted = self
+            .submit_block(HashedBlock::new(block))
+            .is_ok_and(|outcome| outcome.accepted.contains(&hash));
+        let mined_height = accepted
+            .then(|| self.chain.entry(&hash).map(|entry| entry.height))
+            .flatten();
+        if let Some(height) = mined_height {
+            self.record(EventKind::BlockMined { hash, height });
+        }
+        accepted
     }
 }
 
@@ -56,9 +73,17 @@ impl Host for SimHost {
     }
 
     fn submit_block(&mut self, block: HashedBlock) -> Result<BlockOutcome, BlockError> {
-        let outcome = self.chain.process_hashed_block(block, self.clock_secs)?;
+        let outcome = self
+            .chain
+            .process_hashed_block(block, self.clock_ms / 1_000)?;
+        for event in explain_invalid_blocks(&outcome.invalid) {
+            self.record(event);
+        }
         if let Some(change) = &outcome.tip_changed {
             let update = self.mempool.follow_chain(change, &self.chain);
+            for event in explain_tip_change(&self.chain, change, &update) {
+                self.record(event);
+            }
             self.returned.extend(update.returned);
         }
         Ok(outcome)
@@ -68,5 +93,13 @@ impl Host for SimHost {
         self.mempool
             .accept_on_tip(tx, &self.chain)
             .map(|accepted| accepted.txid)
+    }
+
+    fn record(&mut self, event: EventKind) {
+        self.events.push(self.clock_ms, event);
+    }
+
+    fn take_txs_to_announce(&mut self) -> Vec<Txid> {
+        std::mem::take(&mut self.returned)
     }
 }

@@ -11,21 +11,23 @@ mod network;
 
 pub use host::SimHost;
 
+use crate::events::Event;
 use crate::miner::{assemble_block, solve_block, BlockSpec};
 use crate::params::{Params, MAX_BLOCK_BYTES};
-use crate::protocol::{Host, Input, Output, Protocol, ProtocolConfig, Received};
+use crate::protocol::{drive, Host, Input, Protocol, ProtocolConfig, Received, ResumeWhen};
 use crate::types::{Address, Amount, Block, Hash256, Transaction, Txid};
 use crate::wallet::{Wallet, WalletError};
-use network::{Delivery, Network};
+use network::{node_addr, Delivery, Network, SimLinks};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 
 /// Simulated time between a node's ticks.
 const TICK_MS: u64 = 1_000;
-/// The port every simulated node listens on (each has its own loopback address).
-const SIM_PORT: u16 = 18_444;
+/// The simulated clock starts this long after the genesis block's time, so the first blocks
+/// are not from before it.
+const CLOCK_START_AFTER_GENESIS_SECS: u64 = 3_600;
 
 /// How a simulation is set up.
 #[derive(Clone, Debug)]
@@ -67,11 +69,6 @@ pub fn sim_params() -> Params {
     }
 }
 
-fn node_addr(index: usize) -> SocketAddr {
-    let host = u8::try_from(index + 1).unwrap_or(u8::MAX);
-    SocketAddr::from((Ipv4Addr::new(127, 0, 1, host), SIM_PORT))
-}
-
 impl Sim {
     /// `config.nodes` nodes, each told to keep connected to every node before it (a full mesh).
     pub fn new(config: &SimConfig) -> Sim {
@@ -85,7 +82,7 @@ impl Sim {
                     ProtocolConfig {
                         nonce: rng.random(),
                         user_agent: format!("sim-{index}"),
-                        listen_port: SIM_PORT,
+                        listen_port: node_addr(index).port(),
                         max_inbound: 16,
                         max_outbound: 8,
                         connect: (0..index).map(node_addr).collect(),
@@ -173,9 +170,10 @@ impl Sim {
         // block, the hashing is only to make it a real one.
         solve_block(&mut block, &AtomicBool::new(false));
         let hash = block.hash();
-        let now = self.clock_secs_u64();
-        let accepted = self.nodes[index].host.submit_at(block, now);
-        if accepted {
+        let clock_ms = self.clock_ms();
+        let host = &mut self.nodes[index].host;
+        host.set_clock_ms(clock_ms);
+        if host.submit_mined(block) {
             self.input(index, Input::NewLocalBlock);
         }
         hash
@@ -218,46 +216,45 @@ impl Sim {
         self.nodes[index].payout
     }
 
-    fn clock_secs_u64(&self) -> u64 {
-        u64::from(self.params.genesis.header.time) + 3_600 + self.now_ms / 1_000
+    /// The simulated wall clock in Unix milliseconds: blocks are stamped and judged by it, and
+    /// events are stamped with it.
+    fn clock_ms(&self) -> u64 {
+        let start_secs =
+            u64::from(self.params.genesis.header.time) + CLOCK_START_AFTER_GENESIS_SECS;
+        start_secs * 1_000 + self.now_ms
     }
 
     fn clock_secs(&self) -> u32 {
-        u32::try_from(self.clock_secs_u64()).unwrap_or(u32::MAX)
+        u32::try_from(self.clock_ms() / 1_000).unwrap_or(u32::MAX)
     }
 
-    /// Feeds one input to a node and carries out what its protocol asks for.
+    /// Feeds one input to a node and carries out what its protocol asks for, resuming it at
+    /// once whenever it pauses.
     fn input(&mut self, index: usize, input: Input<'_>) {
-        let now_secs = self.clock_secs_u64();
+        let clock_ms = self.clock_ms();
         let node = &mut self.nodes[index];
-        node.host.set_clock(now_secs);
-        let outputs = node.protocol.handle(self.now_ms, input, &mut node.host);
-        let mut resume = false;
-        for output in outputs {
-            match output {
-                Output::Send { peer, message } => {
-                    self.network
-                        .send(&mut self.rng, self.now_ms, index, peer, message);
-                }
-                Output::Connect { addr } => {
-                    let target = (0..self.nodes.len()).find(|i| node_addr(*i) == addr);
-                    self.network
-                        .connect(&mut self.rng, self.now_ms, index, target, addr);
-                }
-                Output::Disconnect { peer, .. } => {
-                    self.network
-                        .disconnect(&mut self.rng, self.now_ms, index, peer);
-                }
-                Output::Event(_) => {}
-                Output::Resume => resume = true,
-            }
-        }
-        if resume {
-            self.input(index, Input::Resume);
-        }
-        for txid in self.nodes[index].host.take_returned() {
-            self.input(index, Input::AnnounceTx(txid));
-        }
+        node.host.set_clock_ms(clock_ms);
+        let mut links = SimLinks {
+            network: &mut self.network,
+            rng: &mut self.rng,
+            now_ms: self.now_ms,
+            node: index,
+        };
+        drive(
+            &mut node.protocol,
+            &mut node.host,
+            &mut links,
+            self.now_ms,
+            input,
+            ResumeWhen::AtOnce,
+        );
+    }
+
+    /// What happened at node `index`, oldest first: blocks connected and disconnected, reorgs
+    /// with their stories, blocks mined, peers coming and going. Stamped with the simulated
+    /// clock (Unix milliseconds).
+    pub fn events(&self, index: usize) -> Vec<&Event> {
+        self.nodes[index].host.events.since(0, usize::MAX)
     }
 
     /// Runs until `condition` holds or `limit_ms` of simulated time pass; whether it held.

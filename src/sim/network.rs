@@ -1,12 +1,49 @@
 //! The simulated network: connections between nodes, messages in flight with seeded latency and
 //! loss (in order per direction, as TCP keeps them), and partitions.
 
-use crate::protocol::PeerId;
+use crate::protocol::{DisconnectReason, Links, PeerId};
 use crate::wire::Message;
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
+
+/// The port every simulated node listens on (each has its own loopback address).
+const SIM_PORT: u16 = 18_444;
+
+/// Where simulated node `index` listens.
+pub(super) fn node_addr(index: usize) -> SocketAddr {
+    let host = u8::try_from(index + 1).unwrap_or(u8::MAX);
+    SocketAddr::from((Ipv4Addr::new(127, 0, 1, host), SIM_PORT))
+}
+
+/// One node's view of the network while the driver carries out its protocol's outputs.
+pub(super) struct SimLinks<'a> {
+    pub(super) network: &'a mut Network,
+    pub(super) rng: &'a mut StdRng,
+    pub(super) now_ms: u64,
+    /// The node whose outputs these are.
+    pub(super) node: usize,
+}
+
+impl Links for SimLinks<'_> {
+    fn send(&mut self, peer: PeerId, message: Message) -> bool {
+        self.network
+            .send(self.rng, self.now_ms, self.node, peer, message);
+        true
+    }
+
+    fn connect(&mut self, addr: SocketAddr) {
+        let target = (0..self.network.nodes).find(|index| node_addr(*index) == addr);
+        self.network
+            .connect(self.rng, self.now_ms, self.node, target, addr);
+    }
+
+    fn disconnect(&mut self, peer: PeerId, _reason: &DisconnectReason) {
+        self.network
+            .disconnect(self.rng, self.now_ms, self.node, peer);
+    }
+}
 
 /// Something the network hands a node at a given time.
 #[derive(Debug)]

@@ -102,6 +102,7 @@ fn block_lines() {
             "node-1",
             EventKind::BlockInvalid {
                 hash: block,
+                code: "high-hash".to_string(),
                 reason: "high-hash".to_string()
             }
         ),
@@ -177,6 +178,7 @@ fn peers_are_named_by_their_listen_address() {
             EventKind::PeerDisconnected {
                 peer: 1,
                 addr: ephemeral,
+                code: "denied".to_string(),
                 reason: "denied".to_string(),
                 listen_addr: Some(listen),
             }
@@ -189,6 +191,7 @@ fn peers_are_named_by_their_listen_address() {
             EventKind::PeerMisbehaved {
                 peer: 2,
                 addr: ephemeral,
+                code: "invalid-transaction".to_string(),
                 reason: "bad-txns-inputs-duplicate".to_string()
             }
         ),

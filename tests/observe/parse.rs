@@ -93,6 +93,7 @@ fn reads_node_started_and_blocks() {
         ),
         EventKind::BlockInvalid {
             hash: tip,
+            code: String::new(),
             reason: "high-hash".to_string()
         }
     );
@@ -174,6 +175,7 @@ fn reads_peer_events() {
         EventKind::PeerDisconnected {
             peer: 4,
             addr: peer,
+            code: String::new(),
             reason: "denied".to_string(),
             listen_addr: None,
         }
@@ -186,6 +188,7 @@ fn reads_peer_events() {
         EventKind::PeerMisbehaved {
             peer: 4,
             addr: peer,
+            code: String::new(),
             reason: "bad-txns".to_string()
         }
     );

@@ -36,7 +36,7 @@ fn version_from_other_network_or_from_ourselves_disconnects() {
     assert!(disconnects(&out, 2), "{out:?}");
     assert!(out.iter().any(|o| matches!(
         o,
-        Output::Disconnect { peer: 2, reason } if reason.contains("ourselves")
+        Output::Disconnect { peer: 2, reason } if *reason == DisconnectReason::SelfConnection
     )));
 }
 
@@ -54,7 +54,7 @@ fn two_connections_to_one_node_keep_the_one_the_smaller_nonce_dialed() {
         assert!(
             out.iter().any(|o| matches!(
                 o,
-                Output::Disconnect { peer, reason } if *peer == dropped && reason == DUPLICATE_CONNECTION
+                Output::Disconnect { peer, reason } if *peer == dropped && *reason == DisconnectReason::DuplicateConnection
             )),
             "nonce {their_nonce:x}: {out:?}"
         );

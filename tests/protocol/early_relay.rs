@@ -20,13 +20,13 @@ fn deliver_without_resuming(
     );
     assert_eq!(getdata_blocks(&out, peer), vec![block.hash()], "{out:?}");
     let delivery = Message::Block(block.clone().into());
-    node.protocol.handle(
+    node.input_resuming(
         now_ms,
         Input::Received {
             peer,
             message: Received::from(delivery),
         },
-        &mut node.host,
+        ResumeWhen::Later,
     )
 }
 

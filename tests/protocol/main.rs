@@ -1,5 +1,6 @@
-//! The peer protocol's answers to hostile and broken peers: one `Protocol` driven by hand, the
-//! test playing the remote peers, asserting on the `Output`s it returns.
+//! The peer protocol's answers to hostile and broken peers, and to the devnet's deny-list: one
+//! `Protocol` driven through the shared driver (as the node and the simulator drive theirs), the
+//! test playing the remote peers, asserting on the `Output`s the driver carried out.
 
 use nakachain::chain::Chain;
 use nakachain::consensus::rules::check_header;
@@ -7,10 +8,10 @@ use nakachain::events::EventKind;
 use nakachain::miner::{assemble_block, solve_block, BlockSpec};
 use nakachain::params::Params;
 use nakachain::protocol::{
-    Host, Input, Output, PeerId, Protocol, ProtocolConfig, Received, BLOCK_STALL_TIMEOUT_MS,
-    DUPLICATE_CONNECTION, HANDSHAKE_TIMEOUT_MS, MAX_BLOCKS_IN_FLIGHT_PER_PEER,
-    MAX_BLOCKS_PER_GETDATA, MAX_UNCONNECTING_HEADERS, MIN_BLOCKS_IN_FLIGHT_PER_PEER,
-    PING_INTERVAL_MS, PING_TIMEOUT_MS,
+    drive, DisconnectReason, Host, Input, Links, Output, PeerId, Protocol, ProtocolConfig,
+    Received, ResumeWhen, BLOCK_STALL_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS,
+    MAX_BLOCKS_IN_FLIGHT_PER_PEER, MAX_BLOCKS_PER_GETDATA, MAX_UNCONNECTING_HEADERS,
+    MIN_BLOCKS_IN_FLIGHT_PER_PEER, PING_INTERVAL_MS, PING_TIMEOUT_MS,
 };
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Address, Block, BlockHeader, Hash256, HashedBlock};
@@ -20,6 +21,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 
 mod connections;
+mod deny;
 mod early_relay;
 mod waiting_blocks;
 
@@ -31,7 +33,7 @@ fn test_host() -> SimHost {
     let params = sim_params();
     let clock_secs = u64::from(params.genesis.header.time) + 1_000_000;
     let mut host = SimHost::new(params);
-    host.set_clock(clock_secs);
+    host.set_clock_ms(clock_secs * 1_000);
     host
 }
 
@@ -71,6 +73,24 @@ fn solved(chain: &Chain, extra_nonce: u64) -> Block {
     block
 }
 
+/// The test's links: every output the driver carries out, in order.
+#[derive(Default)]
+struct Recorded(Vec<Output>);
+
+impl Links for Recorded {
+    fn send(&mut self, _peer: PeerId, _message: Message) -> bool {
+        true
+    }
+
+    fn connect(&mut self, _addr: SocketAddr) {}
+
+    fn disconnect(&mut self, _peer: PeerId, _reason: &DisconnectReason) {}
+
+    fn observe(&mut self, output: &Output) {
+        self.0.push(output.clone());
+    }
+}
+
 struct Node {
     protocol: Protocol,
     host: SimHost,
@@ -82,13 +102,18 @@ impl Node {
     }
 
     fn with_outbound(max_outbound: usize) -> Node {
+        Node::configured(max_outbound, Vec::new())
+    }
+
+    /// A node with room for `max_outbound` peers, keeping connected to `connect`.
+    fn configured(max_outbound: usize, connect: Vec<SocketAddr>) -> Node {
         let config = ProtocolConfig {
             nonce: NODE_NONCE,
             user_agent: "test-node".to_string(),
             listen_port: 18_444,
             max_inbound: 16,
             max_outbound,
-            connect: Vec::new(),
+            connect,
         };
         Node {
             protocol: Protocol::new(config, sim_params().network_id(), 0),
@@ -96,17 +121,24 @@ impl Node {
         }
     }
 
-    /// Feeds `input`, and `Resume` whenever the protocol pauses (as a shell does once it has
-    /// carried out the outputs); returns every output, the pause marks included.
+    /// Feeds `input` through the driver, which resumes the protocol whenever it pauses (as the
+    /// simulator does); returns every output, the pause marks included.
     fn input(&mut self, now_ms: u64, input: Input<'_>) -> Vec<Output> {
-        let mut out = self.protocol.handle(now_ms, input, &mut self.host);
-        let mut paused = out.contains(&Output::Resume);
-        while paused {
-            let more = self.protocol.handle(now_ms, Input::Resume, &mut self.host);
-            paused = more.contains(&Output::Resume);
-            out.extend(more);
-        }
-        out
+        self.input_resuming(now_ms, input, ResumeWhen::AtOnce)
+    }
+
+    /// `input`, resuming as `resume` says: with `Later` a paused protocol stays paused.
+    fn input_resuming(&mut self, now_ms: u64, input: Input<'_>, resume: ResumeWhen) -> Vec<Output> {
+        let mut links = Recorded::default();
+        drive(
+            &mut self.protocol,
+            &mut self.host,
+            &mut links,
+            now_ms,
+            input,
+            resume,
+        );
+        links.0
     }
 
     fn recv(&mut self, now_ms: u64, peer: PeerId, message: &Message) -> Vec<Output> {
@@ -119,11 +151,21 @@ impl Node {
     }
 
     fn connect(&mut self, now_ms: u64, peer: PeerId, ip: u8, inbound: bool) -> Vec<Output> {
+        self.connect_from(now_ms, peer, peer_addr(ip), inbound)
+    }
+
+    fn connect_from(
+        &mut self,
+        now_ms: u64,
+        peer: PeerId,
+        addr: SocketAddr,
+        inbound: bool,
+    ) -> Vec<Output> {
         self.input(
             now_ms,
             Input::Connected {
                 peer,
-                addr: peer_addr(ip),
+                addr,
                 inbound,
             },
         )
@@ -132,7 +174,19 @@ impl Node {
     /// An inbound peer from 127.0.0.`ip` through Version and Verack; returns what the node said
     /// after the Verack.
     fn handshake(&mut self, now_ms: u64, peer: PeerId, ip: u8) -> Vec<Output> {
-        let out = self.connect(now_ms, peer, ip, true);
+        self.handshake_at(now_ms, peer, peer_addr(ip), true)
+    }
+
+    /// A peer at `addr` (dialed by the node unless `inbound`) through Version and Verack;
+    /// returns what the node said after the Verack.
+    fn handshake_at(
+        &mut self,
+        now_ms: u64,
+        peer: PeerId,
+        addr: SocketAddr,
+        inbound: bool,
+    ) -> Vec<Output> {
+        let out = self.connect_from(now_ms, peer, addr, inbound);
         assert!(!disconnects(&out, peer), "{out:?}");
         let out = self.recv(now_ms, peer, &version(peer + 1_000));
         assert!(sent(&out, peer).contains(&&Message::Verack), "{out:?}");
@@ -166,8 +220,15 @@ fn version_on(network_id: Hash256, nonce: u64) -> Message {
 }
 
 fn disconnects(out: &[Output], peer: PeerId) -> bool {
-    out.iter()
-        .any(|o| matches!(o, Output::Disconnect { peer: p, .. } if *p == peer))
+    disconnect_reason(out, peer).is_some()
+}
+
+/// The stable code of the reason `peer` was dropped for, if it was.
+fn disconnect_reason(out: &[Output], peer: PeerId) -> Option<&'static str> {
+    out.iter().find_map(|o| match o {
+        Output::Disconnect { peer: p, reason } if *p == peer => Some(reason.code()),
+        _ => None,
+    })
 }
 
 fn sent(out: &[Output], peer: PeerId) -> Vec<&Message> {

@@ -11,13 +11,13 @@ fn recv_without_resuming(
     peer: PeerId,
     message: Message,
 ) -> Vec<Output> {
-    node.protocol.handle(
+    node.input_resuming(
         now_ms,
         Input::Received {
             peer,
             message: Received::from(message),
         },
-        &mut node.host,
+        ResumeWhen::Later,
     )
 }
 

@@ -6,12 +6,13 @@
 //! call is a stored reply, answered when the runtime sees the tip move (`after_events`), when
 //! a timer task reports its timeout, or at shutdown.
 
-use super::runtime::{Command, NodeTask};
+use super::command::Command;
+use super::state::Node;
 use crate::rpc::params::{optional_u64, required_u64};
 use crate::rpc::{RpcCall, RpcError};
 use serde_json::{json, Value};
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 /// Most calls waiting at once; a further one is refused rather than held. Each holds one of
 /// the RPC server's connections, so this matches what the server lets wait anyway.
@@ -26,10 +27,15 @@ pub(super) struct HeightWaits {
     next_id: u64,
 }
 
-impl NodeTask {
-    /// Takes a `waitforblockheight height [timeout_ms]` call: answers at once if the chain is
-    /// there already, otherwise keeps it (and starts its timer, if it has a timeout).
-    pub(super) fn wait_for_height(&mut self, call: RpcCall) {
+impl HeightWaits {
+    /// Takes a `waitforblockheight height [timeout_ms]` call: answers at once if `node`'s chain
+    /// is there already, otherwise keeps it (and starts its timer, which reports on `timers`).
+    pub(super) fn wait(
+        &mut self,
+        call: RpcCall,
+        node: &mut Node,
+        timers: &mpsc::UnboundedSender<Command>,
+    ) {
         let (height, timeout) = match parse_wait(&call.params) {
             Ok(parsed) => parsed,
             Err(error) => {
@@ -37,59 +43,58 @@ impl NodeTask {
                 return;
             }
         };
-        if self.node.chain.height() >= height {
-            let _ = call.reply.send(Ok(self.tip_json()));
+        if node.chain.height() >= height {
+            let _ = call.reply.send(Ok(tip_json(node)));
             return;
         }
-        let waits = &mut self.height_waits;
-        waits.waits.retain(|(_, _, reply)| !reply.is_closed());
-        if waits.waits.len() >= MAX_HEIGHT_WAITS {
+        self.waits.retain(|(_, _, reply)| !reply.is_closed());
+        if self.waits.len() >= MAX_HEIGHT_WAITS {
             let _ = call.reply.send(Err(RpcError::misc(format!(
                 "{MAX_HEIGHT_WAITS} calls are waiting already"
             ))));
             return;
         }
-        let id = waits.next_id;
-        waits.next_id += 1;
-        waits.waits.push((id, height, call.reply));
+        let id = self.next_id;
+        self.next_id += 1;
+        self.waits.push((id, height, call.reply));
         if let Some(timeout) = timeout {
-            let commands = self.commands.clone();
+            let timers = timers.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(timeout).await;
-                let _ = commands.send(Command::HeightWaitExpired(id));
+                let _ = timers.send(Command::HeightWaitExpired(id));
             });
         }
     }
 
-    /// Answers the calls waiting for a height the chain has reached.
-    pub(super) fn answer_reached_heights(&mut self) {
-        let height = self.node.chain.height();
-        self.answer_waits(|_, wanted| wanted <= height);
+    /// Answers the calls waiting for a height `node`'s chain has reached.
+    pub(super) fn answer_reached(&mut self, node: &mut Node) {
+        let height = node.chain.height();
+        self.answer(node, |_, wanted| wanted <= height);
     }
 
     /// Answers the call whose timer ran out, if it is still waiting.
-    pub(super) fn answer_expired_wait(&mut self, expired: u64) {
-        self.answer_waits(|id, _| id == expired);
+    pub(super) fn answer_expired(&mut self, node: &mut Node, expired: u64) {
+        self.answer(node, |id, _| id == expired);
     }
 
     /// Answers every waiting call with the tip as it is (the node is stopping).
-    pub(super) fn answer_all_waits(&mut self) {
-        self.answer_waits(|_, _| true);
+    pub(super) fn answer_all(&mut self, node: &mut Node) {
+        self.answer(node, |_, _| true);
     }
 
     /// Answers the waiting calls `due` picks with the tip, once the blocks behind it are
     /// written: what an answer reports must survive the node being killed.
-    fn answer_waits(&mut self, due: impl Fn(u64, u32) -> bool) {
-        let waits = std::mem::take(&mut self.height_waits.waits);
+    fn answer(&mut self, node: &mut Node, due: impl Fn(u64, u32) -> bool) {
+        let waits = std::mem::take(&mut self.waits);
         let (answered, waiting): (Vec<_>, Vec<_>) = waits
             .into_iter()
             .partition(|(id, height, _)| due(*id, *height));
-        self.height_waits.waits = waiting;
+        self.waits = waiting;
         if answered.is_empty() {
             return;
         }
-        let answer = if self.node.flush_store() {
-            Ok(self.tip_json())
+        let answer = if node.flush_store() {
+            Ok(tip_json(node))
         } else {
             Err(RpcError::misc("cannot store blocks"))
         };
@@ -97,11 +102,11 @@ impl NodeTask {
             let _ = reply.send(answer.clone());
         }
     }
+}
 
-    fn tip_json(&self) -> Value {
-        let tip = self.node.chain.tip();
-        json!({"hash": tip.hash, "height": tip.height})
-    }
+fn tip_json(node: &Node) -> Value {
+    let tip = node.chain.tip();
+    json!({"hash": tip.hash, "height": tip.height})
 }
 
 /// Reads `waitforblockheight height [timeout_ms]`; a timeout of 0, or none, waits for good.

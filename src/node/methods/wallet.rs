@@ -1,10 +1,10 @@
 //! Wallet and transaction methods: addresses, balances, payments and raw transactions.
 
+use super::MethodFailure;
 use crate::codec;
 use crate::consensus::Coin;
 use crate::mempool::MempoolError;
-use crate::net::node::{Node, MIN_FEE_RATE};
-use crate::net::runtime::MethodFailure;
+use crate::node::state::{Node, MIN_FEE_RATE};
 use crate::params::MAX_BLOCK_BYTES;
 use crate::rpc::params::{required_address, required_amount, required_str};
 use crate::rpc::RpcError;

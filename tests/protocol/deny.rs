@@ -1,97 +1,22 @@
-//! The deny-list a devnet splits the network with: one `Protocol` driven by hand, the test
-//! playing the remote peers, asserting on the `Output`s it returns.
+//! The deny-list a devnet splits the network with: denied peers are dropped without being
+//! discouraged, never dialed, refused at their Version, and welcome again once the list is cleared.
 
-use nakachain::events::EventKind;
-use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig, Received};
-use nakachain::sim::{sim_params, SimHost};
-use nakachain::wire::{self, Message};
-use std::net::{Ipv4Addr, SocketAddr};
+use super::*;
 
-const NODE_NONCE: u64 = 0x5eed_0002;
-/// The port every remote peer says it listens on.
-const REMOTE_LISTEN_PORT: u16 = 9_333;
-
-struct Node {
-    protocol: Protocol,
-    host: SimHost,
-}
-
-impl Node {
-    fn new(connect: Vec<SocketAddr>) -> Node {
-        let config = ProtocolConfig {
-            nonce: NODE_NONCE,
-            user_agent: "test-node".to_string(),
-            listen_port: 18_444,
-            max_inbound: 16,
-            max_outbound: 4,
-            connect,
-        };
-        Node {
-            protocol: Protocol::new(config, sim_params().network_id(), 0),
-            host: SimHost::new(sim_params()),
-        }
-    }
-
-    fn input(&mut self, now_ms: u64, input: Input<'_>) -> Vec<Output> {
-        self.protocol.handle(now_ms, input, &mut self.host)
-    }
-
-    fn deny(&mut self, now_ms: u64, denied: &[SocketAddr]) -> Vec<Output> {
-        self.input(now_ms, Input::SetDenied(denied))
-    }
-
-    fn recv(&mut self, now_ms: u64, peer: PeerId, message: &Message) -> Vec<Output> {
-        let message = Received::from(message.clone());
-        self.input(now_ms, Input::Received { peer, message })
-    }
-
-    /// A peer at `addr` through Version and Verack.
-    fn handshake(&mut self, now_ms: u64, peer: PeerId, addr: SocketAddr, inbound: bool) {
-        let out = self.input(
-            now_ms,
-            Input::Connected {
-                peer,
-                addr,
-                inbound,
-            },
-        );
-        assert!(!disconnects(&out, peer), "{out:?}");
-        let out = self.recv(now_ms, peer, &version(peer + 1_000));
-        assert!(sent_verack(&out, peer), "{out:?}");
-        let out = self.recv(now_ms, peer, &Message::Verack);
-        assert!(!disconnects(&out, peer), "{out:?}");
-    }
-}
-
-/// Where a remote peer at 127.0.0.`ip` accepts connections.
+/// Where a remote peer at 127.0.0.`ip` accepts connections (the port its Version names).
 fn listen_addr(ip: u8) -> SocketAddr {
-    SocketAddr::from((Ipv4Addr::new(127, 0, 0, ip), REMOTE_LISTEN_PORT))
+    SocketAddr::from((Ipv4Addr::new(127, 0, 0, ip), 9_333))
 }
 
 /// The ephemeral address an inbound connection from 127.0.0.`ip` comes from.
 fn inbound_addr(ip: u8) -> SocketAddr {
-    SocketAddr::from((Ipv4Addr::new(127, 0, 0, ip), 40_000))
+    peer_addr(ip)
 }
 
-fn version(nonce: u64) -> Message {
-    Message::Version {
-        protocol: wire::PROTOCOL_VERSION,
-        network_id: sim_params().network_id(),
-        best_height: 0,
-        nonce,
-        user_agent: "remote".to_string(),
-        listen_port: REMOTE_LISTEN_PORT,
+impl Node {
+    fn deny(&mut self, now_ms: u64, denied: &[SocketAddr]) -> Vec<Output> {
+        self.input(now_ms, Input::SetDenied(denied))
     }
-}
-
-fn disconnects(out: &[Output], peer: PeerId) -> bool {
-    out.iter()
-        .any(|o| matches!(o, Output::Disconnect { peer: p, .. } if *p == peer))
-}
-
-fn sent_verack(out: &[Output], peer: PeerId) -> bool {
-    out.iter()
-        .any(|o| matches!(o, Output::Send { peer: p, message: Message::Verack } if *p == peer))
 }
 
 fn dials(out: &[Output]) -> Vec<SocketAddr> {
@@ -114,9 +39,9 @@ fn events(out: &[Output]) -> Vec<&EventKind> {
 
 #[test]
 fn denying_drops_a_connected_peer_without_discouraging_it() {
-    let mut node = Node::new(Vec::new());
-    node.handshake(0, 1, inbound_addr(2), true);
-    node.handshake(0, 2, inbound_addr(3), true);
+    let mut node = Node::configured(4, Vec::new());
+    node.handshake_at(0, 1, inbound_addr(2), true);
+    node.handshake_at(0, 2, inbound_addr(3), true);
     assert_eq!(node.protocol.peers()[0].listen_addr, Some(listen_addr(2)));
 
     let out = node.deny(10, &[listen_addr(2), listen_addr(2)]);
@@ -144,16 +69,16 @@ fn denying_drops_a_connected_peer_without_discouraging_it() {
     assert!(node.protocol.denied().is_empty());
     assert!(events(&out).contains(&&EventKind::PeersDenied { denied: vec![] }));
     // Not discouraged: the same address is welcome again the moment the list is cleared.
-    node.handshake(30, 3, inbound_addr(2), true);
+    node.handshake_at(30, 3, inbound_addr(2), true);
     assert_eq!(node.protocol.peers().len(), 2);
 }
 
 #[test]
 fn denying_a_dialed_address_drops_the_outbound_peer() {
-    let mut node = Node::new(vec![listen_addr(4)]);
+    let mut node = Node::configured(4, vec![listen_addr(4)]);
     let out = node.input(0, Input::Tick);
     assert_eq!(dials(&out), vec![listen_addr(4)]);
-    node.handshake(0, 1, listen_addr(4), false);
+    node.handshake_at(0, 1, listen_addr(4), false);
     let out = node.deny(10, &[listen_addr(4)]);
     assert!(disconnects(&out, 1), "{out:?}");
     assert!(node.protocol.peers().is_empty());
@@ -164,11 +89,11 @@ fn denied_addresses_are_not_dialed() {
     let configured = listen_addr(5);
     let added = listen_addr(6);
     let learned = listen_addr(7);
-    let mut node = Node::new(vec![configured]);
+    let mut node = Node::configured(4, vec![configured]);
     node.deny(0, &[configured, added, learned]);
     node.input(0, Input::AddPeer(added));
     // A peer gossips the learned address; it is kept but not dialed while denied.
-    node.handshake(0, 1, inbound_addr(8), true);
+    node.handshake_at(0, 1, inbound_addr(8), true);
     node.recv(0, 1, &Message::Addr(vec![learned.into()]));
     for now_ms in [0, 1_000, 120_000] {
         let out = node.input(now_ms, Input::Tick);
@@ -193,7 +118,7 @@ fn denied_addresses_are_not_dialed() {
 
 #[test]
 fn an_inbound_peer_naming_a_denied_listen_address_is_dropped_at_its_version() {
-    let mut node = Node::new(Vec::new());
+    let mut node = Node::configured(4, Vec::new());
     node.deny(0, &[listen_addr(9)]);
     let out = node.input(
         0,
@@ -209,7 +134,10 @@ fn an_inbound_peer_naming_a_denied_listen_address_is_dropped_at_its_version() {
     );
     let out = node.recv(0, 1, &version(77));
     assert!(disconnects(&out, 1), "{out:?}");
-    assert!(!sent_verack(&out, 1), "no handshake with a denied peer");
+    assert!(
+        !sent(&out, 1).contains(&&Message::Verack),
+        "no handshake with a denied peer"
+    );
     assert!(
         !events(&out)
             .iter()
@@ -222,9 +150,9 @@ fn an_inbound_peer_naming_a_denied_listen_address_is_dropped_at_its_version() {
 #[test]
 fn clearing_the_list_redials_configured_peers_in_the_same_call() {
     let peer = listen_addr(10);
-    let mut node = Node::new(vec![peer]);
+    let mut node = Node::configured(4, vec![peer]);
     assert_eq!(dials(&node.input(0, Input::Tick)), vec![peer]);
-    node.handshake(0, 1, peer, false);
+    node.handshake_at(0, 1, peer, false);
     node.deny(0, &[peer]);
     assert!(node.protocol.peers().is_empty());
     let later = 60_000;
@@ -244,7 +172,7 @@ fn clearing_the_list_redials_configured_peers_in_the_same_call() {
 
 #[test]
 fn a_peer_that_does_not_listen_has_no_listen_address() {
-    let mut node = Node::new(Vec::new());
+    let mut node = Node::configured(4, Vec::new());
     node.input(
         0,
         Input::Connected {
@@ -258,6 +186,6 @@ fn a_peer_that_does_not_listen_has_no_listen_address() {
         *listen_port = 0;
     }
     let out = node.recv(0, 1, &message);
-    assert!(sent_verack(&out, 1), "{out:?}");
+    assert!(sent(&out, 1).contains(&&Message::Verack), "{out:?}");
     assert_eq!(node.protocol.peers()[0].listen_addr, None);
 }

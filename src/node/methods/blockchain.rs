@@ -1,10 +1,9 @@
 //! Chain and mempool queries, and the two manual fork controls (invalidate, reconsider).
 
+use super::MethodFailure;
 use crate::chain::{BlockEntry, BlockStatus, ChainError};
 use crate::consensus::pow::difficulty;
-use crate::net::node::ManualError;
-use crate::net::node::Node;
-use crate::net::runtime::MethodFailure;
+use crate::node::state::{ManualError, Node};
 use crate::rpc::params::{optional_u64, required_hash, required_u64};
 use crate::rpc::RpcError;
 use crate::types::{Block, Hash256, Transaction, HEADER_BYTES};
@@ -237,7 +236,7 @@ pub(super) fn get_block_tree(node: &Node, params: &[Value]) -> Result<Value, Rpc
 
 pub(super) fn get_mempool_info(node: &Node) -> Value {
     let pool = &node.mempool;
-    let min_fee = crate::types::Amount(crate::net::node::MIN_FEE_RATE * 1000);
+    let min_fee = crate::types::Amount(crate::node::state::MIN_FEE_RATE * 1000);
     json!({
         "loaded": true,
         "size": pool.len(),

@@ -6,11 +6,13 @@
 //! `flush_store` before it answers an RPC call (see `runtime`).
 //!
 //! Owns the ordering between the core modules and the store. Must not block on the network or
-//! spawn threads (the runtime does); reads the wall clock only through `unix_now` and
-//! `unix_now_ms`.
+//! spawn threads (the runtime does); reads the wall clock only through `crate::clock`.
 
 use crate::chain::{BlockError, BlockOutcome, BlockStatus, Chain, TipChanged};
-use crate::events::{DroppedTx, EventKind, EventLog, DEFAULT_EVENT_CAPACITY};
+use crate::clock::{unix_now_ms, unix_now_secs};
+use crate::events::{
+    explain_invalid_blocks, explain_tip_change, EventKind, EventLog, DEFAULT_EVENT_CAPACITY,
+};
 use crate::mempool::{Mempool, MempoolError};
 use crate::miner::{assemble_block, BlockSpec};
 use crate::params::{Params, MAX_BLOCK_BYTES};
@@ -20,7 +22,6 @@ use crate::types::{Address, Amount, Block, Hash256, HashedBlock, Transaction, Tx
 use crate::wallet::{Wallet, WalletError};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Mempool byte bound.
 pub const MEMPOOL_MAX_BYTES: usize = 64 * 1024 * 1024;
@@ -28,22 +29,6 @@ pub const MEMPOOL_MAX_BYTES: usize = 64 * 1024 * 1024;
 pub const MIN_FEE_RATE: u64 = 1;
 /// Bytes of a block kept free for the coinbase when filling a template.
 const COINBASE_RESERVE_BYTES: usize = 1_000;
-
-/// Seconds since the Unix epoch by the wall clock; the shell's only clock.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
-}
-
-/// Milliseconds since the Unix epoch by the wall clock, for event timestamps.
-pub fn unix_now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
-}
 
 /// What stops a node from starting or keeps it from going on.
 #[derive(Debug, thiserror::Error)]
@@ -189,8 +174,8 @@ impl Node {
         origin: BlockOrigin,
     ) -> Result<BlockOutcome, BlockError> {
         let hash = block.hash();
-        let now = unix_now_ms();
-        let outcome = self.chain.process_hashed_block(block, now / 1000)?;
+        let now_ms = unix_now_ms();
+        let outcome = self.chain.process_hashed_block(block, now_ms / 1000)?;
         let accepted: Vec<_> = outcome
             .accepted
             .iter()
@@ -209,24 +194,20 @@ impl Node {
         }
         for (invalid, error) in &outcome.invalid {
             tracing::warn!(block = %invalid, reason = error.code(), "block failed to connect");
-            self.events.push(
-                now,
-                EventKind::BlockInvalid {
-                    hash: *invalid,
-                    reason: error.to_string(),
-                },
-            );
+        }
+        for event in explain_invalid_blocks(&outcome.invalid) {
+            self.events.push(now_ms, event);
         }
         if origin == BlockOrigin::Mined && outcome.accepted.contains(&hash) {
             if let Some(entry) = self.chain.entry(&hash) {
                 tracing::info!(block = %hash, height = entry.height, "mined a block");
                 let height = entry.height;
                 self.events
-                    .push(now, EventKind::BlockMined { hash, height });
+                    .push(now_ms, EventKind::BlockMined { hash, height });
             }
         }
         if let Some(change) = &outcome.tip_changed {
-            self.follow_tip(change, now);
+            self.follow_tip(change, now_ms);
         }
         Ok(outcome)
     }
@@ -273,54 +254,11 @@ impl Node {
         self.store_failure.take()
     }
 
-    /// Transactions to announce since the last call: admitted from RPC, or returned to the
-    /// mempool by a reorg.
-    pub fn take_txs_to_announce(&mut self) -> Vec<Txid> {
-        std::mem::take(&mut self.txs_to_announce)
-    }
-
     /// Lets the mempool and the event log follow a move of the active chain; events are stamped
-    /// `now` (Unix milliseconds).
-    pub fn follow_tip(&mut self, change: &TipChanged, now: u64) {
+    /// `now_ms` (Unix milliseconds).
+    fn follow_tip(&mut self, change: &TipChanged, now_ms: u64) {
         let update = self.mempool.follow_chain(change, &self.chain);
         self.txs_to_announce.extend(update.returned.iter().copied());
-        let dropped: Vec<DroppedTx> = update
-            .dropped
-            .iter()
-            .map(|(txid, error)| DroppedTx {
-                txid: *txid,
-                reason: error.to_string(),
-            })
-            .collect();
-        let fork_height = self.chain.entry(&change.fork_point).map_or(0, |e| e.height);
-        for (offset, block) in change.disconnected.iter().enumerate() {
-            let height = fork_height + (change.disconnected.len() - offset) as u32;
-            self.events.push(
-                now,
-                EventKind::BlockDisconnected {
-                    hash: block.hash(),
-                    height,
-                },
-            );
-        }
-        for (offset, block) in change.connected.iter().enumerate() {
-            let height = fork_height + 1 + offset as u32;
-            // The connected blocks are the active chain's now: the entry at their height has
-            // the hash, once its header is seen to be this block's.
-            let hash = self
-                .chain
-                .active_entry_at(height)
-                .filter(|entry| entry.header == block.header)
-                .map_or_else(|| block.hash(), |entry| entry.hash);
-            self.events.push(
-                now,
-                EventKind::BlockConnected {
-                    hash,
-                    height,
-                    txs: block.transactions.len(),
-                },
-            );
-        }
         if change.is_reorg() {
             tracing::warn!(
                 depth = change.disconnected.len(),
@@ -328,27 +266,12 @@ impl Node {
                 old_tip = %change.old_tip,
                 new_tip = %change.new_tip,
                 returned = update.returned.len(),
-                dropped = dropped.len(),
+                dropped = update.dropped.len(),
                 "reorg"
             );
-            self.events.push(
-                now,
-                EventKind::Reorg {
-                    old_tip: change.old_tip,
-                    new_tip: change.new_tip,
-                    fork_point: change.fork_point,
-                    fork_height,
-                    depth: change.disconnected.len(),
-                    blocks_out: change.disconnected.iter().map(|b| b.hash()).collect(),
-                    blocks_in: change.connected.iter().map(|b| b.hash()).collect(),
-                    txs_returned: update.returned.clone(),
-                    txs_dropped: dropped,
-                },
-            );
-        } else {
-            for DroppedTx { txid, reason } in dropped {
-                self.events.push(now, EventKind::TxDropped { txid, reason });
-            }
+        }
+        for event in explain_tip_change(&self.chain, change, &update) {
+            self.events.push(now_ms, event);
         }
     }
 
@@ -368,7 +291,7 @@ impl Node {
             bits: next.bits,
             time: next
                 .min_time
-                .max(u32::try_from(unix_now()).unwrap_or(u32::MAX)),
+                .max(u32::try_from(unix_now_secs()).unwrap_or(u32::MAX)),
             payout,
             coinbase_value: subsidy.checked_add(fees).unwrap_or(subsidy),
             extra_nonce,
@@ -452,6 +375,20 @@ impl Host for Node {
 
     fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
         self.admit(tx)
+    }
+
+    fn record(&mut self, event: EventKind) {
+        self.events.push(unix_now_ms(), event);
+    }
+
+    fn take_txs_to_announce(&mut self) -> Vec<Txid> {
+        std::mem::take(&mut self.txs_to_announce)
+    }
+
+    /// Blocks from peers are fsynced when the node tells a peer of them, and at least once a
+    /// second (the runtime's tick): one fsync per block would cap a sync at the disk's rate.
+    fn make_durable(&mut self) -> bool {
+        self.sync_store()
     }
 }
 

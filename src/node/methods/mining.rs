@@ -1,11 +1,11 @@
 //! Mining methods: mining status, switching the workers on and off, `generate` arguments, and
 //! blocks submitted from outside.
 
+use super::{MethodFailure, NodeControl};
 use crate::chain::BlockError;
 use crate::codec;
 use crate::consensus::pow::difficulty;
-use crate::net::node::{BlockOrigin, Node};
-use crate::net::runtime::{MethodFailure, NodeTask};
+use crate::node::state::{BlockOrigin, Node};
 use crate::params::MAX_BLOCK_BYTES;
 use crate::rpc::params::{optional_u64, required_address, required_str, required_u64};
 use crate::rpc::RpcError;
@@ -15,25 +15,20 @@ use serde_json::{json, Value};
 /// The most blocks one `generate` call may ask for.
 const MAX_GENERATE: u64 = 100_000;
 
-pub(super) fn get_mining_info(task: &NodeTask) -> Value {
-    let node = &task.node;
+pub(super) fn get_mining_info(control: &dyn NodeControl) -> Value {
+    let node = control.node();
+    let mining = control.mining();
     json!({
         "blocks": node.chain.height(),
         "difficulty": difficulty(node.chain.next_block().bits),
-        "hashespersec": task.hashes_per_sec.round() as u64,
+        "hashespersec": mining.hashes_per_sec.unwrap_or(0.0).round() as u64,
         "pooledtx": node.mempool.len(),
         "chain": node.params().network.name(),
-        "generate": task.miner.is_some(),
-        "threads": task.miner_threads(),
-        "kernel": task
-            .miner
-            .as_ref()
-            .map_or_else(crate::miner::Kernel::detect, |pool| pool.kernel())
-            .name(),
-        "restart_ms": task
-            .miner
-            .as_ref()
-            .and_then(|pool| pool.last_restart())
+        "generate": mining.threads.is_some(),
+        "threads": mining.threads.unwrap_or(0),
+        "kernel": mining.kernel.name(),
+        "restart_ms": mining
+            .last_restart
             .map(|latency| latency.as_secs_f64() * 1e3),
     })
 }
@@ -42,7 +37,10 @@ fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-pub(super) fn set_generate(task: &mut NodeTask, params: &[Value]) -> Result<Value, MethodFailure> {
+pub(super) fn set_generate(
+    control: &mut dyn NodeControl,
+    params: &[Value],
+) -> Result<Value, MethodFailure> {
     let on = match params.first() {
         Some(Value::Bool(on)) => *on,
         _ => {
@@ -57,14 +55,14 @@ pub(super) fn set_generate(task: &mut NodeTask, params: &[Value]) -> Result<Valu
         if threads == 0 || threads > 1024 {
             return Err(RpcError::invalid_parameter("genproclimit must be 1 to 1024").into());
         }
-        task.start_mining(threads)?;
+        control.start_mining(threads)?;
     } else {
-        task.stop_mining();
+        control.stop_mining();
     }
     Ok(Value::Null)
 }
 
-pub(super) fn parse_generate(
+pub(in crate::node) fn parse_generate(
     method: &str,
     params: &[Value],
 ) -> Result<(u64, Option<Address>), RpcError> {

@@ -6,7 +6,7 @@
 //! whole frames (or the framing error), the writer sends what the node task queues. A peer whose
 //! queue is full is too slow to keep and is dropped by the caller.
 
-use super::runtime::Command;
+use super::command::{Command, FromPeer, PeerNotice};
 use crate::protocol::{PeerId, Received};
 use crate::types::{BlockHeader, Hash256};
 use crate::wire::{BlockFrames, InvItem, Message, PeerAddress, WireError};
@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -25,28 +26,20 @@ use tokio::time::Instant;
 /// Messages queued for one peer before it counts as too slow: four times the most blocks a
 /// node of ours asks of one peer at once, so a peer that asked for all of them is not dropped
 /// for the pings and announcements queued among them.
-pub const PEER_SEND_QUEUE: usize = 16_384;
+pub(super) const PEER_SEND_QUEUE: usize = 16_384;
 /// Bytes of its own that what is queued for one peer may hold before the peer counts as too
 /// slow: about one mempool's worth, so no peer's requests make us hold more than that in copies.
 /// Blocks are shared with the chain and count nothing; a peer asking for headers over and over
 /// without reading is stopped here long before 16,384 headers messages (2.6 GB).
-pub const PEER_SEND_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+pub(super) const PEER_SEND_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 /// How long an outbound dial may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a closed connection's writer may take to send what is queued before it is cut.
+const WRITER_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Queued frames written together up to about this many bytes.
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
 /// Bytes read from a socket at a time.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
-
-/// What a connection's tasks tell the node task.
-#[derive(Debug)]
-pub enum PeerNotice {
-    /// The frames decoded from one read, in order, each block or headers hashed on the
-    /// connection's reader task; a frame error that ends the connection comes last. One notice
-    /// per read, not per frame: a sync's small blocks arrive by the hundred.
-    Frames(Vec<Result<Received, WireError>>),
-    Closed,
-}
 
 /// A message, when it was queued (the writer holds it for the link's latency) and what it
 /// counts against `PEER_SEND_QUEUE_BYTES` until it is encoded.
@@ -66,23 +59,35 @@ struct Connection {
     writer: JoinHandle<()>,
 }
 
-/// Every open connection.
+/// Every open connection, and the writers of closed ones still sending what was queued.
 pub(super) struct Connections {
     open: HashMap<PeerId, Connection>,
+    /// Writers of closed connections draining their queues (each bounded by
+    /// `WRITER_DRAIN_TIMEOUT`), awaited at shutdown.
+    closing: Vec<JoinHandle<()>>,
     next_id: PeerId,
     magic: [u8; 4],
     commands: mpsc::UnboundedSender<Command>,
+    notices: mpsc::Sender<FromPeer>,
     /// Large blocks' frames as they arrived, to relay them without encoding them again.
     block_frames: BlockFrames,
 }
 
 impl Connections {
-    pub(super) fn new(magic: [u8; 4], commands: mpsc::UnboundedSender<Command>) -> Connections {
+    /// Connections whose dials and accepts are reported on `commands`, and whose readers and
+    /// writers report on `notices`.
+    pub(super) fn new(
+        magic: [u8; 4],
+        commands: mpsc::UnboundedSender<Command>,
+        notices: mpsc::Sender<FromPeer>,
+    ) -> Connections {
         Connections {
             open: HashMap::new(),
+            closing: Vec::new(),
             next_id: 1,
             magic,
             commands,
+            notices,
             block_frames: BlockFrames::default(),
         }
     }
@@ -127,103 +132,29 @@ impl Connections {
         let id = self.next_id;
         self.next_id += 1;
         let _ = stream.set_nodelay(true);
-        let (mut read_half, mut write_half) = stream.into_split();
-        let (outbox, mut queued) = mpsc::channel::<Queued>(PEER_SEND_QUEUE);
-        let (latency_tx, mut latency) = watch::channel(latency_ms);
-        let magic = self.magic;
-        let commands = self.commands.clone();
-        let block_frames = self.block_frames.clone();
-        let reader = tokio::spawn(async move {
-            let mut decoder = block_frames.decoder(magic);
-            let mut buffer = vec![0u8; READ_CHUNK_BYTES];
-            loop {
-                let read = match read_half.read(&mut buffer).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(read) => read,
-                };
-                let mut frames = decoder.feed(&buffer[..read]);
-                let mut batch = Vec::new();
-                let mut fatal = false;
-                while let Some(frame) = frames.next() {
-                    if let Ok(message) = &frame {
-                        block_frames.keep(message, frames.take_kept_frame());
-                    }
-                    fatal = frame.as_ref().is_err_and(WireError::disconnects);
-                    batch.push(frame.map(Received::from));
-                    if fatal {
-                        break;
-                    }
-                }
-                if !batch.is_empty() {
-                    let notice = Command::Peer {
-                        peer: id,
-                        notice: PeerNotice::Frames(batch),
-                    };
-                    if commands.send(notice).is_err() {
-                        return;
-                    }
-                }
-                if fatal {
-                    return;
-                }
-            }
-            let _ = commands.send(Command::Peer {
-                peer: id,
-                notice: PeerNotice::Closed,
-            });
-        });
-        let commands = self.commands.clone();
-        let block_frames = self.block_frames.clone();
+        let (read_half, write_half) = stream.into_split();
+        let (outbox, queued) = mpsc::channel::<Queued>(PEER_SEND_QUEUE);
+        let (latency_tx, latency) = watch::channel(latency_ms);
         let queued_bytes = Arc::new(AtomicUsize::new(0));
-        let written_bytes = Arc::clone(&queued_bytes);
-        let writer = tokio::spawn(async move {
-            let mut batch = Vec::new();
-            // A message taken off the queue that was not due yet: it goes first next time.
-            let mut held: Option<Queued> = None;
-            loop {
-                let first = match held.take() {
-                    Some(queued) => queued,
-                    None => match queued.recv().await {
-                        Some(queued) => queued,
-                        None => break,
-                    },
-                };
-                hold(first.at, &mut latency).await;
-                // Everything already queued and due goes out in one write: a burst of blocks
-                // answering one getdata should not cost a system call each.
-                batch.clear();
-                let mut next = Some(first);
-                while let Some(Queued {
-                    held_bytes,
-                    message,
-                    ..
-                }) = next
-                {
-                    if let Err(error) = block_frames.encode_into(magic, &message, &mut batch) {
-                        tracing::error!(%error, command = message.command(), "refusing to send an oversized message");
-                    }
-                    written_bytes.fetch_sub(held_bytes, Ordering::Relaxed);
-                    next = None;
-                    if batch.len() < WRITE_BATCH_BYTES {
-                        if let Ok(queued) = queued.try_recv() {
-                            if is_due(queued.at, *latency.borrow()) {
-                                next = Some(queued);
-                            } else {
-                                held = Some(queued);
-                            }
-                        }
-                    }
-                }
-                if write_half.write_all(&batch).await.is_err() {
-                    let _ = commands.send(Command::Peer {
-                        peer: id,
-                        notice: PeerNotice::Closed,
-                    });
-                    return;
-                }
-            }
-            let _ = write_half.shutdown().await;
-        });
+        let reader = tokio::spawn(read_frames(
+            id,
+            read_half,
+            self.magic,
+            self.block_frames.clone(),
+            self.notices.clone(),
+        ));
+        let writer = tokio::spawn(write_frames(
+            id,
+            write_half,
+            Outbox {
+                queued,
+                latency,
+                queued_bytes: Arc::clone(&queued_bytes),
+            },
+            self.magic,
+            self.block_frames.clone(),
+            self.notices.clone(),
+        ));
         self.open.insert(
             id,
             Connection {
@@ -282,28 +213,139 @@ impl Connections {
 
     /// Closes a connection: queued messages are still written, then the socket shuts down.
     pub(super) fn close(&mut self, peer: PeerId) {
-        if let Some(connection) = self.open.remove(&peer) {
-            connection.reader.abort();
-            drop(connection.outbox);
-            // The writer ends once its queue is empty; a stuck peer cannot hold it forever.
-            let mut writer = connection.writer;
-            tokio::spawn(async move {
-                if tokio::time::timeout(Duration::from_secs(5), &mut writer)
-                    .await
-                    .is_err()
-                {
-                    writer.abort();
-                }
-            });
-        }
+        let Some(connection) = self.open.remove(&peer) else {
+            return;
+        };
+        connection.reader.abort();
+        drop(connection.outbox);
+        // The writer ends once its queue is empty; a stuck peer cannot hold it for long.
+        let mut writer = connection.writer;
+        self.closing.retain(|drain| !drain.is_finished());
+        self.closing.push(tokio::spawn(async move {
+            if tokio::time::timeout(WRITER_DRAIN_TIMEOUT, &mut writer)
+                .await
+                .is_err()
+            {
+                writer.abort();
+            }
+        }));
     }
 
-    pub(super) fn close_all(&mut self) {
+    /// Closes every connection and waits until each writer has sent what was queued (or ran
+    /// out of `WRITER_DRAIN_TIMEOUT`), so a peer hears the last messages before the node exits.
+    pub(super) async fn close_all(&mut self) {
         let ids: Vec<PeerId> = self.open.keys().copied().collect();
         for peer in ids {
             self.close(peer);
         }
+        for drain in self.closing.drain(..) {
+            let _ = drain.await;
+        }
     }
+}
+
+/// A connection's reader: decodes frames as they arrive and hands the node task the frames of
+/// each read in one notice (each block or headers hashed here, off the node task), until the
+/// socket closes or a frame ends the connection. Waits when the node task is behind.
+async fn read_frames(
+    id: PeerId,
+    mut socket: OwnedReadHalf,
+    magic: [u8; 4],
+    block_frames: BlockFrames,
+    notices: mpsc::Sender<FromPeer>,
+) {
+    let mut decoder = block_frames.decoder(magic);
+    let mut buffer = vec![0u8; READ_CHUNK_BYTES];
+    loop {
+        let read = match socket.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        let mut frames = decoder.feed(&buffer[..read]);
+        let mut batch = Vec::new();
+        let mut fatal = false;
+        while let Some(frame) = frames.next() {
+            if let Ok(message) = &frame {
+                block_frames.keep(message, frames.take_kept_frame());
+            }
+            fatal = frame.as_ref().is_err_and(WireError::disconnects);
+            batch.push(frame.map(Received::from));
+            if fatal {
+                break;
+            }
+        }
+        if !batch.is_empty() && notices.send((id, PeerNotice::Frames(batch))).await.is_err() {
+            return;
+        }
+        if fatal {
+            return;
+        }
+    }
+    let _ = notices.send((id, PeerNotice::Closed)).await;
+}
+
+/// A connection's queue as its writer sees it.
+struct Outbox {
+    queued: mpsc::Receiver<Queued>,
+    latency: watch::Receiver<u64>,
+    /// Shared with `Connection::queued_bytes`: the writer takes off what it encoded.
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+/// A connection's writer: sends what the node task queues, each frame once the link's latency
+/// has passed since it was queued, coalescing what is due into one write; shuts the socket down
+/// once the queue is closed and empty. A failed write is reported as the connection closing.
+async fn write_frames(
+    id: PeerId,
+    mut socket: OwnedWriteHalf,
+    mut outbox: Outbox,
+    magic: [u8; 4],
+    block_frames: BlockFrames,
+    notices: mpsc::Sender<FromPeer>,
+) {
+    let mut batch = Vec::new();
+    // A message taken off the queue that was not due yet: it goes first next time.
+    let mut held: Option<Queued> = None;
+    loop {
+        let first = match held.take() {
+            Some(queued) => queued,
+            None => match outbox.queued.recv().await {
+                Some(queued) => queued,
+                None => break,
+            },
+        };
+        hold(first.at, &mut outbox.latency).await;
+        // Everything already queued and due goes out in one write: a burst of blocks answering
+        // one getdata should not cost a system call each.
+        batch.clear();
+        let mut next = Some(first);
+        while let Some(Queued {
+            held_bytes,
+            message,
+            ..
+        }) = next
+        {
+            if let Err(error) = block_frames.encode_into(magic, &message, &mut batch) {
+                tracing::error!(%error, command = message.command(), "refusing to send an oversized message");
+            }
+            outbox.queued_bytes.fetch_sub(held_bytes, Ordering::Relaxed);
+            next = None;
+            if batch.len() < WRITE_BATCH_BYTES {
+                if let Ok(queued) = outbox.queued.try_recv() {
+                    if is_due(queued.at, *outbox.latency.borrow()) {
+                        next = Some(queued);
+                    } else {
+                        held = Some(queued);
+                    }
+                }
+            }
+        }
+        if socket.write_all(&batch).await.is_err() {
+            let _ = notices.send((id, PeerNotice::Closed)).await;
+            return;
+        }
+    }
+    let _ = socket.shutdown().await;
 }
 
 /// Roughly what a queued message holds in memory of its own.
@@ -362,24 +404,20 @@ mod tests {
 
     /// A connection adopted on one end of a loopback socket, and the other end.
     async fn linked(latency_ms: u64) -> (Connections, PeerId, TcpStream) {
-        let (connections, peer, remote, _) = linked_with_commands(latency_ms).await;
+        let (connections, peer, remote, _) = linked_with_notices(latency_ms).await;
         (connections, peer, remote)
     }
 
     /// `linked`, with what the connection's tasks tell the node task.
-    async fn linked_with_commands(
+    async fn linked_with_notices(
         latency_ms: u64,
-    ) -> (
-        Connections,
-        PeerId,
-        TcpStream,
-        mpsc::UnboundedReceiver<Command>,
-    ) {
+    ) -> (Connections, PeerId, TcpStream, mpsc::Receiver<FromPeer>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (dialed, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
-        let (commands, notices) = mpsc::unbounded_channel();
-        let mut connections = Connections::new(MAGIC, commands);
+        let (commands, _) = mpsc::unbounded_channel();
+        let (notices_tx, notices) = mpsc::channel(16);
+        let mut connections = Connections::new(MAGIC, commands, notices_tx);
         let peer = connections.adopt(dialed.expect("dial"), latency_ms);
         (connections, peer, accepted.expect("accept").0, notices)
     }
@@ -469,7 +507,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_frames_of_a_read_arrive_together_and_end_at_one_that_ends_the_connection() {
-        let (_connections, _peer, mut remote, mut notices) = linked_with_commands(0).await;
+        let (_connections, _peer, mut remote, mut notices) = linked_with_notices(0).await;
         let mut bytes = Vec::new();
         for message in [Message::Ping(1), Message::Verack] {
             bytes.extend(crate::wire::encode_frame(MAGIC, &message).expect("frame"));
@@ -488,11 +526,7 @@ mod tests {
                 .await
                 .expect("notices within the patience bound")
                 .expect("the channel stays open");
-            let Command::Peer {
-                notice: PeerNotice::Frames(frames),
-                ..
-            } = notice
-            else {
+            let (_, PeerNotice::Frames(frames)) = notice else {
                 panic!("frames first, got another notice");
             };
             seen.extend(frames.into_iter().map(|frame| match frame {

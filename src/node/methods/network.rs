@@ -1,7 +1,7 @@
 //! Peer methods: who we are connected to, and the hand controls (`addnode`, `disconnectnode`,
 //! `setnetworkactive`, and the devnet's `setdeniedpeers` and `setlinklatency`).
 
-use crate::net::runtime::NodeTask;
+use super::NodeControl;
 use crate::protocol::Input;
 use crate::rpc::params::{optional_str, required_str};
 use crate::rpc::RpcError;
@@ -11,9 +11,8 @@ use std::net::SocketAddr;
 /// The most `setlinklatency` adds: beyond a minute a link is better cut with `setdeniedpeers`.
 const MAX_LINK_LATENCY_MS: u64 = 60_000;
 
-pub(super) fn get_peer_info(task: &NodeTask) -> Value {
-    let peers: Vec<Value> = task
-        .protocol
+pub(super) fn get_peer_info(control: &dyn NodeControl) -> Value {
+    let peers: Vec<Value> = control
         .peers()
         .into_iter()
         .map(|peer| {
@@ -26,29 +25,29 @@ pub(super) fn get_peer_info(task: &NodeTask) -> Value {
                 "startingheight": peer.best_height,
                 "pingtime": peer.ping_ms.map(|ms| ms as f64 / 1e3),
                 "listen_addr": peer.listen_addr.map(|addr| addr.to_string()),
-                "latency_ms": task.connections.latency(peer.id).unwrap_or(0),
+                "latency_ms": control.peer_latency_ms(peer.id).unwrap_or(0),
             })
         })
         .collect();
     Value::Array(peers)
 }
 
-pub(super) fn get_connection_count(task: &NodeTask) -> Value {
-    json!(task.protocol.peers().len())
+pub(super) fn get_connection_count(control: &dyn NodeControl) -> Value {
+    json!(control.peers().len())
 }
 
-pub(super) fn get_network_info(task: &NodeTask) -> Value {
-    let peers = task.protocol.peers();
+pub(super) fn get_network_info(control: &dyn NodeControl) -> Value {
+    let peers = control.peers();
     let inbound = peers.iter().filter(|peer| peer.inbound).count();
     json!({
         "version": env!("CARGO_PKG_VERSION"),
         "subversion": format!("nakachain:{}", env!("CARGO_PKG_VERSION")),
-        "networkactive": task.protocol.network_active(),
+        "networkactive": control.network_active(),
         "connections": peers.len(),
         "connections_in": inbound,
         "connections_out": peers.len() - inbound,
-        "denied": addr_strings(task.protocol.denied()),
-        "latency_ms": task.latencies.default_ms,
+        "denied": addr_strings(&control.denied()),
+        "latency_ms": control.default_latency_ms(),
     })
 }
 
@@ -84,11 +83,11 @@ fn parse_addr(text: &str) -> Result<SocketAddr, RpcError> {
     })
 }
 
-pub(super) fn add_node(task: &mut NodeTask, params: &[Value]) -> Result<Value, RpcError> {
+pub(super) fn add_node(control: &mut dyn NodeControl, params: &[Value]) -> Result<Value, RpcError> {
     let addr = parse_addr(required_str(params, 0, "node")?)?;
     match optional_str(params, 1, "command")?.unwrap_or("add") {
         "add" | "onetry" => {
-            task.input(Input::AddPeer(addr));
+            control.protocol_input(Input::AddPeer(addr));
             Ok(Value::Null)
         }
         other => Err(RpcError::invalid_parameter(format!(
@@ -97,8 +96,11 @@ pub(super) fn add_node(task: &mut NodeTask, params: &[Value]) -> Result<Value, R
     }
 }
 
-pub(super) fn disconnect_node(task: &mut NodeTask, params: &[Value]) -> Result<Value, RpcError> {
-    let peers = task.protocol.peers();
+pub(super) fn disconnect_node(
+    control: &mut dyn NodeControl,
+    params: &[Value],
+) -> Result<Value, RpcError> {
+    let peers = control.peers();
     let found = match params.first() {
         Some(Value::Number(id)) => peers.iter().find(|peer| Some(peer.id) == id.as_u64()),
         Some(Value::String(text)) => {
@@ -114,30 +116,39 @@ pub(super) fn disconnect_node(task: &mut NodeTask, params: &[Value]) -> Result<V
     let peer = found
         .map(|peer| peer.id)
         .ok_or_else(|| RpcError::client_not_connected("Node not found in connected nodes"))?;
-    task.input(Input::DisconnectPeer(peer));
+    control.protocol_input(Input::DisconnectPeer(peer));
     Ok(Value::Null)
 }
 
-pub(super) fn set_network_active(task: &mut NodeTask, params: &[Value]) -> Result<Value, RpcError> {
+pub(super) fn set_network_active(
+    control: &mut dyn NodeControl,
+    params: &[Value],
+) -> Result<Value, RpcError> {
     let Some(Value::Bool(active)) = params.first() else {
         return Err(RpcError::invalid_params(
             "parameter 1 (state) must be true or false",
         ));
     };
-    task.input(Input::SetNetworkActive(*active));
+    control.protocol_input(Input::SetNetworkActive(*active));
     Ok(json!(*active))
 }
 
 /// `setdeniedpeers ["IP:PORT", ...]`: replaces the deny-list; returns the list in force.
-pub(super) fn set_denied_peers(task: &mut NodeTask, params: &[Value]) -> Result<Value, RpcError> {
+pub(super) fn set_denied_peers(
+    control: &mut dyn NodeControl,
+    params: &[Value],
+) -> Result<Value, RpcError> {
     let denied = addr_list(params, 0, "addresses")?;
-    task.input(Input::SetDenied(&denied));
-    Ok(json!(addr_strings(task.protocol.denied())))
+    control.protocol_input(Input::SetDenied(&denied));
+    Ok(json!(addr_strings(&control.denied())))
 }
 
 /// `setlinklatency MS ["IP:PORT", ...]`: delays frames to those peers, or without addresses to
 /// every peer.
-pub(super) fn set_link_latency(task: &mut NodeTask, params: &[Value]) -> Result<Value, RpcError> {
+pub(super) fn set_link_latency(
+    control: &mut dyn NodeControl,
+    params: &[Value],
+) -> Result<Value, RpcError> {
     let ms = params
         .first()
         .and_then(Value::as_u64)
@@ -151,6 +162,6 @@ pub(super) fn set_link_latency(task: &mut NodeTask, params: &[Value]) -> Result<
         None | Some(Value::Null) => Vec::new(),
         Some(_) => addr_list(params, 1, "addresses")?,
     };
-    task.set_latency(ms, &peers);
+    control.set_latency(ms, &peers);
     Ok(Value::Null)
 }

@@ -7,6 +7,10 @@
 //! `observe` reads back from that JSON with the same serde attributes). Must not decide
 //! anything: the node pushes facts in, with the time as an argument.
 
+mod tip;
+
+pub use tip::{explain_invalid_blocks, explain_tip_change};
+
 use crate::types::{Hash256, Txid};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -58,6 +62,9 @@ pub enum EventKind {
     },
     BlockInvalid {
         hash: Hash256,
+        /// The broken rule's stable code (`RuleError::code`).
+        #[serde(default)]
+        code: String,
         reason: String,
     },
     TxDropped {
@@ -76,6 +83,9 @@ pub enum EventKind {
     PeerDisconnected {
         peer: u64,
         addr: SocketAddr,
+        /// The stable code of the reason (`DisconnectReason::code`).
+        #[serde(default)]
+        code: String,
         reason: String,
         #[serde(default)]
         listen_addr: Option<SocketAddr>,
@@ -84,6 +94,9 @@ pub enum EventKind {
     PeerMisbehaved {
         peer: u64,
         addr: SocketAddr,
+        /// The stable code of the reason (`DisconnectReason::code`).
+        #[serde(default)]
+        code: String,
         reason: String,
     },
     /// The deny-list now in force (`setdeniedpeers`); empty means the node is healed.
@@ -286,6 +299,7 @@ mod tests {
             mined(1),
             EventKind::BlockInvalid {
                 hash,
+                code: "x".to_string(),
                 reason: "bad".to_string(),
             },
             EventKind::TxDropped {
@@ -301,12 +315,14 @@ mod tests {
             EventKind::PeerDisconnected {
                 peer: 1,
                 addr,
+                code: "x".to_string(),
                 reason: "gone".to_string(),
                 listen_addr: None,
             },
             EventKind::PeerMisbehaved {
                 peer: 1,
                 addr,
+                code: "x".to_string(),
                 reason: "bad".to_string(),
             },
             EventKind::PeersDenied { denied: Vec::new() },
