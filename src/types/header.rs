@@ -1,4 +1,4 @@
-//! `BlockHeader`: the 80-byte header with the exact layout of DESIGN.md.
+//! `BlockHeader`: the 80-byte header with the exact layout of `docs/DESIGN.md`.
 //!
 //! `version u32 | prev_hash [32] | merkle_root [32] | time u32 | bits u32 | nonce u32`, all
 //! little-endian. The nonce is last so a miner can hash the first 64 bytes once (the midstate).
