@@ -151,6 +151,49 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
+    /// Where each variant stands in `ALL`. A new variant does not compile until it is given the
+    /// next place here, and the test below fails until `ALL` holds it at that place.
+    fn position(error: RuleError) -> usize {
+        match error {
+            RuleError::BlockTooLarge => 0,
+            RuleError::BadBlockVersion => 1,
+            RuleError::BadCompactBits => 2,
+            RuleError::HighHash => 3,
+            RuleError::BadMerkleRoot => 4,
+            RuleError::CoinbaseMissing => 5,
+            RuleError::CoinbaseMultiple => 6,
+            RuleError::DuplicateTx => 7,
+            RuleError::BadDiffBits => 8,
+            RuleError::TimeTooOld => 9,
+            RuleError::TimeTooNew => 10,
+            RuleError::BadPrevBlock => 11,
+            RuleError::CoinbaseHeight => 12,
+            RuleError::CoinbaseAmount => 13,
+            RuleError::BadTxVersion => 14,
+            RuleError::NoInputs => 15,
+            RuleError::NoOutputs => 16,
+            RuleError::TxTooLarge => 17,
+            RuleError::ZeroOutput => 18,
+            RuleError::OutputTooLarge => 19,
+            RuleError::OutputTotalTooLarge => 20,
+            RuleError::DuplicateInputs => 21,
+            RuleError::CoinbaseHasInputs => 22,
+            RuleError::MissingOrSpent => 23,
+            RuleError::PrematureCoinbaseSpend => 24,
+            RuleError::InputValuesOutOfRange => 25,
+            RuleError::InputsBelowOutputs => 26,
+            RuleError::PubkeyMismatch => 27,
+            RuleError::BadSignature => 28,
+        }
+    }
+
+    #[test]
+    fn all_holds_every_variant_once_in_order() {
+        for (index, error) in RuleError::ALL.into_iter().enumerate() {
+            assert_eq!(position(error), index, "{error:?}");
+        }
+    }
+
     #[test]
     fn codes_are_unique_and_lead_the_message() {
         let codes: HashSet<&str> = RuleError::ALL.iter().map(RuleError::code).collect();

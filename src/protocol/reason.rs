@@ -89,6 +89,35 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// Every code, in the order the variants are declared.
+    pub const CODES: [&'static str; 25] = [
+        "network-disabled",
+        "discouraged",
+        "denied",
+        "inbound-full",
+        "before-version",
+        "before-verack",
+        "second-handshake",
+        "self-connection",
+        "other-network",
+        "duplicate-connection",
+        "handshake-timeout",
+        "ping-timeout",
+        "block-download-stalled",
+        "disconnectnode",
+        "bad-frame",
+        "oversized-getdata",
+        "unsolicited-block",
+        "headers-not-a-chain",
+        "unconnecting-headers",
+        "invalid-transaction",
+        "invalid-block",
+        "known-invalid-block",
+        "invalid-headers",
+        "connection-closed",
+        "send-queue-full",
+    ];
+
     /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -130,5 +159,96 @@ impl DisconnectReason {
                 | DisconnectReason::KnownInvalidBlock(_)
                 | DisconnectReason::InvalidHeaders(_)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// Where each variant's code stands in `CODES`. A new variant does not compile until it is
+    /// given a place, and the test below fails until `CODES` holds its code there.
+    fn position(reason: &DisconnectReason) -> usize {
+        match reason {
+            DisconnectReason::NetworkDisabled => 0,
+            DisconnectReason::Discouraged => 1,
+            DisconnectReason::Denied => 2,
+            DisconnectReason::InboundFull => 3,
+            DisconnectReason::BeforeVersion { .. } => 4,
+            DisconnectReason::BeforeVerack { .. } => 5,
+            DisconnectReason::SecondHandshake => 6,
+            DisconnectReason::SelfConnection => 7,
+            DisconnectReason::OtherNetwork(_) => 8,
+            DisconnectReason::DuplicateConnection => 9,
+            DisconnectReason::HandshakeTimeout => 10,
+            DisconnectReason::PingTimeout => 11,
+            DisconnectReason::BlockDownloadStalled => 12,
+            DisconnectReason::DisconnectNode => 13,
+            DisconnectReason::BadFrame(_) => 14,
+            DisconnectReason::OversizedGetData { .. } => 15,
+            DisconnectReason::UnsolicitedBlock(_) => 16,
+            DisconnectReason::HeadersNotAChain => 17,
+            DisconnectReason::UnconnectingHeaders => 18,
+            DisconnectReason::InvalidTransaction { .. } => 19,
+            DisconnectReason::InvalidBlock { .. } => 20,
+            DisconnectReason::KnownInvalidBlock(_) => 21,
+            DisconnectReason::InvalidHeaders(_) => 22,
+            DisconnectReason::ConnectionClosed => 23,
+            DisconnectReason::SendQueueFull => 24,
+        }
+    }
+
+    #[test]
+    fn every_variant_has_its_code_in_codes_once() {
+        let hash = Hash256([1; 32]);
+        let rule = RuleError::HighHash;
+        let reasons = [
+            DisconnectReason::NetworkDisabled,
+            DisconnectReason::Discouraged,
+            DisconnectReason::Denied,
+            DisconnectReason::InboundFull,
+            DisconnectReason::BeforeVersion { command: "ping" },
+            DisconnectReason::BeforeVerack { command: "ping" },
+            DisconnectReason::SecondHandshake,
+            DisconnectReason::SelfConnection,
+            DisconnectReason::OtherNetwork(hash),
+            DisconnectReason::DuplicateConnection,
+            DisconnectReason::HandshakeTimeout,
+            DisconnectReason::PingTimeout,
+            DisconnectReason::BlockDownloadStalled,
+            DisconnectReason::DisconnectNode,
+            DisconnectReason::BadFrame(WireError::TrailingBytes { extra: 1 }),
+            DisconnectReason::OversizedGetData { blocks: 2, max: 1 },
+            DisconnectReason::UnsolicitedBlock(hash),
+            DisconnectReason::HeadersNotAChain,
+            DisconnectReason::UnconnectingHeaders,
+            DisconnectReason::InvalidTransaction { txid: hash, rule },
+            DisconnectReason::InvalidBlock { hash, rule },
+            DisconnectReason::KnownInvalidBlock(hash),
+            DisconnectReason::InvalidHeaders(rule),
+            DisconnectReason::ConnectionClosed,
+            DisconnectReason::SendQueueFull,
+        ];
+        assert_eq!(reasons.len(), DisconnectReason::CODES.len());
+        for reason in &reasons {
+            assert_eq!(reason.code(), DisconnectReason::CODES[position(reason)]);
+        }
+        let codes: HashSet<&str> = DisconnectReason::CODES.into_iter().collect();
+        assert_eq!(
+            codes.len(),
+            DisconnectReason::CODES.len(),
+            "codes are unique"
+        );
+    }
+
+    #[test]
+    fn only_consensus_violations_discourage() {
+        let hash = Hash256([1; 32]);
+        let rule = RuleError::HighHash;
+        assert!(DisconnectReason::InvalidBlock { hash, rule }.discourages());
+        assert!(DisconnectReason::InvalidHeaders(rule).discourages());
+        assert!(!DisconnectReason::Denied.discourages());
+        assert!(!DisconnectReason::UnsolicitedBlock(hash).discourages());
     }
 }

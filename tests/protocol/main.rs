@@ -23,6 +23,7 @@ use std::sync::atomic::AtomicBool;
 mod connections;
 mod deny;
 mod early_relay;
+mod reasons;
 mod waiting_blocks;
 
 const NODE_NONCE: u64 = 0x5eed_0001;
