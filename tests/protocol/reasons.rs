@@ -223,7 +223,7 @@ fn invalid_transaction() {
     assert!(sent(&out, 1)
         .iter()
         .any(|m| matches!(m, Message::GetData(_))));
-    let out = node.recv(1, 1, &Message::Tx(tx.into()));
+    let out = node.recv(1, 1, &Message::Tx(tx));
     assert_dropped_for(&out, 1, "invalid-transaction");
     assert!(out
         .iter()
