@@ -3,7 +3,7 @@
 //! reconsider commands.
 //!
 //! Owns the active chain, its undo data and the UTXO set. Must not do I/O or read the clock
-//! (callers pass `now`); it reports moves of the tip as `TipChanged` and lets callers react.
+//! (callers pass `now_secs`); it reports moves of the tip as `TipChanged` and lets callers react.
 
 use super::connect::{connect_block, disconnect_block, Undo};
 use super::orphans::{OrphanPool, RejectedHeaders};
@@ -78,13 +78,13 @@ impl Chain {
     }
 
     /// Checks a block, adds it (and any orphans it releases) to the tree, then moves the active
-    /// chain to the most-work valid tip. `now` is the node's clock in Unix seconds.
+    /// chain to the most-work valid tip. `now_secs` is the node's clock in Unix seconds.
     pub fn process_block(
         &mut self,
         block: impl Into<Arc<Block>>,
-        now: u64,
+        now_secs: u64,
     ) -> Result<BlockOutcome, BlockError> {
-        self.process_hashed_block(HashedBlock::new(block), now)
+        self.process_hashed_block(HashedBlock::new(block), now_secs)
     }
 
     /// `process_block` for a block hashed already (the network shell hashes blocks as it
@@ -92,7 +92,7 @@ impl Chain {
     pub fn process_hashed_block(
         &mut self,
         block: HashedBlock,
-        now: u64,
+        now_secs: u64,
     ) -> Result<BlockOutcome, BlockError> {
         let hash = block.hash();
         if let Some(id) = self.tree.id(&hash) {
@@ -124,7 +124,7 @@ impl Chain {
 
         let old_tip = self.tip_id();
         let mut outcome = BlockOutcome::default();
-        self.accept(block, parent, now, &mut outcome)?;
+        self.accept(block, parent, now_secs, &mut outcome)?;
         let mut released = VecDeque::from([hash]);
         while let Some(parent_hash) = released.pop_front() {
             for orphan in self.orphans.take_children(&parent_hash) {
@@ -132,7 +132,7 @@ impl Chain {
                 let Some(parent) = self.tree.id(&parent_hash) else {
                     continue;
                 };
-                match self.accept(orphan, parent, now, &mut outcome) {
+                match self.accept(orphan, parent, now_secs, &mut outcome) {
                     Ok(()) => released.push_back(orphan_hash),
                     Err(err) => outcome.refused_orphans.push((orphan_hash, err)),
                 }
@@ -149,12 +149,12 @@ impl Chain {
         &mut self,
         block: HashedBlock,
         parent: usize,
-        now: u64,
+        now_secs: u64,
         outcome: &mut BlockOutcome,
     ) -> Result<(), RuleError> {
         let hash = block.hash();
         let work = self
-            .contextual_checks(block.block(), parent, now)
+            .contextual_checks(block.block(), parent, now_secs)
             .inspect_err(|err| {
                 if is_header_rule(*err) {
                     self.rejected.insert(hash);
@@ -168,13 +168,13 @@ impl Chain {
     }
 
     /// The checks that need the parent; returns the block's work.
-    fn contextual_checks(&self, block: &Block, parent: usize, now: u64) -> Result<U256, RuleError> {
+    fn contextual_checks(&self, block: &Block, parent: usize, now_secs: u64) -> Result<U256, RuleError> {
         let parent_entry = self.tree.entry(parent);
         if parent_entry.status.is_invalid() {
             return Err(RuleError::BadPrevBlock);
         }
         let context = self.tree.header_context(parent);
-        check_header_context(&block.header, &context, now, &self.params)?;
+        check_header_context(&block.header, &context, now_secs, &self.params)?;
         check_coinbase_height(block, parent_entry.height + 1)?;
         work_from_bits(block.header.bits)
     }
@@ -454,10 +454,10 @@ mod tests {
     /// A chain of `length` blocks on regtest, each one second after the previous one.
     fn chain_of(length: u32) -> Chain {
         let mut chain = Chain::new(Params::regtest());
-        let now = u64::from(chain.params().genesis.header.time) + 100_000;
+        let now_secs = u64::from(chain.params().genesis.header.time) + 100_000;
         for _ in 0..length {
             let block = crate::chain::next_test_block(&chain);
-            chain.process_block(block, now).unwrap();
+            chain.process_block(block, now_secs).unwrap();
         }
         chain
     }

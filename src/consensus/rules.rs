@@ -132,11 +132,11 @@ pub fn median_time(times: &[u32]) -> u32 {
     sorted.get(sorted.len() / 2).copied().unwrap_or(0)
 }
 
-/// Header checks against the parent's context and the node's clock (`now`, Unix seconds).
+/// Header checks against the parent's context and the node's clock (`now_secs`, Unix seconds).
 pub fn check_header_context(
     header: &BlockHeader,
     context: &HeaderContext,
-    now: u64,
+    now_secs: u64,
     params: &Params,
 ) -> Result<(), RuleError> {
     if header.bits != next_bits(params, context.retarget) {
@@ -145,7 +145,7 @@ pub fn check_header_context(
     if header.time <= median_time(&context.recent_times) {
         return Err(RuleError::TimeTooOld);
     }
-    if u64::from(header.time) > now + u64::from(params.max_future_block_secs) {
+    if u64::from(header.time) > now_secs + u64::from(params.max_future_block_secs) {
         return Err(RuleError::TimeTooNew);
     }
     Ok(())

@@ -99,12 +99,12 @@ impl Network {
         }
     }
 
-    fn push(&mut self, at: u64, delivery: Delivery) {
-        self.queue.insert((at, self.next_seq), delivery);
+    fn push(&mut self, at_ms: u64, delivery: Delivery) {
+        self.queue.insert((at_ms, self.next_seq), delivery);
         self.next_seq += 1;
     }
 
-    fn latency(&self, rng: &mut StdRng) -> u64 {
+    fn latency_ms(&self, rng: &mut StdRng) -> u64 {
         rng.random_range(self.latency_ms.0..=self.latency_ms.1)
     }
 
@@ -118,7 +118,7 @@ impl Network {
     pub(super) fn send(
         &mut self,
         rng: &mut StdRng,
-        now: u64,
+        now_ms: u64,
         node: usize,
         peer: PeerId,
         message: Message,
@@ -129,7 +129,7 @@ impl Network {
         if rng.random_bool(self.loss.clamp(0.0, 1.0)) {
             return;
         }
-        let arrival = (now + self.latency(rng))
+        let arrival = (now_ms + self.latency_ms(rng))
             .max(self.last_arrival.get(&(node, peer)).copied().unwrap_or(0));
         self.last_arrival.insert((node, peer), arrival);
         self.push(
@@ -145,12 +145,12 @@ impl Network {
     pub(super) fn connect(
         &mut self,
         rng: &mut StdRng,
-        now: u64,
+        now_ms: u64,
         node: usize,
         target: Option<usize>,
         addr: SocketAddr,
     ) {
-        let at = now + self.latency(rng);
+        let at = now_ms + self.latency_ms(rng);
         let Some(target) = target.filter(|t| self.reachable(node, *t)) else {
             self.push(at, Delivery::ConnectFailed { node, addr });
             return;
@@ -182,10 +182,10 @@ impl Network {
         );
     }
 
-    pub(super) fn disconnect(&mut self, rng: &mut StdRng, now: u64, node: usize, peer: PeerId) {
+    pub(super) fn disconnect(&mut self, rng: &mut StdRng, now_ms: u64, node: usize, peer: PeerId) {
         if let Some(other) = self.ends.remove(&(node, peer)) {
             self.ends.remove(&other);
-            let at = now + self.latency(rng);
+            let at = now_ms + self.latency_ms(rng);
             self.push(
                 at,
                 Delivery::Disconnected {
