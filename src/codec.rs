@@ -17,11 +17,22 @@ pub const DECODE_CEILING_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
     #[error("encoded value is {len} bytes, over the limit of {max}")]
-    TooLarge { len: usize, max: usize },
+    /// The encoding is longer than the caller's limit.
+    TooLarge {
+        /// Bytes given.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     #[error("malformed encoding: {0}")]
+    /// The bytes do not decode as the type.
     Malformed(String),
     #[error("{extra} trailing bytes after the encoded value")]
-    TrailingBytes { extra: usize },
+    /// Bytes are left over after the value.
+    TrailingBytes {
+        /// How many.
+        extra: usize,
+    },
 }
 
 impl CodecError {
@@ -117,6 +128,7 @@ pub mod raw_bytes {
         n / 8 + (n % 8) / 4
     }
 
+    /// Writes the array as a tuple of `N` elements.
     pub fn serialize<S: Serializer, const N: usize>(
         bytes: &[u8; N],
         serializer: S,
@@ -145,6 +157,7 @@ pub mod raw_bytes {
         tuple.end()
     }
 
+    /// Reads a tuple of `N` elements into an array.
     pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
         deserializer: D,
     ) -> Result<[u8; N], D::Error> {

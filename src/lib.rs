@@ -34,6 +34,7 @@
 
 // The only unsafe code is the SHA-NI kernel (`miner::kernel::sha_ni`), which allows it for itself.
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod chain;
 pub mod clock;

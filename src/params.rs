@@ -31,6 +31,7 @@ pub enum Network {
 }
 
 impl Network {
+    /// The name used in paths and RPC answers (`devnet`, `regtest`).
     pub fn name(self) -> &'static str {
         match self {
             Network::Devnet => "devnet",
@@ -62,11 +63,13 @@ impl FromStr for Network {
 /// Everything consensus needs to know about a network.
 #[derive(Clone, Debug)]
 pub struct Params {
+    /// Which network.
     pub network: Network,
     /// First bytes of every wire frame and block-log record.
     pub magic: [u8; 4],
     /// The easiest target any block may claim, in compact form.
     pub pow_limit_bits: u32,
+    /// The intended time between blocks.
     pub target_spacing_secs: u32,
     /// ASERT half-life; `None` turns retargeting off (regtest).
     pub asert_half_life_secs: Option<u32>,
@@ -74,10 +77,15 @@ pub struct Params {
     pub max_future_block_secs: u32,
     /// Blocks a coinbase output must wait before it can be spent.
     pub coinbase_maturity: u32,
+    /// The first blocks' subsidy.
     pub initial_subsidy: Amount,
+    /// Blocks between halvings of the subsidy.
     pub halving_interval_blocks: u32,
+    /// The P2P port a node listens on by default.
     pub default_p2p_port: u16,
+    /// The RPC port a node answers on by default.
     pub default_rpc_port: u16,
+    /// The genesis block.
     pub genesis: Block,
 }
 
@@ -169,6 +177,7 @@ impl Params {
         }
     }
 
+    /// Regtest: instant blocks, no retargeting.
     pub fn regtest() -> Params {
         let bits = 0x207f_ffff;
         Params {
@@ -187,6 +196,7 @@ impl Params {
         }
     }
 
+    /// The default parameters of `network`.
     pub fn for_network(network: Network) -> Params {
         match network {
             Network::Devnet => Params::devnet(),
@@ -194,6 +204,7 @@ impl Params {
         }
     }
 
+    /// The genesis block's hash.
     pub fn genesis_hash(&self) -> Hash256 {
         self.genesis.hash()
     }

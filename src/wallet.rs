@@ -32,18 +32,33 @@ pub const MAX_KEYS: u32 = 1_000_000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WalletError {
     #[error("insufficient funds: need {needed} (amount plus fee), have {available} spendable")]
-    InsufficientFunds { needed: Amount, available: Amount },
+    /// The wallet's spendable coins do not cover amount and fee.
+    InsufficientFunds {
+        /// Amount plus fee.
+        needed: Amount,
+        /// What the wallet can spend.
+        available: Amount,
+    },
     #[error("amount must be more than zero")]
+    /// A payment of nothing.
     ZeroAmount,
     #[error("amount or fee is over the money supply")]
+    /// More than MAX_MONEY.
     AmountTooLarge,
     #[error("payment would need {bytes} bytes, over the {MAX_BLOCK_BYTES}-byte limit")]
-    PaymentTooLarge { bytes: usize },
+    /// The payment would be too large for a transaction.
+    PaymentTooLarge {
+        /// Its size.
+        bytes: usize,
+    },
     #[error("wallet file is corrupt: {0}")]
+    /// The wallet file does not decode.
     Corrupt(String),
     #[error("wallet file version {0} is not supported (this build reads version {FILE_VERSION})")]
+    /// The wallet file is of a newer version.
     UnsupportedVersion(u32),
     #[error("an input's public key is not one of this wallet's keys")]
+    /// No key of this wallet owns the coin.
     UnknownKey,
 }
 
@@ -74,6 +89,7 @@ pub struct Balance {
 /// A signed payment ready for the mempool.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Payment {
+    /// The signed transaction.
     pub tx: Transaction,
     /// Inputs minus outputs.
     pub fee: Amount,
@@ -270,6 +286,7 @@ impl Wallet {
         self.addresses.iter().copied()
     }
 
+    /// Whether one of the wallet's keys owns `address`.
     pub fn owns(&self, address: &Address) -> bool {
         self.index.contains_key(address)
     }

@@ -59,10 +59,15 @@ pub(crate) fn next_test_block(chain: &Chain) -> Block {
 /// first). A plain extension has an empty `disconnected`.
 #[derive(Clone, Debug)]
 pub struct TipChanged {
+    /// The tip before the move.
     pub old_tip: Hash256,
+    /// The tip after the move.
     pub new_tip: Hash256,
+    /// The last block both chains share.
     pub fork_point: Hash256,
+    /// Blocks taken off the active chain, the old tip first.
     pub disconnected: Vec<Arc<Block>>,
+    /// Blocks put on the active chain, oldest first.
     pub connected: Vec<Arc<Block>>,
 }
 

@@ -28,14 +28,18 @@ pub struct BlockOutcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BlockError {
     #[error(transparent)]
+    /// The block breaks a consensus rule.
     Rule(#[from] RuleError),
     #[error("duplicate: block is already known")]
+    /// The block is in the tree already.
     Duplicate,
     #[error("duplicate-invalid: block is already known to be invalid")]
+    /// The block is in the tree already, marked invalid.
     DuplicateInvalid,
 }
 
 impl BlockError {
+    /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
             BlockError::Rule(err) => err.code(),
@@ -49,12 +53,15 @@ impl BlockError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
     #[error("unknown-block: block {0} is not in the tree")]
+    /// No block with this hash is in the tree.
     UnknownBlock(Hash256),
     #[error("cannot-invalidate-genesis: the genesis block cannot be invalidated")]
+    /// The genesis block cannot be invalidated.
     Genesis,
 }
 
 impl ChainError {
+    /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
             ChainError::UnknownBlock(_) => "unknown-block",

@@ -25,8 +25,11 @@ use std::sync::Arc;
 /// What the next block on the active tip must carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NextBlock {
+    /// The active tip's hash.
     pub prev_hash: Hash256,
+    /// The next block's height.
     pub height: u32,
+    /// The difficulty the next block must carry.
     pub bits: u32,
     /// The earliest acceptable time: median-time-past of the tip plus one.
     pub min_time: u32,
@@ -73,6 +76,7 @@ impl Chain {
         }
     }
 
+    /// The network parameters the chain validates against.
     pub fn params(&self) -> &Params {
         &self.params
     }
@@ -168,7 +172,12 @@ impl Chain {
     }
 
     /// The checks that need the parent; returns the block's work.
-    fn contextual_checks(&self, block: &Block, parent: usize, now_secs: u64) -> Result<U256, RuleError> {
+    fn contextual_checks(
+        &self,
+        block: &Block,
+        parent: usize,
+        now_secs: u64,
+    ) -> Result<U256, RuleError> {
         let parent_entry = self.tree.entry(parent);
         if parent_entry.status.is_invalid() {
             return Err(RuleError::BadPrevBlock);
@@ -313,14 +322,17 @@ impl Chain {
         self.active.get(height) == Some(&id)
     }
 
+    /// The active chain's tip.
     pub fn tip(&self) -> &BlockEntry {
         self.tree.entry(self.tip_id())
     }
 
+    /// The active tip's height.
     pub fn height(&self) -> u32 {
         self.tip().height
     }
 
+    /// The tree's entry for `hash`, on any branch.
     pub fn entry(&self, hash: &Hash256) -> Option<&BlockEntry> {
         self.tree.id(hash).map(|id| self.tree.entry(id))
     }
@@ -361,6 +373,7 @@ impl Chain {
         self.entries().filter(move |entry| entry.height >= height)
     }
 
+    /// The active chain's block at `height`.
     pub fn active_hash_at(&self, height: u32) -> Option<Hash256> {
         self.active_entry_at(height).map(|entry| entry.hash)
     }
@@ -372,6 +385,7 @@ impl Chain {
             .map(|&id| self.tree.entry(id))
     }
 
+    /// Whether `hash` is on the active chain.
     pub fn is_active(&self, hash: &Hash256) -> bool {
         self.tree.id(hash).is_some_and(|id| self.is_active_id(id))
     }
@@ -412,6 +426,7 @@ impl Chain {
             .map_or(0, |entry| entry.height)
     }
 
+    /// The UTXO set of the active tip.
     pub fn utxos(&self) -> &UtxoSet {
         &self.utxos
     }
@@ -437,6 +452,7 @@ impl Chain {
         median_time(&self.tree.recent_times(self.tip_id()))
     }
 
+    /// Blocks waiting in the orphan pool for their parent.
     pub fn orphan_count(&self) -> usize {
         self.orphans.len()
     }

@@ -11,10 +11,13 @@ use std::cmp::Reverse;
 /// One branch tip.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainTip {
+    /// The tip's hash.
     pub hash: Hash256,
+    /// The tip's height.
     pub height: u32,
     /// Blocks between the tip and the active chain (0 for the active tip).
     pub branch_len: u32,
+    /// Whether it is the active tip, a valid fork, or invalid.
     pub status: TipStatus,
 }
 
@@ -32,6 +35,7 @@ pub enum TipStatus {
 }
 
 impl TipStatus {
+    /// The status as Bitcoin Core writes it in `getchaintips`.
     pub fn as_str(&self) -> &'static str {
         match self {
             TipStatus::Active => "active",

@@ -20,11 +20,15 @@ use std::sync::Arc;
 /// What the node knows about one block in the tree.
 #[derive(Clone, Debug)]
 pub struct BlockEntry {
+    /// The block's hash.
     pub hash: Hash256,
+    /// The block's header.
     pub header: BlockHeader,
+    /// The block's height.
     pub height: u32,
     /// Total work of the chain ending with this block, genesis included.
     pub chainwork: U256,
+    /// What is known of the block's validity.
     pub status: BlockStatus,
     /// The order in which the block entered the tree (genesis is 0); on a chainwork tie the
     /// lower sequence wins, which is what "first seen" means.
@@ -50,6 +54,7 @@ pub enum BlockStatus {
 }
 
 impl BlockStatus {
+    /// Whether the block is known to be invalid (by a rule or by hand).
     pub fn is_invalid(&self) -> bool {
         matches!(
             self,

@@ -79,6 +79,7 @@ pub struct UtxoSet {
 }
 
 impl UtxoSet {
+    /// Adds (or replaces) the coin at `outpoint`.
     pub fn insert(&mut self, outpoint: OutPoint, coin: Coin) {
         let coins = self.txs.entry(outpoint.txid).or_default();
         if coins.put(outpoint.vout as usize, coin) {
@@ -127,10 +128,12 @@ impl UtxoSet {
         Some(coin)
     }
 
+    /// How many coins the set holds.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether the set holds no coins.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

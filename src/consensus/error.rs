@@ -8,65 +8,94 @@
 pub enum RuleError {
     // Block, context-free.
     #[error("bad-blk-length: block is over 1,000,000 encoded bytes")]
+    /// The block's encoding is over `MAX_BLOCK_BYTES`.
     BlockTooLarge,
     #[error("bad-version: block version is not 1")]
+    /// The block version is not the one v1 accepts.
     BadBlockVersion,
     #[error("bad-compact-bits: bits is a negative, zero or overflowing target")]
+    /// The compact bits are negative, zero or overflow.
     BadCompactBits,
     #[error("high-hash: proof of work does not meet the target in bits")]
+    /// The header's hash is above its target.
     HighHash,
     #[error("bad-txnmrklroot: merkle root does not match the transactions")]
+    /// The merkle root does not match the transactions.
     BadMerkleRoot,
     #[error("bad-cb-missing: first transaction is not a coinbase")]
+    /// The first transaction is not a coinbase.
     CoinbaseMissing,
     #[error("bad-cb-multiple: more than one coinbase")]
+    /// A transaction other than the first is a coinbase.
     CoinbaseMultiple,
     #[error("bad-txns-duplicate: block contains the same transaction twice")]
+    /// Two transactions share a txid.
     DuplicateTx,
     // Block, contextual.
     #[error("bad-diffbits: bits differ from the required difficulty")]
+    /// The bits are not what the difficulty rule asks for.
     BadDiffBits,
     #[error("time-too-old: block time is not after the median of the last 11 blocks")]
+    /// The time is not after the median of the previous 11.
     TimeTooOld,
     #[error("time-too-new: block time is too far in the future")]
+    /// The time is too far ahead of the node's clock.
     TimeTooNew,
     #[error("bad-prevblk: previous block is invalid")]
+    /// The parent is invalid.
     BadPrevBlock,
     #[error("bad-cb-height: coinbase height does not match the block height")]
+    /// The coinbase does not carry the block's height.
     CoinbaseHeight,
     #[error("bad-cb-amount: coinbase pays more than subsidy plus fees")]
+    /// The coinbase pays more than subsidy plus fees.
     CoinbaseAmount,
     // Transaction, context-free.
     #[error("bad-txns-version: transaction version is not 1")]
+    /// The transaction version is unknown.
     BadTxVersion,
     #[error("bad-txns-vin-empty: transaction has no inputs")]
+    /// The transaction has no inputs.
     NoInputs,
     #[error("bad-txns-vout-empty: transaction has no outputs")]
+    /// The transaction has no outputs.
     NoOutputs,
     #[error("bad-txns-oversize: transaction is larger than a block")]
+    /// The transaction is over the size limit.
     TxTooLarge,
     #[error("bad-txns-vout-zero: an output pays nothing")]
+    /// An output pays zero.
     ZeroOutput,
     #[error("bad-txns-vout-toolarge: an output is over the money supply")]
+    /// An output pays more than MAX_MONEY.
     OutputTooLarge,
     #[error("bad-txns-txouttotal-toolarge: outputs sum to more than the money supply")]
+    /// The outputs together pay more than MAX_MONEY.
     OutputTotalTooLarge,
     #[error("bad-txns-inputs-duplicate: transaction spends the same outpoint twice")]
+    /// An outpoint is spent twice in one transaction.
     DuplicateInputs,
     #[error("bad-cb-inputs: coinbase spends inputs")]
+    /// The coinbase has inputs.
     CoinbaseHasInputs,
     // Transaction, contextual.
     #[error("bad-txns-inputs-missingorspent: an input is missing or already spent")]
+    /// An input is missing or already spent.
     MissingOrSpent,
     #[error("bad-txns-premature-spend-of-coinbase: coinbase output spent before maturity")]
+    /// An input spends a coinbase before it matured.
     PrematureCoinbaseSpend,
     #[error("bad-txns-inputvalues-outofrange: inputs sum to more than the money supply")]
+    /// The inputs add up to more than MAX_MONEY.
     InputValuesOutOfRange,
     #[error("bad-txns-in-belowout: outputs are worth more than inputs")]
+    /// The outputs pay more than the inputs hold.
     InputsBelowOutputs,
     #[error("bad-txns-pubkey-mismatch: public key does not hash to the spent output's address")]
+    /// An input's public key does not own the coin.
     PubkeyMismatch,
     #[error("bad-txns-sig: signature does not verify")]
+    /// A signature does not verify.
     BadSignature,
 }
 

@@ -59,7 +59,9 @@ pub fn check_proof_of_work(hash: &Hash256, bits: u32, params: &Params) -> Result
 /// The facts about a block's ancestors that the next difficulty depends on.
 #[derive(Clone, Copy, Debug)]
 pub struct RetargetInput {
+    /// The parent's compact bits.
     pub parent_bits: u32,
+    /// The parent's time.
     pub parent_time: u32,
     /// `None` when the parent is the genesis block.
     pub grandparent_time: Option<u32>,

@@ -18,13 +18,17 @@ use std::collections::HashSet;
 /// An unspent output and where it was created.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Coin {
+    /// The output the coin is.
     pub output: TxOut,
+    /// The height of the block that created it.
     pub height: u32,
+    /// Whether it was created by a coinbase (maturity applies).
     pub is_coinbase: bool,
 }
 
 /// Read access to unspent outputs.
 pub trait UtxoView {
+    /// The unspent coin at `outpoint`, if there is one.
     fn coin(&self, outpoint: &OutPoint) -> Option<Coin>;
 }
 
@@ -122,6 +126,7 @@ pub fn check_header_hashed(
 pub struct HeaderContext {
     /// Times of up to the last 11 blocks ending with the parent, in any order.
     pub recent_times: Vec<u32>,
+    /// What the next difficulty depends on.
     pub retarget: RetargetInput,
 }
 

@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Subcommand, Debug)]
+/// `nakachain devnet …`: the subcommands.
 pub enum DevnetCommand {
     /// Start N node processes on this machine, wired and mining; returns once all are peered
     #[command(
@@ -74,6 +75,7 @@ pub enum DevnetCommand {
         after_help = "Examples:\n  nakachain devnet logs node-1\n  nakachain devnet logs node-0 --follow"
     )]
     Logs {
+        /// The node, e.g. node-1
         node: String,
         /// Keep printing new lines until Ctrl-C
         #[arg(long, short)]
@@ -89,7 +91,10 @@ pub enum DevnetCommand {
     },
     /// Cut one node off from all others
     #[command(after_help = "Example:\n  nakachain devnet isolate node-2")]
-    Isolate { node: String },
+    Isolate {
+        /// The node, e.g. node-2
+        node: String,
+    },
     /// Undo partitions and isolation, wait until every node is on one tip, and print what the
     /// heal did: time to agree, blocks orphaned, reorgs
     #[command(
@@ -134,6 +139,7 @@ pub enum DevnetCommand {
         after_help = "Examples:\n  nakachain devnet latency 200\n  nakachain devnet latency 500 --between node-0,node-3\n  nakachain devnet latency 0"
     )]
     Latency {
+        /// Milliseconds of delay
         ms: u64,
         /// Only the links among these nodes, e.g. node-0,node-3
         #[arg(long, value_name = "A,B")]
@@ -144,7 +150,9 @@ pub enum DevnetCommand {
         after_help = "Examples:\n  nakachain devnet rpc node-0 getblockchaininfo\n  nakachain --network regtest devnet rpc node-2 generate 3"
     )]
     Rpc {
+        /// The node to call, e.g. node-0
         node: String,
+        /// The RPC method
         method: String,
         /// Parameters: JSON where they parse as JSON, strings otherwise
         args: Vec<String>,
@@ -155,6 +163,7 @@ pub enum DevnetCommand {
     )]
     Scenario {
         #[arg(value_enum)]
+        /// Which scenario
         name: ScenarioName,
         /// Leave the devnet up afterwards, to look around with `devnet tree` and `devnet events`
         #[arg(long)]
@@ -167,6 +176,7 @@ pub enum DevnetCommand {
     #[command(hide = true)]
     Txgen {
         #[arg(long)]
+        /// Payments a second
         rate: f64,
         /// The devnet's state file; the generator exits when it is gone
         #[arg(long)]

@@ -91,12 +91,14 @@ pub fn apply_groups(state: &DevnetState, groups: &[Vec<usize>]) -> Result<(), De
     first_error(calls)
 }
 
+/// Splits the devnet into the groups `spec` names (`A,B/C,D`); returns them as node indices.
 pub fn partition(state: &DevnetState, spec: &str) -> Result<Vec<Vec<usize>>, DevnetError> {
     let groups = parse_partition(spec, &state.names())?;
     apply_groups(state, &groups)?;
     Ok(groups)
 }
 
+/// Cuts the node called `name` off from every other.
 pub fn isolate(state: &DevnetState, name: &str) -> Result<(), DevnetError> {
     let index = index_of(name, &state.names())?;
     apply_groups(state, &isolation_groups(index, state.nodes.len()))

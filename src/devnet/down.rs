@@ -35,6 +35,7 @@ pub struct DownReport {
     pub purged: Vec<PathBuf>,
 }
 
+/// Stops the devnet of `network` (its nodes and generator), deleting chain data too if `purge`.
 pub fn down(network: Network, purge: bool) -> Result<DownReport, DevnetError> {
     let root = state::devnet_root(network)?;
     let mut report = DownReport::default();

@@ -8,86 +8,191 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
+/// What a devnet command can fail with; each has a stable `code()`.
 pub enum DevnetError {
     #[error("no devnet is up in {} (run `nakachain devnet up`)", .root.display())]
-    NotUp { root: PathBuf },
+    /// No devnet state file in `root`.
+    NotUp {
+        /// The devnet's directory.
+        root: PathBuf,
+    },
     #[error("the devnet state file {} is corrupt: {reason} (`nakachain devnet down` still stops its nodes)", .path.display())]
-    CorruptState { path: PathBuf, reason: String },
+    /// The state file does not parse.
+    CorruptState {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     #[error("a devnet is already up in {} ({nodes} nodes); `nakachain devnet down` first", .root.display())]
-    AlreadyUp { root: PathBuf, nodes: usize },
+    /// `up` while a devnet runs.
+    AlreadyUp {
+        /// The devnet's directory.
+        root: PathBuf,
+        /// How many nodes it has.
+        nodes: usize,
+    },
     #[error("a devnet state file is left in {} but none of its {nodes} nodes is running; `nakachain devnet down` cleans it up", .root.display())]
-    StaleState { root: PathBuf, nodes: usize },
+    /// A state file whose nodes are all gone.
+    StaleState {
+        /// The devnet's directory.
+        root: PathBuf,
+        /// How many nodes it had.
+        nodes: usize,
+    },
     #[error("a devnet has 1 to {max} nodes, not {nodes}")]
-    NodeCount { nodes: usize, max: usize },
+    /// Too few or too many nodes.
+    NodeCount {
+        /// Nodes asked for.
+        nodes: usize,
+        /// The most allowed.
+        max: usize,
+    },
     #[error("ports {base} to {} do not fit below 65536; pick a lower --base-port", u32::from(*.base) + 2 * (*.nodes as u32) - 1)]
-    PortRange { base: u16, nodes: usize },
+    /// The ports do not fit below 65536.
+    PortRange {
+        /// The first port.
+        base: u16,
+        /// How many nodes need two ports each.
+        nodes: usize,
+    },
     #[error("port {port} ({node} {role}) is already in use; pick another --base-port")]
+    /// A port the devnet needs is taken.
     PortInUse {
+        /// The port.
         port: u16,
+        /// The node that needs it.
         node: String,
+        /// What for: p2p or rpc.
         role: &'static str,
     },
     #[error("unknown node {name} (this devnet has {})", describe_names(.known))]
-    UnknownNode { name: String, known: Vec<String> },
+    /// No node of that name.
+    UnknownNode {
+        /// The name given.
+        name: String,
+        /// The names the devnet has.
+        known: Vec<String>,
+    },
     #[error("{0} is in no group: a partition must place every node")]
+    /// A partition leaves this node out.
     NodeInNoGroup(String),
     #[error("{0} is in two groups: a node can only be on one side")]
+    /// A partition names this node twice.
     NodeInTwoGroups(String),
     #[error(
         "a partition needs at least two groups separated by '/', e.g. node-0,node-1/node-2,node-3"
     )]
+    /// A partition with fewer than two groups.
     TooFewGroups,
     #[error("a partition group is empty: write the groups like node-0,node-1/node-2")]
+    /// A partition with an empty group.
     EmptyGroup,
     #[error("--between needs at least two node names, e.g. node-0,node-3")]
+    /// `--between` with fewer than two nodes.
     BetweenTooFew,
     #[error("--block-time applies to devnet only (regtest blocks are instant)")]
+    /// `--block-time` on regtest.
     BlockTimeOnRegtest,
     #[error("--tx-rate must be a positive number of transactions a second, not {0}")]
+    /// `--tx-rate` that is not positive.
     TxRate(f64),
     #[error("could not start {node}: {source}")]
-    Spawn { node: String, source: io::Error },
-    #[error("{node} exited while starting; see {}{}", .log.display(), describe_tail(.tail))]
-    NodeExited {
+    /// A node process could not be started.
+    Spawn {
+        /// The node.
         node: String,
+        /// Why.
+        source: io::Error,
+    },
+    #[error("{node} exited while starting; see {}{}", .log.display(), describe_tail(.tail))]
+    /// A node exited while starting.
+    NodeExited {
+        /// The node.
+        node: String,
+        /// Its log file.
         log: PathBuf,
+        /// The log's last lines.
         tail: Vec<String>,
     },
     #[error("{node} was not ready within {} s: still waiting for {waiting_for}; see {}", .after.as_secs(), .log.display())]
+    /// A node did not get ready in time.
     NotReady {
+        /// The node.
         node: String,
+        /// What it was waiting for.
         waiting_for: String,
+        /// How long it was given.
         after: Duration,
+        /// Its log file.
         log: PathBuf,
     },
     #[error("{node}: {source}")]
-    Rpc { node: String, source: ClientError },
+    /// An RPC call to a node failed.
+    Rpc {
+        /// The node.
+        node: String,
+        /// Why.
+        source: ClientError,
+    },
     #[error("{node}: cannot read its RPC cookie: {reason} (is it running? see `nakachain devnet status`)")]
-    Cookie { node: String, reason: String },
+    /// A node's cookie cannot be read.
+    Cookie {
+        /// The node.
+        node: String,
+        /// Why.
+        reason: String,
+    },
     #[error("{}: {source}", .path.display())]
-    Io { path: PathBuf, source: io::Error },
+    /// A file of the devnet cannot be read or written.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
     #[error("could not signal process {pid}: {reason}")]
-    Signal { pid: u32, reason: String },
+    /// A node process could not be signalled.
+    Signal {
+        /// Its process id.
+        pid: u32,
+        /// Why.
+        reason: String,
+    },
     #[error("{} holds an earlier devnet's chain; a scenario starts from genesis: `nakachain devnet down --purge` clears it", .path.display())]
-    LeftoverChain { path: PathBuf },
+    /// A scenario found an earlier chain in a node's data directory.
+    LeftoverChain {
+        /// The data directory.
+        path: PathBuf,
+    },
     #[error("scenario: {0}")]
+    /// A scenario's story went wrong.
     Scenario(String),
     #[error("no devnet node answered {method}{}", describe_notes(.notes))]
+    /// Every node failed to answer a method.
     NoNodeAnswered {
+        /// The method.
         method: &'static str,
+        /// What each node answered instead.
         notes: Vec<String>,
     },
     #[error("the nodes' block trees do not fit together: {0}")]
+    /// The nodes' block trees contradict each other.
     Tree(#[from] TreeError),
     #[error("the {nodes} nodes did not agree on one tip within {} s ({tips} different tips); wait longer with --wait, or look at `nakachain devnet tree`", .waited.as_secs())]
+    /// The nodes did not agree on a tip in time.
     NotConverged {
+        /// How many nodes.
         nodes: usize,
+        /// How many tips they were on.
         tips: usize,
+        /// How long it waited.
         waited: Duration,
     },
 }
 
 impl DevnetError {
+    /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
             DevnetError::NotUp { .. } => "devnet-not-up",

@@ -18,12 +18,15 @@ pub const NODE_LOG_FILE: &str = "node.log";
 pub const OBSERVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One node of a devnet: its name, ports and data directory.
 pub struct DevnetNode {
     /// `node-<i>`.
     pub name: String,
     /// The P2P listen address, always on loopback.
     pub p2p_addr: SocketAddr,
+    /// Its RPC port.
     pub rpc_port: u16,
+    /// Its data directory.
     pub datadir: PathBuf,
     /// `None` until the process is spawned.
     pub pid: Option<u32>,
@@ -74,6 +77,7 @@ impl DevnetNode {
             })
     }
 
+    /// Its log file (stdout and stderr).
     pub fn log_path(&self) -> PathBuf {
         self.datadir.join(NODE_LOG_FILE)
     }

@@ -52,10 +52,12 @@ impl Topology {
     }
 }
 
+/// The name of node `index`: `node-0`, `node-1`, …
 pub fn node_name(index: usize) -> String {
     format!("node-{index}")
 }
 
+/// Refuses a node count outside 1 to `MAX_NODES`.
 pub fn check_node_count(nodes: usize) -> Result<(), DevnetError> {
     if (1..=MAX_NODES).contains(&nodes) {
         Ok(())

@@ -24,18 +24,28 @@ const EXEC_POLL: Duration = Duration::from_millis(1);
 /// What one node process is started with.
 #[derive(Clone, Debug)]
 pub struct NodeLaunch {
+    /// The node's name.
     pub name: String,
+    /// The network it runs.
     pub network: Network,
+    /// Its data directory.
     pub datadir: PathBuf,
+    /// Its RPC port.
     pub rpc_port: u16,
+    /// Where it accepts peers.
     pub listen: SocketAddr,
+    /// Peers it keeps connected to.
     pub connect: Vec<SocketAddr>,
+    /// Miner threads (0: none).
     pub mining_threads: usize,
+    /// The devnet block spacing, if not the default.
     pub block_time: Option<u32>,
+    /// Where its stdout and stderr go.
     pub log: PathBuf,
 }
 
 impl NodeLaunch {
+    /// The `nakachain node` arguments that start it.
     pub fn args(&self) -> Vec<String> {
         let mut args = vec![
             "--network".to_string(),

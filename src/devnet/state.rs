@@ -14,6 +14,7 @@ use std::io::{ErrorKind, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// The state file's name in the devnet's directory.
 pub const STATE_FILE: &str = "devnet.json";
 /// The generator's log, next to the state file.
 pub const TXGEN_LOG_FILE: &str = "txgen.log";
@@ -21,17 +22,23 @@ pub const TXGEN_LOG_FILE: &str = "txgen.log";
 const MAX_STATE_BYTES: u64 = 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// What `devnet up` started, kept in the state file for the other commands.
 pub struct DevnetState {
     #[serde(serialize_with = "network_name", deserialize_with = "parse_network")]
+    /// The network the nodes run.
     pub network: Network,
     /// Devnet block spacing given to every node, if not the default.
     pub block_time: Option<u32>,
+    /// How the nodes are wired.
     pub topology: Topology,
+    /// Every node.
     pub nodes: Vec<DevnetNode>,
+    /// The transaction generator's process id, if it runs.
     pub txgen_pid: Option<u32>,
 }
 
 impl DevnetState {
+    /// The node called `name`.
     pub fn node(&self, name: &str) -> Result<&DevnetNode, DevnetError> {
         self.nodes
             .iter()
@@ -42,6 +49,7 @@ impl DevnetState {
             })
     }
 
+    /// Every node's name, in order.
     pub fn names(&self) -> Vec<String> {
         self.nodes.iter().map(|node| node.name.clone()).collect()
     }
@@ -79,6 +87,7 @@ pub fn devnet_root(network: Network) -> Result<PathBuf, DevnetError> {
     Ok(cwd.join("chain-data").join(network.name()))
 }
 
+/// The state file in the devnet's directory `root`.
 pub fn state_path(root: &Path) -> PathBuf {
     root.join(STATE_FILE)
 }

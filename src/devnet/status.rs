@@ -16,21 +16,31 @@ pub enum NodeHealth {
     NotRunning,
     /// The process runs but the RPC failed.
     NoAnswer(String),
+    /// The node answered.
     Answered(NodeInfo),
 }
 
 #[derive(Clone, Debug, PartialEq)]
+/// What a node reports about itself.
 pub struct NodeInfo {
+    /// Its active tip's height.
     pub height: u64,
+    /// Its active tip's hash.
     pub tip: String,
+    /// Connected peers.
     pub peers: usize,
+    /// Its miner's hashrate.
     pub hashes_per_sec: f64,
+    /// Transactions in its mempool.
     pub mempool_txs: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
+/// One node's row of the status table.
 pub struct NodeStatus {
+    /// The node's name.
     pub name: String,
+    /// How it answered.
     pub health: NodeHealth,
 }
 

@@ -26,20 +26,29 @@ const READY_POLL: Duration = Duration::from_millis(50);
 const LOG_TAIL_LINES: usize = 8;
 
 #[derive(Clone, Debug)]
+/// What `devnet up` starts.
 pub struct UpOptions {
+    /// The network the nodes run.
     pub network: Network,
+    /// How many nodes.
     pub nodes: usize,
+    /// How they are wired.
     pub topology: Topology,
     /// `all`, `none` or node names.
     pub mine: String,
     /// Total miner threads over all mining nodes [default: one per core].
     pub threads: Option<usize>,
+    /// Devnet block spacing in seconds, if not the default.
     pub block_time: Option<u32>,
+    /// Delay added on every link.
     pub link_latency_ms: Option<u64>,
+    /// Payments a second by the transaction generator.
     pub tx_rate: Option<f64>,
+    /// The first port, if not the network's default.
     pub base_port: Option<u16>,
 }
 
+/// The first port a devnet of `network` uses by default.
 pub fn default_base_port(network: Network) -> u16 {
     match network {
         Network::Devnet => 19_000,

@@ -89,7 +89,9 @@ pub fn fetch_tree(state: &DevnetState, depth: u32) -> Result<TreeView, DevnetErr
 /// New narrated lines and new notes from one look at the nodes' event logs.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct FeedBatch {
+    /// Narrated event lines.
     pub lines: Vec<String>,
+    /// Notes about the reading itself (a node that did not answer, events missed).
     pub notes: Vec<String>,
 }
 
@@ -104,6 +106,7 @@ pub struct EventFeed {
 }
 
 impl EventFeed {
+    /// A feed showing events at `verbosity`.
     pub fn new(verbosity: Verbosity) -> EventFeed {
         EventFeed {
             follower: EventFollower::new(),

@@ -20,6 +20,7 @@ const CLEAR: &str = "\x1b[2J\x1b[H";
 /// Why a foreground loop ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ended {
+    /// Ctrl-C.
     Interrupted,
     /// The frame said there is nothing left to show.
     Finished,

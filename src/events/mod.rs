@@ -22,7 +22,9 @@ pub const DEFAULT_EVENT_CAPACITY: usize = 10_000;
 /// A transaction a reorg could not put back into the mempool, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DroppedTx {
+    /// The transaction.
     pub txid: Txid,
+    /// Why it could not go back (the mempool error, code first).
     pub reason: String,
 }
 
@@ -30,83 +32,127 @@ pub struct DroppedTx {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
+    /// The node opened its chain.
     NodeStarted {
+        /// The network's name.
         network: String,
+        /// The tip's height.
         height: u32,
+        /// The tip's hash.
         tip: Hash256,
     },
+    /// A block joined the active chain.
     BlockConnected {
+        /// The block's hash.
         hash: Hash256,
+        /// Its height.
         height: u32,
+        /// How many transactions it holds.
         txs: usize,
     },
+    /// A block left the active chain.
     BlockDisconnected {
+        /// The block's hash.
         hash: Hash256,
+        /// Its height.
         height: u32,
     },
+    /// The active chain moved to another branch.
     Reorg {
+        /// The tip before.
         old_tip: Hash256,
+        /// The tip after.
         new_tip: Hash256,
+        /// The last block both branches share.
         fork_point: Hash256,
+        /// The fork point's height.
         fork_height: u32,
         /// Blocks taken off the active chain.
         depth: usize,
+        /// Blocks taken off, the old tip first.
         blocks_out: Vec<Hash256>,
+        /// Blocks put on, oldest first.
         blocks_in: Vec<Hash256>,
+        /// Transactions of the blocks taken off that went back to the mempool.
         txs_returned: Vec<Txid>,
+        /// Transactions that could not go back, and why.
         txs_dropped: Vec<DroppedTx>,
     },
+    /// This node's miner found a block.
     BlockMined {
+        /// The block's hash.
         hash: Hash256,
+        /// Its height.
         height: u32,
     },
+    /// A block failed to connect and is marked invalid.
     BlockInvalid {
+        /// The block's hash.
         hash: Hash256,
         /// The broken rule's stable code (`RuleError::code`).
         #[serde(default)]
         code: String,
+        /// The broken rule, code first.
         reason: String,
     },
+    /// A transaction left the mempool because of a tip change.
     TxDropped {
+        /// The transaction.
         txid: Txid,
+        /// Why, code first.
         reason: String,
     },
+    /// A peer finished the handshake.
     PeerConnected {
+        /// The connection's id.
         peer: u64,
+        /// The address it is connected from or to.
         addr: SocketAddr,
+        /// Whether it dialed us.
         inbound: bool,
         /// Where the peer accepts connections, as its Version said; for an inbound peer the
         /// only address that names it (`addr` has an ephemeral port).
         #[serde(default)]
         listen_addr: Option<SocketAddr>,
     },
+    /// A peer that had finished the handshake is gone.
     PeerDisconnected {
+        /// The connection's id.
         peer: u64,
+        /// The address it was connected from or to.
         addr: SocketAddr,
         /// The stable code of the reason (`DisconnectReason::code`).
         #[serde(default)]
         code: String,
+        /// Why, in words.
         reason: String,
         #[serde(default)]
+        /// Where it accepted connections, if it said.
         listen_addr: Option<SocketAddr>,
     },
     /// The peer broke a consensus rule; its address is discouraged for a while.
     PeerMisbehaved {
+        /// The connection's id.
         peer: u64,
+        /// The peer's address (its IP is discouraged).
         addr: SocketAddr,
         /// The stable code of the reason (`DisconnectReason::code`).
         #[serde(default)]
         code: String,
+        /// What it did, in words.
         reason: String,
     },
     /// The deny-list now in force (`setdeniedpeers`); empty means the node is healed.
     PeersDenied {
+        /// The P2P listen addresses now refused.
         denied: Vec<SocketAddr>,
     },
     /// Frames to `peers` (listen addresses; empty = the default for every peer) are now held
     /// `ms` milliseconds before they are sent.
     LatencySet {
+        /// The delay in milliseconds.
         ms: u64,
+        /// The listen addresses it applies to; empty: every peer.
         peers: Vec<SocketAddr>,
     },
 }
@@ -132,11 +178,13 @@ pub const EVENT_TYPES: [&str; 12] = [
 /// An event with its place in the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Event {
+    /// The event's number in this node's log.
     pub seq: u64,
     /// Unix milliseconds when the node recorded it: events of one split-and-heal come within
     /// the same second, and a reader ordering several nodes' logs needs finer time.
     pub time_ms: u64,
     #[serde(flatten)]
+    /// What happened.
     pub kind: EventKind,
 }
 
@@ -150,6 +198,7 @@ pub struct EventLog {
 }
 
 impl EventLog {
+    /// An empty log keeping at most `capacity` events.
     pub fn new(capacity: usize) -> EventLog {
         EventLog {
             capacity: capacity.max(1),
@@ -179,6 +228,7 @@ impl EventLog {
         self.events.iter().skip(skip).take(limit).collect()
     }
 
+    /// The number of the newest event (0 before any).
     pub fn last_seq(&self) -> u64 {
         self.last_seq
     }

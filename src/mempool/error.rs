@@ -13,16 +13,27 @@ pub enum MempoolError {
     #[error(transparent)]
     Rule(#[from] RuleError),
     #[error("txn-already-in-mempool: transaction is already in the mempool")]
+    /// The transaction is in the pool already.
     AlreadyInPool,
     #[error("txn-mempool-conflict: spends an output already spent by mempool transaction {0}")]
+    /// It spends an output a pool transaction spends (first seen wins).
     Conflict(Txid),
     #[error("txn-already-known: transaction is already confirmed")]
+    /// It is confirmed already.
     AlreadyConfirmed,
     #[error("coinbase: a coinbase is only valid inside a block")]
+    /// A coinbase cannot be relayed.
     Coinbase,
     #[error("min-relay-fee-not-met: fee {fee} is below the minimum {min}")]
-    FeeTooLow { fee: Amount, min: Amount },
+    /// Its fee rate is below the minimum relay fee.
+    FeeTooLow {
+        /// The fee it pays.
+        fee: Amount,
+        /// The least it must pay.
+        min: Amount,
+    },
     #[error("mempool-full: transaction pays too little to displace what the mempool holds")]
+    /// The pool is full of transactions paying more.
     PoolFull,
     /// Only reported by `Mempool::apply_tip_change`: the transaction (or an ancestor) spends an
     /// output that this transaction of a newly connected block spent.

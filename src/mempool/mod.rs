@@ -27,8 +27,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// A transaction in the pool with the facts admission worked out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MempoolEntry {
+    /// The transaction.
     pub tx: Transaction,
+    /// Its txid.
     pub txid: Txid,
+    /// The fee it pays.
     pub fee: Amount,
     /// Encoded size in bytes.
     pub size: usize,
@@ -49,7 +52,9 @@ impl MempoolEntry {
 /// A transaction the pool took, and what it pushed out to make room.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Accepted {
+    /// The admitted transaction's txid.
     pub txid: Txid,
+    /// The fee it pays.
     pub fee: Amount,
     /// Entries evicted for it, each with its descendants, lowest fee rate first.
     pub evicted: Vec<Txid>,
@@ -166,18 +171,22 @@ impl Mempool {
         Ok(Accepted { txid, fee, evicted })
     }
 
+    /// The entry of `txid`.
     pub fn get(&self, txid: &Txid) -> Option<&MempoolEntry> {
         self.entries.get(txid)
     }
 
+    /// Whether `txid` is in the pool.
     pub fn contains(&self, txid: &Txid) -> bool {
         self.entries.contains_key(txid)
     }
 
+    /// How many transactions the pool holds.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the pool is empty.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -187,6 +196,7 @@ impl Mempool {
         self.total_bytes
     }
 
+    /// The byte bound.
     pub fn max_bytes(&self) -> usize {
         self.max_bytes
     }

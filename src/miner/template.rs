@@ -16,13 +16,19 @@ use std::sync::atomic::AtomicBool;
 /// Everything about the next block except its transactions.
 #[derive(Clone, Copy, Debug)]
 pub struct BlockSpec {
+    /// The parent's hash.
     pub prev_hash: Hash256,
+    /// The block's height.
     pub height: u32,
+    /// The difficulty it must meet.
     pub bits: u32,
+    /// Its time.
     pub time: u32,
+    /// Where the coinbase pays.
     pub payout: Address,
     /// Subsidy plus the fees of the transactions.
     pub coinbase_value: Amount,
+    /// Tells templates on one tip apart (each worker searches its own).
     pub extra_nonce: u64,
 }
 
@@ -77,6 +83,7 @@ pub fn assemble_block(spec: &BlockSpec, transactions: Vec<Transaction>) -> Block
 pub struct CoinbaseBranch(Vec<Hash256>);
 
 impl CoinbaseBranch {
+    /// The branch of the coinbase's merkle path in `block`, for setting extra nonces.
     pub fn of(block: &Block) -> CoinbaseBranch {
         let txids: Vec<_> = block.transactions.iter().map(Transaction::txid).collect();
         CoinbaseBranch(first_leaf_branch(&txids))

@@ -29,10 +29,13 @@ const IMPOSSIBLE_BITS: u32 = 0x0300_0001;
 /// What `bench-hash` measured. Rates are millions per second.
 #[derive(Clone, Debug, Serialize)]
 pub struct HashBenchReport {
+    /// The kernel measured.
     pub kernel: &'static str,
+    /// Worker threads.
     pub threads: usize,
     /// Nonces per second of all threads together.
     pub mhps: f64,
+    /// `mhps` per thread.
     pub per_thread_mhps: f64,
     /// The kernel on one thread alone.
     pub single_thread_mhps: f64,
@@ -47,7 +50,9 @@ pub struct HashBenchReport {
     /// `per_thread_mhps / compress_mps`: 1.0 means two compressions per nonce at the rate a
     /// single stream does one.
     pub per_thread_vs_compress: f64,
+    /// Median time for every worker to move to a new job, in milliseconds.
     pub restart_ms_median: f64,
+    /// Slowest such move, in milliseconds.
     pub restart_ms_max: f64,
 }
 

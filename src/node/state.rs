@@ -34,26 +34,37 @@ const COINBASE_RESERVE_BYTES: usize = 1_000;
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     #[error(transparent)]
+    /// The data directory failed.
     Store(#[from] StoreError),
     #[error("wallet: {0}")]
+    /// The wallet file failed.
     Wallet(#[from] WalletError),
     #[error("cannot listen for RPC on {addr}: {source} (is another node using this port? pick one with --rpc-port)")]
+    /// The RPC port is taken.
     RpcBind {
+        /// The RPC address.
         addr: std::net::SocketAddr,
+        /// Why.
         source: std::io::Error,
     },
     #[error("cannot listen for peers on {addr}: {source} (is another node using this port? pick one with --listen)")]
+    /// The P2P port is taken.
     P2pBind {
+        /// The P2P address.
         addr: std::net::SocketAddr,
+        /// Why.
         source: std::io::Error,
     },
     #[error("cannot read OS randomness: {0}")]
+    /// The OS generator failed.
     Randomness(String),
     #[error("cannot start the async runtime or its signal handlers: {0}")]
+    /// Tokio or its signal handlers could not start.
     Runtime(std::io::Error),
 }
 
 impl NodeError {
+    /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
             NodeError::Store(error) => error.code(),
@@ -69,8 +80,11 @@ impl NodeError {
 /// Who handed the node a block.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum BlockOrigin {
+    /// Found by this node's miner threads or `generate`.
     Mined,
+    /// Given by RPC `submitblock`.
     Submitted,
+    /// Received from a peer.
     Peer,
 }
 
@@ -86,9 +100,13 @@ pub fn os_random_bytes() -> Result<[u8; 32], NodeError> {
 
 /// The state of one node.
 pub struct Node {
+    /// Every block, the active chain and the UTXO set.
     pub chain: Chain,
+    /// Unconfirmed transactions.
     pub mempool: Mempool,
+    /// Keys and addresses.
     pub wallet: Wallet,
+    /// What happened, for `getevents`.
     pub events: EventLog,
     datadir: DataDir,
     block_log: BlockLog,
@@ -144,14 +162,17 @@ impl Node {
         })
     }
 
+    /// The network parameters.
     pub fn params(&self) -> &Params {
         self.chain.params()
     }
 
+    /// The data directory.
     pub fn datadir(&self) -> &DataDir {
         &self.datadir
     }
 
+    /// Bytes in the block log.
     pub fn block_log_bytes(&self) -> u64 {
         self.block_log.len_bytes()
     }
@@ -355,8 +376,10 @@ impl Node {
 #[derive(Debug, thiserror::Error)]
 pub enum ManualError {
     #[error(transparent)]
+    /// The chain refused it.
     Chain(#[from] crate::chain::ChainError),
     #[error("cannot save the list of invalidated blocks: {0}")]
+    /// The list could not be saved.
     Store(#[from] StoreError),
 }
 

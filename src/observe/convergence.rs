@@ -17,9 +17,13 @@ use std::collections::HashSet;
 /// A node's active tip with its chainwork, as `getblockchaininfo` reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeTip {
+    /// The node's name.
     pub node: String,
+    /// Its active tip.
     pub tip: Hash256,
+    /// The tip's height.
     pub height: u32,
+    /// The tip's chainwork.
     pub chainwork: U256,
 }
 
@@ -27,11 +31,14 @@ pub struct NodeTip {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the getblockchaininfo answer from {node} has a bad `{field}`")]
 pub struct TipParseError {
+    /// The node's name.
     pub node: String,
+    /// The field that could not be read.
     pub field: &'static str,
 }
 
 impl TipParseError {
+    /// The stable code.
     pub fn code(&self) -> &'static str {
         "tip-bad-field"
     }
@@ -71,12 +78,19 @@ impl NodeTip {
 /// One reorg one node went through.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReorgSummary {
+    /// The node's name.
     pub node: String,
+    /// When, by the node's clock (Unix milliseconds).
     pub time_ms: u64,
+    /// Blocks taken off.
     pub depth: usize,
+    /// The fork point's height.
     pub fork_height: u32,
+    /// The tip before.
     pub old_tip: Hash256,
+    /// The tip after.
     pub new_tip: Hash256,
+    /// Blocks taken off, the old tip first.
     pub blocks_out: Vec<Hash256>,
     /// Transactions of the blocks taken out that went back to the mempool.
     pub txs_returned: Vec<Txid>,
@@ -88,15 +102,23 @@ pub struct ReorgSummary {
 /// What became of a transaction whose confirmation a reorg undid.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TxFate {
+    /// Back in the mempool, to be confirmed again.
     ReturnedToMempool,
-    Dropped { reason: String },
+    /// Gone for good.
+    Dropped {
+        /// Why, code first.
+        reason: String,
+    },
 }
 
 /// A confirmation undone on one node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UndoneTx {
+    /// The node.
     pub node: String,
+    /// The transaction.
     pub txid: Txid,
+    /// What became of it.
     pub fate: TxFate,
 }
 
@@ -105,6 +127,7 @@ pub struct UndoneTx {
 pub struct Convergence {
     /// Every node reported the same tip.
     pub converged: bool,
+    /// The tip every node is on, if they agree.
     pub agreed_tip: Option<Hash256>,
     /// From the heal to the last node's tip change onto the agreed tip (0 when every node was
     /// already on it); `None` unless converged.

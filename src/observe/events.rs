@@ -45,6 +45,7 @@ pub struct NodeEvent {
     pub seq: u64,
     /// Unix milliseconds by the node's clock.
     pub time_ms: u64,
+    /// What happened.
     pub kind: ObservedEvent,
 }
 
@@ -52,25 +53,45 @@ pub struct NodeEvent {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EventParseError {
     #[error("an event from {node} is not a JSON object")]
-    NotAnObject { node: String },
-    #[error("an event from {node} has a bad `{field}` field: {detail}")]
-    BadField {
+    /// An entry is not a JSON object.
+    NotAnObject {
+        /// The node.
         node: String,
+    },
+    #[error("an event from {node} has a bad `{field}` field: {detail}")]
+    /// A field of the entry is missing or malformed.
+    BadField {
+        /// The node.
+        node: String,
+        /// The field.
         field: &'static str,
+        /// What is wrong.
         detail: String,
     },
     #[error("event {seq} from {node} ({kind}) is malformed: {detail}")]
+    /// The body of a known event type is malformed.
     BadBody {
+        /// The node.
         node: String,
+        /// The entry's sequence number.
         seq: u64,
+        /// Its type.
         kind: String,
+        /// What is wrong.
         detail: String,
     },
     #[error("the getevents answer from {node} is malformed: {detail}")]
-    BadReply { node: String, detail: String },
+    /// The answer is not a `getevents` reply.
+    BadReply {
+        /// The node.
+        node: String,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl EventParseError {
+    /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
             EventParseError::NotAnObject { .. } => "event-not-object",
@@ -157,6 +178,7 @@ pub struct EventsPage {
     pub entries: usize,
     /// The lowest and highest `seq` of any entry, even one whose body was malformed.
     pub min_seq: Option<u64>,
+    /// The highest sequence number of any entry.
     pub max_seq: Option<u64>,
     /// The node's newest sequence number when it answered.
     pub last_seq: u64,

@@ -17,23 +17,41 @@ pub const EVENTS_PER_POLL: u64 = 1_000;
 #[derive(Debug, thiserror::Error)]
 pub enum PollProblem {
     #[error("{node} did not answer getevents: {error}")]
-    NodeUnreachable { node: String, error: ClientError },
+    /// The node did not answer.
+    NodeUnreachable {
+        /// The node.
+        node: String,
+        /// Why.
+        error: ClientError,
+    },
     #[error(transparent)]
+    /// An entry could not be read.
     Malformed(EventParseError),
     /// The node's bounded log forgot events before they were read.
     #[error("{node} forgot events {first_missed}..={last_missed} before they were read")]
     Missed {
+        /// The node.
         node: String,
+        /// The first event lost.
         first_missed: u64,
+        /// The last event lost.
         last_missed: u64,
     },
     /// The node's sequence numbers went backwards: it restarted with a fresh log, which is
     /// read again from the start.
     #[error("{node} restarted (its log is at {now}, was read up to {was}); reading it afresh")]
-    Restarted { node: String, was: u64, now: u64 },
+    Restarted {
+        /// The node.
+        node: String,
+        /// The last sequence number read before.
+        was: u64,
+        /// The node's newest sequence number now.
+        now: u64,
+    },
 }
 
 impl PollProblem {
+    /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
             PollProblem::NodeUnreachable { .. } => "node-unreachable",
@@ -47,7 +65,9 @@ impl PollProblem {
 /// One poll's result: the new events of all nodes merged in time order, and the problems.
 #[derive(Debug, Default)]
 pub struct PollBatch {
+    /// New events of every node, in time order.
     pub events: Vec<NodeEvent>,
+    /// What kept the poll from reading everything.
     pub problems: Vec<PollProblem>,
 }
 
@@ -65,6 +85,7 @@ pub struct EventFollower {
 }
 
 impl EventFollower {
+    /// A follower that has read nothing yet.
     pub fn new() -> EventFollower {
         EventFollower::default()
     }

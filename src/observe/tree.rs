@@ -16,9 +16,13 @@ use std::collections::HashMap;
 /// One block as the tree view knows it, merged over every node that reported it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TreeBlock {
+    /// The block's hash.
     pub hash: Hash256,
+    /// Its parent's hash.
     pub prev: Hash256,
+    /// Its height.
     pub height: u32,
+    /// Its chainwork.
     pub chainwork: U256,
     /// Some node marked it invalid.
     pub invalid: bool,
@@ -40,12 +44,20 @@ pub struct RenderOptions {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TreeError {
     #[error("malformed-tree: {node}: {reason}")]
-    Malformed { node: String, reason: String },
+    /// A node's `getblocktree` answer is malformed.
+    Malformed {
+        /// The node.
+        node: String,
+        /// What is wrong.
+        reason: String,
+    },
     #[error("inconsistent-tree: {0}")]
+    /// Two nodes' trees contradict each other.
     Inconsistent(String),
 }
 
 impl TreeError {
+    /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
             TreeError::Malformed { .. } => "malformed-tree",
@@ -123,6 +135,7 @@ impl TreeView {
         Ok(view)
     }
 
+    /// The block `hash`, if any node reported it.
     pub fn block(&self, hash: &Hash256) -> Option<&TreeBlock> {
         self.blocks.get(hash)
     }

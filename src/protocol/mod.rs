@@ -68,7 +68,9 @@ pub const MAX_UNCONNECTING_HEADERS: u32 = 8;
 
 /// What the protocol needs from the node it runs in.
 pub trait Host {
+    /// The node's chain.
     fn chain(&self) -> &Chain;
+    /// The node's mempool.
     fn mempool(&self) -> &Mempool;
     /// Validates, stores and applies a block (the mempool and event log follow).
     fn submit_block(&mut self, block: HashedBlock) -> Result<BlockOutcome, BlockError>;
@@ -91,10 +93,13 @@ pub trait Host {
 pub struct ProtocolConfig {
     /// Random per node start: a Version carrying our own nonce is a connection to ourselves.
     pub nonce: u64,
+    /// What Version tells peers we run.
     pub user_agent: String,
     /// The port we accept connections on, told to peers so they can gossip it.
     pub listen_port: u16,
+    /// Most inbound peers.
     pub max_inbound: usize,
+    /// Most outbound peers found by gossip (configured peers come on top).
     pub max_outbound: usize,
     /// Peers to keep connected to, reconnecting with backoff.
     pub connect: Vec<SocketAddr>,
@@ -105,18 +110,37 @@ pub struct ProtocolConfig {
 pub enum Input<'a> {
     /// A connection is up (the shell dialed out, or accepted one).
     Connected {
+        /// The connection's id.
         peer: PeerId,
+        /// The remote address.
         addr: SocketAddr,
+        /// Whether the peer dialed us.
         inbound: bool,
     },
     /// Dialing `addr` failed.
-    ConnectFailed { addr: SocketAddr },
+    ConnectFailed {
+        /// The address dialed.
+        addr: SocketAddr,
+    },
     /// A message from `peer`, hashed where it was decoded (`Received::from`).
-    Received { peer: PeerId, message: Received },
+    Received {
+        /// The connection.
+        peer: PeerId,
+        /// The message.
+        message: Received,
+    },
     /// The framing layer refused a frame from `peer`.
-    BadFrame { peer: PeerId, error: &'a WireError },
+    BadFrame {
+        /// The connection.
+        peer: PeerId,
+        /// Why the frame was refused.
+        error: &'a WireError,
+    },
     /// The connection ended (either side closed it).
-    Disconnected { peer: PeerId },
+    Disconnected {
+        /// The connection.
+        peer: PeerId,
+    },
     /// Time passed: timeouts, pings, stalls and reconnections are looked at.
     Tick,
     /// The node itself accepted a block (mined, or submitted by RPC): announce its new tip.
@@ -140,15 +164,23 @@ pub enum Input<'a> {
 /// Something for the shell to do, or to record.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
+    /// Queue a message for a peer.
     Send {
+        /// The connection.
         peer: PeerId,
+        /// The message.
         message: Message,
     },
+    /// Dial an address.
     Connect {
+        /// The address.
         addr: SocketAddr,
     },
+    /// Close a connection.
     Disconnect {
+        /// The connection.
         peer: PeerId,
+        /// Why.
         reason: DisconnectReason,
     },
     /// A peer fact for the node's event log.
@@ -269,6 +301,7 @@ impl Protocol {
         infos
     }
 
+    /// Whether the node makes and keeps connections (`setnetworkactive`).
     pub fn network_active(&self) -> bool {
         self.network_active
     }

@@ -30,12 +30,19 @@ pub(super) enum PeerPhase {
 /// What `getpeerinfo` shows of a peer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PeerInfo {
+    /// The connection's id.
     pub id: PeerId,
+    /// The remote address.
     pub addr: SocketAddr,
+    /// Whether the peer dialed us.
     pub inbound: bool,
+    /// Whether the handshake finished.
     pub handshake_done: bool,
+    /// What its Version said it runs.
     pub user_agent: String,
+    /// The height its Version announced.
     pub best_height: u32,
+    /// The last ping's round trip.
     pub ping_ms: Option<u64>,
     /// Where the peer accepts connections, from its Version (none before it, or if it does
     /// not listen).

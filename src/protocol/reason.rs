@@ -25,10 +25,16 @@ pub enum DisconnectReason {
     InboundFull,
     /// A message other than Version opened the handshake.
     #[error("{command} before version")]
-    BeforeVersion { command: &'static str },
+    BeforeVersion {
+        /// The message that came.
+        command: &'static str,
+    },
     /// A message other than Verack followed the Version.
     #[error("{command} before verack")]
-    BeforeVerack { command: &'static str },
+    BeforeVerack {
+        /// The message that came.
+        command: &'static str,
+    },
     /// Version or Verack after the handshake.
     #[error("second handshake")]
     SecondHandshake,
@@ -58,7 +64,12 @@ pub enum DisconnectReason {
     BadFrame(WireError),
     /// A `getdata` asked for more blocks than one request may.
     #[error("getdata for {blocks} blocks (at most {max} at once)")]
-    OversizedGetData { blocks: usize, max: usize },
+    OversizedGetData {
+        /// Blocks asked for.
+        blocks: usize,
+        /// The most one request may ask.
+        max: usize,
+    },
     /// A block nobody asked this peer for.
     #[error("unsolicited block {0}")]
     UnsolicitedBlock(Hash256),
@@ -70,10 +81,20 @@ pub enum DisconnectReason {
     UnconnectingHeaders,
     /// A transaction that breaks a consensus rule.
     #[error("transaction {txid}: {rule}")]
-    InvalidTransaction { txid: Txid, rule: RuleError },
+    InvalidTransaction {
+        /// The transaction.
+        txid: Txid,
+        /// The rule it broke.
+        rule: RuleError,
+    },
     /// A block that breaks a consensus rule.
     #[error("block {hash}: {rule}")]
-    InvalidBlock { hash: Hash256, rule: RuleError },
+    InvalidBlock {
+        /// The block.
+        hash: Hash256,
+        /// The rule it broke.
+        rule: RuleError,
+    },
     /// A block already known to break a rule, sent again.
     #[error("block {0} is known invalid")]
     KnownInvalidBlock(Hash256),

@@ -22,10 +22,15 @@ pub struct Cookie {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CookieError {
     #[error("malformed cookie: expected \"{COOKIE_USER}:\" followed by 64 hex digits ({reason})")]
-    Malformed { reason: &'static str },
+    /// The cookie file's contents are not `__cookie__:SECRET`.
+    Malformed {
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 impl CookieError {
+    /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
             CookieError::Malformed { .. } => "cookie-malformed",
@@ -34,6 +39,7 @@ impl CookieError {
 }
 
 impl Cookie {
+    /// The cookie for a 32-byte secret.
     pub fn from_secret(secret: [u8; 32]) -> Cookie {
         Cookie {
             password: hex::encode(secret),

@@ -36,20 +36,35 @@ pub struct RpcClient {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("could not connect to the node at {addr}: {} (is it running?)", describe_io(.source))]
-    Connect { addr: SocketAddr, source: io::Error },
+    /// The node's RPC port refused the connection.
+    Connect {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
     #[error("RPC authentication failed: the cookie is stale or wrong")]
+    /// The cookie was refused.
     Unauthorized,
     #[error("the node did not answer within {} s", .after.as_secs())]
-    Timeout { after: Duration },
+    /// No answer in time.
+    Timeout {
+        /// How long it waited.
+        after: Duration,
+    },
     #[error("RPC error {}: {}", .0.code, .0.message)]
+    /// The node answered with an error.
     Rpc(RpcError),
     #[error("bad HTTP response from the node: {0}")]
+    /// The answer is not HTTP the client understands.
     Http(String),
     #[error("RPC connection failed: {0}")]
+    /// Reading or writing failed.
     Io(io::Error),
 }
 
 impl ClientError {
+    /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
             ClientError::Connect { .. } => "rpc-connect",
@@ -82,6 +97,7 @@ fn from_io(error: io::Error, timeout: Duration) -> ClientError {
 }
 
 impl RpcClient {
+    /// A client of the node at `addr` authenticating with `cookie`.
     pub fn new(addr: SocketAddr, cookie: Cookie) -> RpcClient {
         RpcClient {
             addr,

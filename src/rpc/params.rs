@@ -58,6 +58,7 @@ fn as_u64(value: &Value, index: usize, name: &str) -> Result<u64, RpcError> {
         .ok_or_else(|| wrong_type(index, name, "a non-negative integer", value))
 }
 
+/// Parameter `index`, a string.
 pub fn required_str<'p>(
     params: &'p [Value],
     index: usize,
@@ -66,6 +67,7 @@ pub fn required_str<'p>(
     as_str(required(params, index, name)?, index, name)
 }
 
+/// Parameter `index`, a string if given.
 pub fn optional_str<'p>(
     params: &'p [Value],
     index: usize,
@@ -76,16 +78,19 @@ pub fn optional_str<'p>(
         .transpose()
 }
 
+/// Parameter `index`, a whole number.
 pub fn required_u64(params: &[Value], index: usize, name: &str) -> Result<u64, RpcError> {
     as_u64(required(params, index, name)?, index, name)
 }
 
+/// Parameter `index`, a whole number if given.
 pub fn optional_u64(params: &[Value], index: usize, name: &str) -> Result<Option<u64>, RpcError> {
     present(params, index)
         .map(|value| as_u64(value, index, name))
         .transpose()
 }
 
+/// Parameter `index`, true or false if given.
 pub fn optional_bool(params: &[Value], index: usize, name: &str) -> Result<Option<bool>, RpcError> {
     present(params, index)
         .map(|value| {
@@ -103,6 +108,7 @@ pub fn required_hash(params: &[Value], index: usize, name: &str) -> Result<Hash2
         .map_err(|e| RpcError::invalid_parameter(format!("{}: {e}", label(index, name))))
 }
 
+/// Parameter `index`, an address.
 pub fn required_address(params: &[Value], index: usize, name: &str) -> Result<Address, RpcError> {
     let text = required_str(params, index, name)?;
     text.parse()

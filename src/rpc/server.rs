@@ -40,8 +40,11 @@ const READ_CHUNK_BYTES: usize = 4096;
 /// One call for the node task. Answer on `reply`; dropping it answers an error to the client.
 #[derive(Debug)]
 pub struct RpcCall {
+    /// The method called.
     pub method: String,
+    /// Its parameters.
     pub params: Vec<Value>,
+    /// Where the answer goes.
     pub reply: oneshot::Sender<Result<Value, RpcError>>,
 }
 

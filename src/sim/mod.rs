@@ -32,7 +32,9 @@ const CLOCK_START_AFTER_GENESIS_SECS: u64 = 3_600;
 /// How a simulation is set up.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
+    /// How many nodes.
     pub nodes: usize,
+    /// The seed every random choice comes from.
     pub seed: u64,
     /// One-way message delay, drawn uniformly per message from this range.
     pub latency_ms: (u64, u64),
@@ -42,15 +44,20 @@ pub struct SimConfig {
 
 /// One simulated node.
 pub struct SimNode {
+    /// The node's chain, mempool and events.
     pub host: SimHost,
+    /// The node's protocol.
     pub protocol: Protocol,
+    /// The node's wallet.
     pub wallet: Wallet,
+    /// The address it listens on.
     pub addr: SocketAddr,
     payout: Address,
 }
 
 /// The simulation.
 pub struct Sim {
+    /// The seed this run came from (printed when a test fails).
     pub seed: u64,
     now_ms: u64,
     rng: StdRng,
@@ -110,14 +117,17 @@ impl Sim {
         }
     }
 
+    /// Simulated milliseconds since the start.
     pub fn now_ms(&self) -> u64 {
         self.now_ms
     }
 
+    /// Node `index`.
     pub fn node(&self, index: usize) -> &SimNode {
         &self.nodes[index]
     }
 
+    /// Every node.
     pub fn nodes(&self) -> &[SimNode] {
         &self.nodes
     }
@@ -212,6 +222,7 @@ impl Sim {
         txid
     }
 
+    /// Where node `index` mines to.
     pub fn payout(&self, index: usize) -> Address {
         self.nodes[index].payout
     }

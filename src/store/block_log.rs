@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 pub struct TornTail {
     /// Where the dropped bytes started; the log now ends here.
     pub offset: u64,
+    /// How many bytes were dropped.
     pub bytes_dropped: u64,
 }
 
@@ -25,6 +26,7 @@ pub struct TornTail {
 pub struct Replay {
     /// Every stored block, in the order it was appended.
     pub blocks: Vec<Block>,
+    /// The incomplete record dropped at the end, if any.
     pub torn_tail: Option<TornTail>,
 }
 
@@ -199,6 +201,7 @@ impl BlockLog {
         Ok(())
     }
 
+    /// The log file.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -73,10 +73,12 @@ impl DataDir {
         })
     }
 
+    /// The directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// Where the block log is.
     pub fn block_log_path(&self) -> PathBuf {
         self.root.join("blocks.log")
     }

@@ -21,14 +21,21 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{}: {source}", path.display())]
+    /// A file could not be read or written.
     Io {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
     #[error("{}: corrupt record at byte {offset}: {reason}", path.display())]
+    /// A record in the middle of the block log is corrupt.
     Corrupt {
+        /// The log.
         path: PathBuf,
+        /// Where the record starts.
         offset: u64,
+        /// What is wrong with it.
         reason: String,
     },
     #[error(
@@ -36,25 +43,49 @@ pub enum StoreError {
          or choose another data directory",
         path.display()
     )]
-    Locked { path: PathBuf },
+    /// Another node holds the data directory.
+    Locked {
+        /// The directory.
+        path: PathBuf,
+    },
     #[error("no RPC cookie at {}: is the node running?", path.display())]
-    MissingCookie { path: PathBuf },
+    /// No cookie file: the node is not running.
+    MissingCookie {
+        /// Where it should be.
+        path: PathBuf,
+    },
     #[error("{}: {len} bytes is over the limit of {max}", path.display())]
-    TooLarge { path: PathBuf, len: u64, max: u64 },
+    /// A file is larger than it may be.
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
     #[error(
         "{}: an earlier append failed and could not be undone; restart the node to recover the log",
         path.display()
     )]
-    LogUnwritable { path: PathBuf },
+    /// An append failed and could not be undone.
+    LogUnwritable {
+        /// The log.
+        path: PathBuf,
+    },
     #[error(
         "data directory {} holds the chain of another network (id {found}), not this node's \
          (id {expected}); a devnet with another --block-time is another network, so give it \
          its own data directory",
         path.display()
     )]
+    /// The data directory belongs to another network.
     OtherNetwork {
+        /// The directory.
         path: PathBuf,
+        /// The network id it holds.
         found: String,
+        /// This node's network id.
         expected: Hash256,
     },
 }

@@ -40,6 +40,7 @@ impl<'de> Deserialize<'de> for Address {
 }
 
 impl Address {
+    /// The address of an ed25519 public key: 20 bytes of its SHA-256.
     pub fn from_pubkey(pubkey: &[u8; 32]) -> Address {
         let digest = sha256(pubkey);
         let mut payload = [0u8; 20];
@@ -57,8 +58,10 @@ impl Address {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseAddressError {
     #[error("invalid address {0:?}: expected nk followed by 48 hex digits")]
+    /// Not hex of the right length.
     Malformed(String),
     #[error("invalid address {0:?}: checksum mismatch (typo?)")]
+    /// The checksum does not match (a typo).
     BadChecksum(String),
 }
 

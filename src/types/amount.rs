@@ -19,24 +19,30 @@ pub const MAX_MONEY: Amount = Amount(21_000_000 * COIN);
 pub struct Amount(pub u64);
 
 impl Amount {
+    /// Nothing.
     pub const ZERO: Amount = Amount(0);
 
+    /// `coins` whole coins.
     pub fn from_coins(coins: u64) -> Amount {
         Amount(coins * COIN)
     }
 
+    /// The amount in base units.
     pub fn units(self) -> u64 {
         self.0
     }
 
+    /// The sum, or `None` past `u64::MAX`.
     pub fn checked_add(self, other: Amount) -> Option<Amount> {
         self.0.checked_add(other.0).map(Amount)
     }
 
+    /// The difference, or `None` below zero.
     pub fn checked_sub(self, other: Amount) -> Option<Amount> {
         self.0.checked_sub(other.0).map(Amount)
     }
 
+    /// Whether the amount is at most MAX_MONEY.
     pub fn is_in_range(self) -> bool {
         self <= MAX_MONEY
     }
@@ -51,8 +57,10 @@ impl Amount {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseAmountError {
     #[error("invalid amount {0:?}: expected coins like 1.5 with at most 8 decimals")]
+    /// Not a decimal number of coins.
     Malformed(String),
     #[error("amount {0:?} exceeds the 21,000,000 coin limit")]
+    /// More coins than MAX_MONEY, or more than 8 decimals.
     TooLarge(String),
 }
 

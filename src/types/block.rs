@@ -13,15 +13,19 @@ use serde::{Deserialize, Serialize};
 /// A header and its transactions, coinbase first.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Block {
+    /// The 80-byte header.
     pub header: BlockHeader,
+    /// The transactions, coinbase first.
     pub transactions: Vec<Transaction>,
 }
 
 impl Block {
+    /// SHA-256d of the header.
     pub fn hash(&self) -> Hash256 {
         self.header.hash()
     }
 
+    /// Bytes of the block's encoding.
     pub fn encoded_len(&self) -> usize {
         codec::encoded_len(self)
     }

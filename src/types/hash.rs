@@ -37,6 +37,7 @@ impl<'de> Deserialize<'de> for Hash256 {
 }
 
 impl Hash256 {
+    /// All zero bytes.
     pub const ZERO: Hash256 = Hash256([0; 32]);
 
     /// Hex of the byte-reversed digest, the form users and RPC see.
@@ -54,6 +55,7 @@ impl Hash256 {
         format!("{}…{}", &hex[..4], &hex[56..])
     }
 
+    /// The 32 bytes, in their internal (little-endian) order.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }

@@ -25,6 +25,7 @@ pub struct HashedBlock {
 }
 
 impl HashedBlock {
+    /// Hashes `block`'s header.
     pub fn new(block: impl Into<Arc<Block>>) -> HashedBlock {
         let block = block.into();
         let txids: Vec<Txid> = block.transactions.iter().map(Transaction::txid).collect();
@@ -37,10 +38,12 @@ impl HashedBlock {
         }
     }
 
+    /// The block.
     pub fn block(&self) -> &Arc<Block> {
         &self.block
     }
 
+    /// The block's hash.
     pub fn hash(&self) -> Hash256 {
         self.hash
     }
@@ -55,6 +58,7 @@ impl HashedBlock {
         self.merkle_root
     }
 
+    /// Bytes of the block's encoding.
     pub fn encoded_len(&self) -> usize {
         self.encoded_len
     }
@@ -73,6 +77,7 @@ pub struct HashedHeaders {
 }
 
 impl HashedHeaders {
+    /// Hashes each header.
     pub fn new(headers: Vec<BlockHeader>) -> HashedHeaders {
         HashedHeaders {
             hashes: headers.iter().map(BlockHeader::hash).collect(),
@@ -80,6 +85,7 @@ impl HashedHeaders {
         }
     }
 
+    /// The headers.
     pub fn headers(&self) -> &[BlockHeader] {
         &self.headers
     }

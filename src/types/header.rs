@@ -15,17 +15,22 @@ pub const NONCE_OFFSET: usize = 76;
 /// A block header. Its bincode encoding (fixed-int, little-endian) is exactly `to_bytes()`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct BlockHeader {
+    /// The block version.
     pub version: u32,
+    /// The parent's hash.
     pub prev_hash: Hash256,
+    /// The merkle root of the transactions.
     pub merkle_root: Hash256,
     /// Seconds since the Unix epoch.
     pub time: u32,
     /// The target in compact form (Bitcoin's nBits).
     pub bits: u32,
+    /// Varied by miners until the hash meets the target.
     pub nonce: u32,
 }
 
 impl BlockHeader {
+    /// The 80-byte encoding.
     pub fn to_bytes(&self) -> [u8; HEADER_BYTES] {
         let mut out = [0u8; HEADER_BYTES];
         out[0..4].copy_from_slice(&self.version.to_le_bytes());
@@ -37,6 +42,7 @@ impl BlockHeader {
         out
     }
 
+    /// Reads the 80-byte encoding.
     pub fn from_bytes(bytes: &[u8; HEADER_BYTES]) -> BlockHeader {
         let word = |at: usize| {
             u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])

@@ -20,7 +20,9 @@ pub type Txid = Hash256;
 /// A reference to one output of an earlier transaction.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 pub struct OutPoint {
+    /// The transaction.
     pub txid: Txid,
+    /// Its output's index.
     pub vout: u32,
 }
 
@@ -50,16 +52,21 @@ impl<'de> Deserialize<'de> for SignatureBytes {
 /// must be its strict ed25519 signature over the transaction's sighash.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct TxIn {
+    /// The coin spent.
     pub prevout: OutPoint,
     #[serde(with = "crate::codec::raw_bytes")]
+    /// The ed25519 public key owning the coin.
     pub pubkey: [u8; 32],
+    /// The signature over the sighash.
     pub signature: SignatureBytes,
 }
 
 /// Pays `amount` to `address`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct TxOut {
+    /// How much it pays.
     pub amount: Amount,
+    /// To whom.
     pub address: Address,
 }
 
@@ -67,7 +74,9 @@ pub struct TxOut {
 /// and the extra nonce a miner rolls when the header nonce range runs out.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct CoinbaseData {
+    /// The block's height (makes every coinbase txid unique).
     pub height: u32,
+    /// Varied by miners past the nonce's range.
     pub extra_nonce: u64,
 }
 
@@ -75,9 +84,13 @@ pub struct CoinbaseData {
 /// at least one input.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Transaction {
+    /// The transaction version.
     pub version: u32,
+    /// Present in a coinbase only.
     pub coinbase: Option<CoinbaseData>,
+    /// The coins spent.
     pub inputs: Vec<TxIn>,
+    /// The coins made.
     pub outputs: Vec<TxOut>,
 }
 
@@ -97,8 +110,10 @@ struct UnsignedTransaction<'a> {
 }
 
 impl Transaction {
+    /// The only version v1 accepts.
     pub const VERSION: u32 = 1;
 
+    /// Whether it is a block's coinbase.
     pub fn is_coinbase(&self) -> bool {
         self.coinbase.is_some()
     }

@@ -45,18 +45,23 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// What an inventory item names.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub enum InvKind {
+    /// A transaction.
     Tx,
+    /// A block.
     Block,
 }
 
 /// A transaction or block named by its hash (txid or block hash).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct InvItem {
+    /// What it names.
     pub kind: InvKind,
+    /// Its hash.
     pub hash: Hash256,
 }
 
 impl InvItem {
+    /// A transaction's item.
     pub fn tx(txid: Hash256) -> InvItem {
         InvItem {
             kind: InvKind::Tx,
@@ -64,6 +69,7 @@ impl InvItem {
         }
     }
 
+    /// A block's item.
     pub fn block(hash: Hash256) -> InvItem {
         InvItem {
             kind: InvKind::Block,
@@ -76,7 +82,9 @@ impl InvItem {
 /// address's flow info and scope id: this type round-trips exactly.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct PeerAddress {
+    /// The IP.
     pub ip: IpAddr,
+    /// The port.
     pub port: u16,
 }
 
@@ -100,34 +108,49 @@ impl From<PeerAddress> for SocketAddr {
 pub enum Message {
     /// The first message each side sends.
     Version {
+        /// The protocol version.
         protocol: u32,
         /// `Params::network_id()`: genesis and consensus parameters; another id is another
         /// network.
         network_id: Hash256,
+        /// The sender's active height.
         best_height: u32,
         /// Random per node, so a node that reaches itself can tell.
         nonce: u64,
+        /// What the sender runs.
         user_agent: String,
         /// Where this node accepts connections (0: it does not).
         listen_port: u16,
     },
+    /// The Version was accepted.
     Verack,
+    /// Are you there? (nonce)
     Ping(u64),
+    /// Yes (the ping's nonce).
     Pong(u64),
+    /// Announces blocks and transactions.
     Inv(Vec<InvItem>),
+    /// Asks for blocks and transactions.
     GetData(Vec<InvItem>),
+    /// The items asked for that are not served.
     NotFound(Vec<InvItem>),
+    /// A transaction.
     Tx(Transaction),
     /// Shared rather than owned: a block served from the chain is queued without a copy.
     Block(Arc<Block>),
     /// Headers after the first locator hash on the receiver's best chain, up to `stop` (zero:
     /// as many as fit in one `Headers`).
     GetHeaders {
+        /// Hashes from the sender's tip back to genesis, denser near the tip.
         locator: Vec<Hash256>,
+        /// The last header wanted; zero for as many as fit.
         stop: Hash256,
     },
+    /// Headers following the locator's fork point.
     Headers(Vec<BlockHeader>),
+    /// Asks for addresses.
     GetAddr,
+    /// Addresses of peers.
     Addr(Vec<PeerAddress>),
 }
 
@@ -206,23 +229,54 @@ impl Message {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
     #[error("frame magic {got:02x?} is not this network's {expected:02x?}")]
-    BadMagic { expected: [u8; 4], got: [u8; 4] },
+    /// The frame is of another network.
+    BadMagic {
+        /// Our magic.
+        expected: [u8; 4],
+        /// The frame's.
+        got: [u8; 4],
+    },
     #[error("frame payload of {len} bytes is over the limit of {max}")]
-    OversizedFrame { len: usize, max: usize },
+    /// The payload length is over `MAX_MESSAGE_BYTES`.
+    OversizedFrame {
+        /// The length given.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     #[error("frame checksum {got:02x?} does not match its payload's {expected:02x?}")]
-    BadChecksum { expected: [u8; 4], got: [u8; 4] },
+    /// The checksum does not match the payload.
+    BadChecksum {
+        /// The payload's checksum.
+        expected: [u8; 4],
+        /// The frame's.
+        got: [u8; 4],
+    },
     #[error("undecodable payload: {0}")]
+    /// The payload does not decode.
     Undecodable(String),
     #[error("{extra} trailing bytes after the message")]
-    TrailingBytes { extra: usize },
+    /// Bytes follow the message.
+    TrailingBytes {
+        /// How many.
+        extra: usize,
+    },
     #[error("{list} list of {len} items is over the limit of {max}")]
+    /// A list is over its limit.
     OversizedList {
+        /// Which list.
         list: &'static str,
+        /// Its length.
         len: usize,
+        /// The limit.
         max: usize,
     },
     #[error("user agent of {len} bytes is over the limit of {MAX_USER_AGENT_BYTES}")]
-    OversizedUserAgent { len: usize },
+    /// The user agent is over its limit.
+    OversizedUserAgent {
+        /// Its length in bytes.
+        len: usize,
+    },
 }
 
 impl WireError {

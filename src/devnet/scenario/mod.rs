@@ -32,6 +32,7 @@ pub enum ScenarioName {
 
 /// How a scenario ended: the convergence figures and the script's own checks.
 pub struct Verdict {
+    /// How the nodes converged after the heal.
     pub convergence: Convergence,
     /// Each check the script made, and whether it held.
     pub checks: Vec<(bool, String)>,
@@ -45,6 +46,7 @@ impl Verdict {
             && self.checks.iter().all(|(held, _)| *held)
     }
 
+    /// The report printed at the end.
     pub fn report(&self) -> String {
         let mut lines = vec!["Report".to_string(), "------".to_string()];
         lines.push(self.convergence.report());

@@ -37,15 +37,20 @@ const STOP_CHECK_INTERVAL: u32 = 4096;
 /// How a search ended.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum SearchOutcome {
+    /// This nonce meets the target.
     Found(u32),
+    /// No nonce in the range meets it.
     Exhausted,
+    /// The stop flag was raised.
     Stopped,
 }
 
 /// A search's outcome and the number of nonces it hashed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct SearchReport {
+    /// How it ended.
     pub outcome: SearchOutcome,
+    /// Nonces hashed.
     pub hashes: u64,
 }
 
@@ -58,6 +63,7 @@ pub struct TargetCheck {
 }
 
 impl TargetCheck {
+    /// The check for hashes at or below `target`.
     pub fn new(target: &U256) -> TargetCheck {
         TargetCheck {
             target: *target,
@@ -82,6 +88,7 @@ impl TargetCheck {
 /// A nonce-search kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
+    /// Plain Rust with the first chunk's midstate; runs everywhere.
     Portable,
     /// x86-64 SHA extensions; on a CPU without them it searches with the portable kernel.
     ShaNi,

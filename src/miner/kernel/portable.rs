@@ -22,6 +22,7 @@ pub struct HeaderMidstate {
 }
 
 impl HeaderMidstate {
+    /// The midstate of `header`'s first 64 bytes.
     pub fn new(header: &BlockHeader) -> HeaderMidstate {
         let bytes = header.to_bytes();
         let mut midstate = SHA256_IV;
