@@ -67,6 +67,10 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 }
 
 /// Appends what `encode(value)` returns to `out`, so a frame can be built in place.
+#[allow(
+    clippy::expect_used,
+    reason = "encoding into a Vec cannot fail (see the comment)"
+)]
 pub fn encode_append<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
     // Cannot fail: every type of this crate has a known-length encoding, none has a fallible
     // Serialize impl, and appending to a Vec cannot run out of room.
@@ -85,6 +89,10 @@ impl bincode::enc::write::Writer for Append<'_> {
 }
 
 /// The number of bytes `encode(value)` would produce, without allocating them.
+#[allow(
+    clippy::expect_used,
+    reason = "counting bytes cannot fail (see the comment)"
+)]
 pub fn encoded_len<T: Serialize + ?Sized>(value: &T) -> usize {
     let mut size = bincode::enc::write::SizeWriter::default();
     // Cannot fail, for the same reasons as `encode`; SizeWriter only counts.

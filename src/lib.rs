@@ -35,6 +35,9 @@
 // The only unsafe code is the SHA-NI kernel (`miner::kernel::sha_ni`), which allows it for itself.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+// Outside tests a panic on bad input is a bug: the few `expect`s that cannot fail are allowed
+// one by one, each with the proof beside it.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod chain;
 pub mod clock;

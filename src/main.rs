@@ -1,6 +1,8 @@
 //! The `nakachain` command line: parses arguments and calls the library. No logic lives here
 //! beyond turning RPC answers into readable lines.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use clap::{Args, Parser, Subcommand};
 use nakachain::devnet::DevnetCommand;
 use nakachain::node::{self, NodeConfig};

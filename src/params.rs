@@ -210,6 +210,10 @@ impl Params {
     }
 
     /// The pow limit as a target.
+    #[allow(
+        clippy::expect_used,
+        reason = "both networks' pow limit bits are a valid encoding (see the comment)"
+    )]
     pub fn pow_limit(&self) -> U256 {
         // Cannot fail: both networks use the valid encoding 0x207fffff, checked by a test.
         compact_to_target(self.pow_limit_bits).expect("pow limit bits are a valid encoding")
