@@ -52,7 +52,7 @@ impl Shared {
 }
 
 /// The running workers.
-pub struct MinerPool {
+pub(super) struct MinerPool {
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
     kernel: Kernel,
@@ -62,7 +62,7 @@ pub struct MinerPool {
 impl MinerPool {
     /// Starts `threads` workers searching with `kernel`, calling `on_found` with every block
     /// they solve.
-    pub fn start(
+    pub(super) fn start(
         threads: usize,
         kernel: Kernel,
         on_found: impl Fn(Block) + Send + Sync + 'static,
@@ -111,23 +111,23 @@ impl MinerPool {
         }
     }
 
-    pub fn threads(&self) -> usize {
+    pub(super) fn threads(&self) -> usize {
         self.workers.len()
     }
 
-    pub fn kernel(&self) -> Kernel {
+    pub(super) fn kernel(&self) -> Kernel {
         self.kernel
     }
 
     /// Total nonces hashed by all workers since start.
-    pub fn hashes(&self) -> u64 {
+    pub(super) fn hashes(&self) -> u64 {
         self.shared.hashes.load(Ordering::Relaxed)
     }
 
     /// Retires the current job and hands the workers `block` instead. `since` is when the
     /// reason for the new job happened (the tip moved), so the restart time includes building
     /// the template.
-    pub fn set_job(&mut self, block: Block, since: Instant) {
+    pub(super) fn set_job(&mut self, block: Block, since: Instant) {
         let id = self.next_job_id;
         self.next_job_id += 1;
         let restart = &self.shared.restart;
@@ -152,7 +152,7 @@ impl MinerPool {
     /// For the last job every worker reached: how long the slowest took to get there from the
     /// job's `since` (building the template, noticing the old job was stale, taking the new one,
     /// preparing its header). `None` before the first.
-    pub fn last_restart(&self) -> Option<Duration> {
+    pub(super) fn last_restart(&self) -> Option<Duration> {
         let nanos = self
             .shared
             .restart
@@ -162,7 +162,7 @@ impl MinerPool {
     }
 
     /// Stops and joins every worker.
-    pub fn stop(self) {
+    pub(super) fn stop(self) {
         self.shared.shutdown.store(true, Ordering::Relaxed);
         if let Some(job) = self.shared.lock_job().as_ref() {
             job.stale.store(true, Ordering::Relaxed);

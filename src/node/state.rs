@@ -89,7 +89,7 @@ pub enum BlockOrigin {
 }
 
 /// 32 bytes from the operating system's generator.
-pub fn os_random_bytes() -> Result<[u8; 32], NodeError> {
+pub(super) fn os_random_bytes() -> Result<[u8; 32], NodeError> {
     use rand::TryRngCore;
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng

@@ -43,7 +43,7 @@ pub(super) struct Story {
 impl Story {
     /// Starts `nodes` nodes in a mesh, none of them mining: every block in a scenario comes
     /// from a `generate` the script asks for, so the story is the same on every run.
-    pub fn start(
+    pub(super) fn start(
         network: Network,
         nodes: usize,
         base_port: Option<u16>,
@@ -84,7 +84,7 @@ impl Story {
         Ok(story)
     }
 
-    pub fn params(&self) -> Params {
+    pub(super) fn params(&self) -> Params {
         match (self.state.network, self.state.block_time) {
             (Network::Devnet, Some(secs)) => Params::devnet_with_spacing(secs),
             (network, _) => Params::for_network(network),
@@ -92,26 +92,26 @@ impl Story {
     }
 
     /// Prints the next numbered step.
-    pub fn step(&mut self, text: &str) {
+    pub(super) fn step(&mut self, text: &str) {
         self.step += 1;
         println!("\n[{}] {text}", self.step);
     }
 
     /// Prints a line under the current step.
-    pub fn say(&self, text: &str) {
+    pub(super) fn say(&self, text: &str) {
         println!("    {text}");
     }
 
-    pub fn node(&self, name: &str) -> Result<&DevnetNode, DevnetError> {
+    pub(super) fn node(&self, name: &str) -> Result<&DevnetNode, DevnetError> {
         self.state.node(name)
     }
 
-    pub fn call(&self, name: &str, method: &str, params: Vec<Value>) -> Result<Value, DevnetError> {
+    pub(super) fn call(&self, name: &str, method: &str, params: Vec<Value>) -> Result<Value, DevnetError> {
         self.node(name)?.call(method, params)
     }
 
     /// Tells what the nodes did since the last look, one line per event.
-    pub fn tell_events(&mut self) -> Result<(), DevnetError> {
+    pub(super) fn tell_events(&mut self) -> Result<(), DevnetError> {
         let batch = self.follower.poll(&self.state.clients()?);
         for problem in &batch.problems {
             self.say(&format!("(events: {problem})"));
@@ -123,14 +123,14 @@ impl Story {
     }
 
     /// Reads and forgets what the nodes did so far (a long warm-up tells nothing new).
-    pub fn skip_events(&mut self) -> Result<(), DevnetError> {
+    pub(super) fn skip_events(&mut self) -> Result<(), DevnetError> {
         let clients = self.state.clients()?;
         while !self.follower.poll(&clients).events.is_empty() {}
         Ok(())
     }
 
     /// `generate n` on `name`; returns the last block's hash.
-    pub fn generate(&self, name: &str, n: u32) -> Result<String, DevnetError> {
+    pub(super) fn generate(&self, name: &str, n: u32) -> Result<String, DevnetError> {
         let hashes = self.call(name, "generate", vec![json!(n)])?;
         hashes
             .as_array()
@@ -141,7 +141,7 @@ impl Story {
     }
 
     /// Waits until every node in `names` has `tip` as its best block.
-    pub fn wait_for_tip(&self, names: &[&str], tip: &str) -> Result<(), DevnetError> {
+    pub(super) fn wait_for_tip(&self, names: &[&str], tip: &str) -> Result<(), DevnetError> {
         self.wait(
             &format!("{} to reach {}", names.join(", "), short(tip)),
             || {
@@ -154,7 +154,7 @@ impl Story {
     }
 
     /// Waits until no node of one group has a peer from another.
-    pub fn wait_for_split(&self, groups: &[&[&str]]) -> Result<(), DevnetError> {
+    pub(super) fn wait_for_split(&self, groups: &[&[&str]]) -> Result<(), DevnetError> {
         let group_of: HashMap<SocketAddr, usize> = groups
             .iter()
             .enumerate()
@@ -204,7 +204,7 @@ impl Story {
     }
 
     /// `payer` signs a payment of `amount` to a fresh address of `payee`, without sending it.
-    pub fn sign_payment(
+    pub(super) fn sign_payment(
         &self,
         payer: &str,
         payee: &str,
@@ -226,7 +226,7 @@ impl Story {
 
     /// `payer` signs two payments of `amount` that spend the same coin, called `names`, to fresh
     /// addresses of `payees`: a double spend waiting for two sides to confirm one each.
-    pub fn sign_double_spend(
+    pub(super) fn sign_double_spend(
         &self,
         payer: &str,
         names: [&str; 2],
@@ -253,7 +253,7 @@ impl Story {
     }
 
     /// `payer` pays `amount` to a fresh address of `payee` and broadcasts it; returns the txid.
-    pub fn pay(&self, payer: &str, payee: &str, amount: &str) -> Result<String, DevnetError> {
+    pub(super) fn pay(&self, payer: &str, payee: &str, amount: &str) -> Result<String, DevnetError> {
         let address = self.call(payee, "getnewaddress", vec![])?;
         let txid = self.call(payer, "sendtoaddress", vec![address, json!(amount)])?;
         txid.as_str()
@@ -261,14 +261,14 @@ impl Story {
             .ok_or_else(|| DevnetError::Scenario(format!("{payer}: sendtoaddress returned {txid}")))
     }
 
-    pub fn broadcast(&self, name: &str, payment: &Payment) -> Result<(), DevnetError> {
+    pub(super) fn broadcast(&self, name: &str, payment: &Payment) -> Result<(), DevnetError> {
         self.call(name, "sendrawtransaction", vec![json!(payment.hex)])?;
         Ok(())
     }
 
     /// The height of the block on `name`'s active chain that holds `txid`, looking at the
     /// `depth` blocks below its tip.
-    pub fn confirmed_at(
+    pub(super) fn confirmed_at(
         &self,
         name: &str,
         txid: &str,
@@ -293,7 +293,7 @@ impl Story {
         Ok(None)
     }
 
-    pub fn in_mempool(&self, name: &str, txid: &str) -> Result<bool, DevnetError> {
+    pub(super) fn in_mempool(&self, name: &str, txid: &str) -> Result<bool, DevnetError> {
         let pool = self.call(name, "getrawmempool", vec![])?;
         Ok(pool
             .as_array()
@@ -304,14 +304,14 @@ impl Story {
 
     /// Heals the network and waits for one tip as `devnet heal` does, then tells what happened;
     /// returns the convergence figures.
-    pub fn heal(&mut self) -> Result<Convergence, DevnetError> {
+    pub(super) fn heal(&mut self) -> Result<Convergence, DevnetError> {
         let figures = view::heal_and_measure(&self.state, STEP_PATIENCE)?;
         self.tell_events()?;
         Ok(figures)
     }
 
     /// Draws the block tree as the nodes see it, each tip labelled with the nodes on it.
-    pub fn show_fork(&self) -> Result<(), DevnetError> {
+    pub(super) fn show_fork(&self) -> Result<(), DevnetError> {
         let options = RenderOptions {
             color: std::io::stdout().is_terminal(),
             collapse_linear_after: Some(3),
@@ -324,7 +324,7 @@ impl Story {
     }
 
     /// Stops the devnet unless asked to keep it for a look around.
-    pub fn finish(self, keep: bool) -> Result<(), DevnetError> {
+    pub(super) fn finish(self, keep: bool) -> Result<(), DevnetError> {
         if keep {
             println!("\nThe devnet is still up: try `nakachain devnet tree`, `nakachain devnet events`, then `nakachain devnet down`.");
             return Ok(());

@@ -67,7 +67,7 @@ impl HeaderMidstate {
 
 /// Tries every nonce in `nonces` on `header`, in order, until one meets the target or `stop`
 /// is set.
-pub fn search(
+pub(super) fn search(
     header: &BlockHeader,
     nonces: RangeInclusive<u32>,
     check: &TargetCheck,
