@@ -11,7 +11,7 @@ use serde::Serialize;
 
 /// No value this crate decodes may claim more than this many bytes for its containers; it is
 /// the largest frame the wire protocol accepts.
-pub const DECODE_CEILING_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const DECODE_CEILING_BYTES: usize = 4 * 1024 * 1024;
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,7 +71,7 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     clippy::expect_used,
     reason = "encoding into a Vec cannot fail (see the comment)"
 )]
-pub fn encode_append<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+pub(crate) fn encode_append<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
     // Cannot fail: every type of this crate has a known-length encoding, none has a fallible
     // Serialize impl, and appending to a Vec cannot run out of room.
     bincode::serde::encode_into_writer(value, Append(out), encode_config())
@@ -126,7 +126,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], max_len: usize) -> Result<T, Co
 /// fixed-width little-endian integers that is byte for byte the same as one `u8` per element,
 /// in a few serde calls instead of one per byte (decoding a 100 KB block spent most of its time
 /// there). Human-readable encodings get the plain array of numbers. `N` must be a multiple of 4.
-pub mod raw_bytes {
+pub(crate) mod raw_bytes {
     use serde::de::{Error, SeqAccess, Visitor};
     use serde::ser::SerializeTuple;
     use serde::{Deserializer, Serializer};
@@ -137,7 +137,7 @@ pub mod raw_bytes {
     }
 
     /// Writes the array as a tuple of `N` elements.
-    pub fn serialize<S: Serializer, const N: usize>(
+    pub(crate) fn serialize<S: Serializer, const N: usize>(
         bytes: &[u8; N],
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -166,7 +166,7 @@ pub mod raw_bytes {
     }
 
     /// Reads a tuple of `N` elements into an array.
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
         deserializer: D,
     ) -> Result<[u8; N], D::Error> {
         const { assert!(N.is_multiple_of(4), "raw_bytes needs a multiple of 4 bytes") };

@@ -17,9 +17,9 @@ use std::str::FromStr;
 /// Largest encoded block in bytes.
 pub const MAX_BLOCK_BYTES: usize = 1_000_000;
 /// The only block version v1 accepts.
-pub const BLOCK_VERSION: u32 = 1;
+pub(crate) const BLOCK_VERSION: u32 = 1;
 /// How many previous blocks the median-time-past rule looks at.
-pub const MEDIAN_TIME_SPAN: usize = 11;
+pub(crate) const MEDIAN_TIME_SPAN: usize = 11;
 
 /// Which chain a node runs.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]

@@ -26,7 +26,7 @@ const FILE_VERSION: u32 = 1;
 const MAX_FILE_BYTES: usize = 1024;
 /// Most keys a wallet file may claim. Deriving a key costs one scalar multiplication (about
 /// 25 µs), so this bounds the work a corrupt file can demand at load to under a minute.
-pub const MAX_KEYS: u32 = 1_000_000;
+pub(crate) const MAX_KEYS: u32 = 1_000_000;
 
 /// Why the wallet refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -315,7 +315,7 @@ impl Wallet {
     }
 
     /// Owned, mature coins that no mempool transaction spends, sorted by outpoint.
-    pub fn spendable_coins<'a>(
+    pub(crate) fn spendable_coins<'a>(
         &self,
         coins: impl IntoIterator<Item = (OutPoint, &'a Coin)>,
         next_height: u32,

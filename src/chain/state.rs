@@ -93,7 +93,7 @@ impl Chain {
 
     /// `process_block` for a block hashed already (the network shell hashes blocks as it
     /// decodes them, off the node's event loop).
-    pub fn process_hashed_block(
+    pub(crate) fn process_hashed_block(
         &mut self,
         block: HashedBlock,
         now_secs: u64,
@@ -379,7 +379,7 @@ impl Chain {
     }
 
     /// The active chain's block at `height`, without a lookup by hash.
-    pub fn active_entry_at(&self, height: u32) -> Option<&BlockEntry> {
+    pub(crate) fn active_entry_at(&self, height: u32) -> Option<&BlockEntry> {
         self.active
             .get(height as usize)
             .map(|&id| self.tree.entry(id))
@@ -388,14 +388,6 @@ impl Chain {
     /// Whether `hash` is on the active chain.
     pub fn is_active(&self, hash: &Hash256) -> bool {
         self.tree.id(hash).is_some_and(|id| self.is_active_id(id))
-    }
-
-    /// The ancestor of block `hash` at `height` (the block itself at its own height).
-    pub fn ancestor_at(&self, hash: &Hash256, height: u32) -> Option<Hash256> {
-        let id = self.tree.id(hash)?;
-        self.tree
-            .ancestor(id, height)
-            .map(|ancestor| self.tree.entry(ancestor).hash)
     }
 
     /// A block locator of the active chain: the last 10 hashes, then exponentially sparser,
@@ -418,7 +410,7 @@ impl Chain {
     }
 
     /// Height of the first hash in `locator` that is on the active chain (0, genesis, if none).
-    pub fn locator_fork_height(&self, locator: &[Hash256]) -> u32 {
+    pub(crate) fn locator_fork_height(&self, locator: &[Hash256]) -> u32 {
         locator
             .iter()
             .find(|hash| self.is_active(hash))
@@ -448,7 +440,7 @@ impl Chain {
     }
 
     /// Median time of the tip and up to 10 blocks before it.
-    pub fn median_time_past(&self) -> u32 {
+    pub(crate) fn median_time_past(&self) -> u32 {
         median_time(&self.tree.recent_times(self.tip_id()))
     }
 
@@ -514,7 +506,6 @@ mod tests {
             vec![40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 29, 25, 17, 1, 0]
         );
         let tip = chain.tip().hash;
-        assert_eq!(chain.ancestor_at(&tip, 17), chain.active_hash_at(17));
         assert_eq!(chain.locator_fork_height(&[Hash256([1; 32]), tip]), 40);
         assert_eq!(chain.locator_fork_height(&[Hash256([1; 32])]), 0);
     }

@@ -257,18 +257,6 @@ impl BlockTree {
         found
     }
 
-    /// The ancestor of `id` at `height` (`id` itself at its own height).
-    pub(super) fn ancestor(&self, id: usize, height: u32) -> Option<usize> {
-        let mut current = id;
-        if height > self.nodes[id].entry.height {
-            return None;
-        }
-        while self.nodes[current].entry.height > height {
-            current = self.nodes[current].parent?;
-        }
-        Some(current)
-    }
-
     /// Times of the last `MEDIAN_TIME_SPAN` blocks ending with `id`.
     pub(super) fn recent_times(&self, id: usize) -> Vec<u32> {
         let mut times = Vec::with_capacity(MEDIAN_TIME_SPAN);
@@ -327,8 +315,6 @@ mod tests {
         assert_eq!(tree.best_candidate(), Some(c));
         assert_eq!(tree.entry(c).height, 2);
         assert_eq!(tree.entry(c).chainwork, U256::from(3));
-        assert_eq!(tree.ancestor(c, 1), Some(b));
-        assert_eq!(tree.ancestor(c, 3), None);
     }
 
     #[test]

@@ -88,7 +88,7 @@ impl UtxoSet {
     }
 
     /// Adds every output of transaction `txid` (made at `height`), as `insert` on each would.
-    pub fn insert_outputs(
+    pub(crate) fn insert_outputs(
         &mut self,
         txid: Txid,
         outputs: &[TxOut],

@@ -4,7 +4,7 @@
 //! ASERT); `rules` holds the checks behind every `RuleError`. Owns rule logic only; must not keep state, do I/O or
 //! read the clock (the caller passes `now`).
 
-pub mod compact;
+pub(crate) mod compact;
 mod error;
 pub mod pow;
 pub mod rules;

@@ -11,7 +11,7 @@ use crate::types::Hash256;
 use primitive_types::{U256, U512};
 
 /// Expected number of hashes to meet `target`: 2^256 / (target + 1).
-pub fn work_from_target(target: U256) -> U256 {
+pub(crate) fn work_from_target(target: U256) -> U256 {
     // 2^256 does not fit in a U256; (2^256 - target - 1) / (target + 1) + 1 is the same number.
     // The saturating edges (target 0 or 2^256 - 1) are refused by the bits checks anyway.
     match target.checked_add(U256::one()) {
@@ -21,7 +21,7 @@ pub fn work_from_target(target: U256) -> U256 {
 }
 
 /// Work of a block with these bits, or an error for an invalid encoding.
-pub fn work_from_bits(bits: u32) -> Result<U256, RuleError> {
+pub(crate) fn work_from_bits(bits: u32) -> Result<U256, RuleError> {
     compact_to_target(bits).map(work_from_target)
 }
 
@@ -45,7 +45,11 @@ pub fn hash_meets_target(hash: &Hash256, target: &U256) -> bool {
 }
 
 /// Checks a header hash against the header's own bits and the network's pow limit.
-pub fn check_proof_of_work(hash: &Hash256, bits: u32, params: &Params) -> Result<(), RuleError> {
+pub(crate) fn check_proof_of_work(
+    hash: &Hash256,
+    bits: u32,
+    params: &Params,
+) -> Result<(), RuleError> {
     let target = compact_to_target(bits)?;
     if target > params.pow_limit() {
         return Err(RuleError::BadCompactBits);

@@ -80,7 +80,7 @@ pub fn check_block(block: &Block, params: &Params) -> Result<(), RuleError> {
 /// `check_block` with the hashes computed already (hashing is most of the cost of checking a
 /// small block, and the chain keeps the hash and transaction ids). Cheap checks run first so
 /// junk is refused before its transactions are looked at.
-pub fn check_hashed_block(hashed: &HashedBlock, params: &Params) -> Result<(), RuleError> {
+pub(crate) fn check_hashed_block(hashed: &HashedBlock, params: &Params) -> Result<(), RuleError> {
     let block = hashed.block();
     check_header_hashed(&block.header, &hashed.hash(), params)?;
     if hashed.encoded_len() > MAX_BLOCK_BYTES {
@@ -110,7 +110,7 @@ pub fn check_header(header: &BlockHeader, params: &Params) -> Result<(), RuleErr
 }
 
 /// `check_header` with the header's hash already computed; `hash` must be `header.hash()`.
-pub fn check_header_hashed(
+pub(crate) fn check_header_hashed(
     header: &BlockHeader,
     hash: &Hash256,
     params: &Params,

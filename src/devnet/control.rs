@@ -12,7 +12,10 @@ use super::{DevnetError, DevnetState};
 use serde_json::{json, Value};
 
 /// Parses `A,B/C,D` into groups of node indices: at least two groups, every node exactly once.
-pub fn parse_partition(spec: &str, names: &[String]) -> Result<Vec<Vec<usize>>, DevnetError> {
+pub(crate) fn parse_partition(
+    spec: &str,
+    names: &[String],
+) -> Result<Vec<Vec<usize>>, DevnetError> {
     let mut placed = vec![false; names.len()];
     let mut groups = Vec::new();
     for group_text in spec.split('/') {
@@ -55,7 +58,11 @@ fn index_of(name: &str, names: &[String]) -> Result<usize, DevnetError> {
 
 /// For each of `nodes` nodes, the nodes it must not talk to: every node outside its group, and
 /// inside it every node that is not its topology neighbour.
-pub fn deny_lists(groups: &[Vec<usize>], topology: Topology, nodes: usize) -> Vec<Vec<usize>> {
+pub(crate) fn deny_lists(
+    groups: &[Vec<usize>],
+    topology: Topology,
+    nodes: usize,
+) -> Vec<Vec<usize>> {
     let neighbours = topology.neighbours(nodes);
     let mut group_of = vec![usize::MAX; nodes];
     for (g, group) in groups.iter().enumerate() {
@@ -73,13 +80,13 @@ pub fn deny_lists(groups: &[Vec<usize>], topology: Topology, nodes: usize) -> Ve
 }
 
 /// Groups for isolating one node: it alone, everyone else together.
-pub fn isolation_groups(node: usize, nodes: usize) -> Vec<Vec<usize>> {
+pub(crate) fn isolation_groups(node: usize, nodes: usize) -> Vec<Vec<usize>> {
     let rest: Vec<usize> = (0..nodes).filter(|&i| i != node).collect();
     vec![vec![node], rest]
 }
 
 /// Gives every node its deny list. All nodes are tried; the first failure is returned.
-pub fn apply_groups(state: &DevnetState, groups: &[Vec<usize>]) -> Result<(), DevnetError> {
+pub(crate) fn apply_groups(state: &DevnetState, groups: &[Vec<usize>]) -> Result<(), DevnetError> {
     let lists = deny_lists(groups, state.topology, state.nodes.len());
     let calls = state.nodes.iter().zip(lists).map(|(node, denied)| {
         let addrs: Vec<String> = denied

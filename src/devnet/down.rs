@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long nodes have to exit after an RPC `stop`.
-pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long stragglers have after SIGTERM before SIGKILL.
 const TERM_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long the kernel gets to take down SIGKILLed processes.

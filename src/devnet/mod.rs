@@ -18,16 +18,16 @@
 //! - [`cli`]: the `nakachain devnet` subcommands
 
 pub mod cli;
-pub mod control;
+pub(crate) mod control;
 pub mod down;
 mod error;
 pub mod node;
-pub mod plan;
+pub(crate) mod plan;
 pub mod process;
 pub mod scenario;
 pub mod state;
 pub mod status;
-pub mod txgen;
+pub(crate) mod txgen;
 pub mod up;
 pub mod view;
 pub mod watch;

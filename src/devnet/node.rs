@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where a node's stdout and stderr go, inside its data directory.
-pub const NODE_LOG_FILE: &str = "node.log";
+pub(crate) const NODE_LOG_FILE: &str = "node.log";
 /// How long watching commands wait for one node's answer.
-pub const OBSERVE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const OBSERVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 /// One node of a devnet: its name, ports and data directory.
@@ -78,7 +78,7 @@ impl DevnetNode {
     }
 
     /// Its log file (stdout and stderr).
-    pub fn log_path(&self) -> PathBuf {
+    pub(crate) fn log_path(&self) -> PathBuf {
         self.datadir.join(NODE_LOG_FILE)
     }
 }

@@ -7,7 +7,7 @@ use super::DevnetError;
 use serde::{Deserialize, Serialize};
 
 /// The most nodes one devnet starts on one machine.
-pub const MAX_NODES: usize = 64;
+pub(crate) const MAX_NODES: usize = 64;
 
 /// How the nodes are wired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -37,7 +37,7 @@ impl Topology {
     }
 
     /// For each node, every node it is wired to, whoever dials.
-    pub fn neighbours(self, nodes: usize) -> Vec<Vec<usize>> {
+    pub(crate) fn neighbours(self, nodes: usize) -> Vec<Vec<usize>> {
         let mut neighbours = vec![Vec::new(); nodes];
         for (i, dials) in self.dials(nodes).into_iter().enumerate() {
             for j in dials {
@@ -53,12 +53,12 @@ impl Topology {
 }
 
 /// The name of node `index`: `node-0`, `node-1`, …
-pub fn node_name(index: usize) -> String {
+pub(crate) fn node_name(index: usize) -> String {
     format!("node-{index}")
 }
 
 /// Refuses a node count outside 1 to `MAX_NODES`.
-pub fn check_node_count(nodes: usize) -> Result<(), DevnetError> {
+pub(crate) fn check_node_count(nodes: usize) -> Result<(), DevnetError> {
     if (1..=MAX_NODES).contains(&nodes) {
         Ok(())
     } else {
@@ -82,7 +82,7 @@ pub fn ports(base: u16, nodes: usize) -> Result<Vec<(u16, u16)>, DevnetError> {
 }
 
 /// Which nodes mine: `all`, `none`, or a comma-separated list of node names.
-pub fn parse_mine(spec: &str, nodes: usize) -> Result<Vec<bool>, DevnetError> {
+pub(crate) fn parse_mine(spec: &str, nodes: usize) -> Result<Vec<bool>, DevnetError> {
     match spec.trim() {
         "all" => Ok(vec![true; nodes]),
         "none" => Ok(vec![false; nodes]),
@@ -106,7 +106,7 @@ pub fn parse_mine(spec: &str, nodes: usize) -> Result<Vec<bool>, DevnetError> {
 
 /// Splits `total` miner threads fairly over the mining nodes: each gets total / miners (at
 /// least one), the remainder goes one each to the first ones. Non-miners get zero.
-pub fn split_threads(total: usize, mining: &[bool]) -> Vec<usize> {
+pub(crate) fn split_threads(total: usize, mining: &[bool]) -> Vec<usize> {
     let miners = mining.iter().filter(|mines| **mines).count();
     if miners == 0 {
         return vec![0; mining.len()];

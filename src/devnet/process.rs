@@ -23,7 +23,7 @@ const EXEC_POLL: Duration = Duration::from_millis(1);
 
 /// What one node process is started with.
 #[derive(Clone, Debug)]
-pub struct NodeLaunch {
+pub(crate) struct NodeLaunch {
     /// The node's name.
     pub name: String,
     /// The network it runs.
@@ -90,7 +90,7 @@ fn open_log(path: &Path) -> Result<File, DevnetError> {
 /// ran `devnet up` does not reach it), stdin closed, stdout and stderr appended to `log`.
 /// Returns once the new program's arguments show `marker` (one of `args`), so every later
 /// `is_running` check sees the process as ours.
-pub fn spawn_detached(
+pub(crate) fn spawn_detached(
     name: &str,
     args: &[String],
     log: &Path,
@@ -135,7 +135,7 @@ fn wait_for_exec(pid: u32, marker: &str) {
 }
 
 /// Whether `pid` is alive and is still the process started with `marker` among its arguments.
-pub fn is_running(pid: u32, marker: &str) -> bool {
+pub(crate) fn is_running(pid: u32, marker: &str) -> bool {
     let proc_dir = PathBuf::from(format!("/proc/{pid}"));
     let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
         return false;
@@ -161,7 +161,7 @@ fn cmdline_has(proc_dir: &Path, marker: &str) -> bool {
 }
 
 /// Sends `signal` (a `kill` name like TERM or KILL) to `pid` if it is still ours.
-pub fn signal(pid: u32, marker: &str, signal: &str) -> Result<(), DevnetError> {
+pub(crate) fn signal(pid: u32, marker: &str, signal: &str) -> Result<(), DevnetError> {
     if !is_running(pid, marker) {
         return Ok(());
     }
@@ -186,7 +186,7 @@ pub fn signal(pid: u32, marker: &str, signal: &str) -> Result<(), DevnetError> {
 }
 
 /// Waits until none of `procs` runs any more or `patience` passes; returns those still running.
-pub fn wait_gone(procs: &[(u32, String)], patience: Duration) -> Vec<(u32, String)> {
+pub(crate) fn wait_gone(procs: &[(u32, String)], patience: Duration) -> Vec<(u32, String)> {
     let deadline = Instant::now() + patience;
     loop {
         let left: Vec<(u32, String)> = procs
@@ -205,7 +205,7 @@ pub fn wait_gone(procs: &[(u32, String)], patience: Duration) -> Vec<(u32, Strin
 /// directory or its state file), with the argument that matched: the ones a lost or corrupt
 /// state file no longer lists. Other programs (an editor or `tail` on a node's log) are left
 /// alone.
-pub fn find_by_root(root: &Path) -> Vec<(u32, String)> {
+pub(crate) fn find_by_root(root: &Path) -> Vec<(u32, String)> {
     let prefix = format!("{}/", root.display());
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -247,7 +247,7 @@ fn program_name(exe: &Path) -> Option<String> {
 }
 
 /// The last `lines` lines of a log, for error messages.
-pub fn log_tail(path: &Path, lines: usize) -> Vec<String> {
+pub(crate) fn log_tail(path: &Path, lines: usize) -> Vec<String> {
     let text = std::fs::read(path)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default();

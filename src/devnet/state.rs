@@ -15,9 +15,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// The state file's name in the devnet's directory.
-pub const STATE_FILE: &str = "devnet.json";
+pub(crate) const STATE_FILE: &str = "devnet.json";
 /// The generator's log, next to the state file.
-pub const TXGEN_LOG_FILE: &str = "txgen.log";
+pub(crate) const TXGEN_LOG_FILE: &str = "txgen.log";
 /// Far larger than any real state file; a bigger file is not ours.
 const MAX_STATE_BYTES: u64 = 1024 * 1024;
 
@@ -63,7 +63,7 @@ impl DevnetState {
     }
 
     /// P2P listen address → node name, to show peers and events by name.
-    pub fn names_by_addr(&self) -> HashMap<SocketAddr, String> {
+    pub(crate) fn names_by_addr(&self) -> HashMap<SocketAddr, String> {
         self.nodes
             .iter()
             .map(|node| (node.p2p_addr, node.name.clone()))
@@ -82,13 +82,13 @@ fn parse_network<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Network, 
 
 /// `<working directory>/chain-data/<network>`, absolute so the paths stored in the state and
 /// given to node processes mean the same thing from anywhere.
-pub fn devnet_root(network: Network) -> Result<PathBuf, DevnetError> {
+pub(crate) fn devnet_root(network: Network) -> Result<PathBuf, DevnetError> {
     let cwd = std::env::current_dir().map_err(DevnetError::io("."))?;
     Ok(cwd.join("chain-data").join(network.name()))
 }
 
 /// The state file in the devnet's directory `root`.
-pub fn state_path(root: &Path) -> PathBuf {
+pub(crate) fn state_path(root: &Path) -> PathBuf {
     root.join(STATE_FILE)
 }
 

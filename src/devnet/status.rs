@@ -95,13 +95,13 @@ fn node_info(node: &DevnetNode) -> Result<NodeInfo, DevnetError> {
 }
 
 /// A hash from an RPC answer as `Hash256::short` shows it; text that is not a hash stays as is.
-pub fn short_hash(hash: &str) -> String {
+pub(crate) fn short_hash(hash: &str) -> String {
     hash.parse::<Hash256>()
         .map_or_else(|_| hash.to_string(), |hash| hash.short())
 }
 
 /// One line on agreement: every node answering with the same tip, or how many tips there are.
-pub fn agreement(statuses: &[NodeStatus]) -> String {
+pub(crate) fn agreement(statuses: &[NodeStatus]) -> String {
     let answered: Vec<&NodeInfo> = statuses
         .iter()
         .filter_map(|status| match &status.health {

@@ -19,7 +19,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 /// How long every node has to answer RPC and finish its handshakes.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often readiness is polled.
 const READY_POLL: Duration = Duration::from_millis(50);
 /// Log lines quoted when a node dies during start-up.
@@ -49,7 +49,7 @@ pub struct UpOptions {
 }
 
 /// The first port a devnet of `network` uses by default.
-pub fn default_base_port(network: Network) -> u16 {
+pub(crate) fn default_base_port(network: Network) -> u16 {
     match network {
         Network::Devnet => 19_000,
         Network::Regtest => 29_000,
@@ -307,7 +307,7 @@ fn handshaken_addrs(peers: &Value) -> Vec<SocketAddr> {
 }
 
 /// The node table `up` prints.
-pub fn node_table(state: &DevnetState) -> String {
+pub(crate) fn node_table(state: &DevnetState) -> String {
     let mut out = format!(
         "{:<8} {:<16} {:>6} {:>7}  {}\n",
         "node", "p2p", "rpc", "threads", "datadir"

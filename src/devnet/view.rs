@@ -18,7 +18,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 /// How long `heal` waits for the nodes to agree unless told otherwise.
-pub const DEFAULT_PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_PATIENCE: Duration = Duration::from_secs(30);
 /// How often a heal asks the nodes for their tips while waiting for them to agree.
 const TIP_POLL: Duration = Duration::from_millis(50);
 /// How often `events --follow` asks for new events.
@@ -27,10 +27,10 @@ const FOLLOW_POLL: Duration = Duration::from_millis(200);
 /// so a node logging faster than it is read cannot keep the reader forever.
 const MAX_PAGES: usize = 64;
 /// How many narrated events the live view keeps below the status table.
-pub const RECENT_EVENTS: usize = 12;
+pub(crate) const RECENT_EVENTS: usize = 12;
 
 /// The clients of the nodes whose process runs, and a note for each node left out.
-pub fn running_clients(state: &DevnetState) -> (Vec<(String, RpcClient)>, Vec<String>) {
+pub(crate) fn running_clients(state: &DevnetState) -> (Vec<(String, RpcClient)>, Vec<String>) {
     let mut clients = Vec::new();
     let mut notes = Vec::new();
     for node in &state.nodes {
@@ -47,7 +47,7 @@ pub fn running_clients(state: &DevnetState) -> (Vec<(String, RpcClient)>, Vec<St
 }
 
 /// A note line on stderr, dim on a terminal, so stdout stays the command's answer.
-pub fn note(text: &str) {
+pub(crate) fn note(text: &str) {
     let line = if std::io::stderr().is_terminal() {
         format!("\x1b[2mnote: {text}\x1b[0m")
     } else {
@@ -80,7 +80,7 @@ fn ask_all(
 
 /// The block tree of every running node merged, each tip labelled with its nodes. Nodes that
 /// do not answer are skipped with a note.
-pub fn fetch_tree(state: &DevnetState, depth: u32) -> Result<TreeView, DevnetError> {
+pub(crate) fn fetch_tree(state: &DevnetState, depth: u32) -> Result<TreeView, DevnetError> {
     let (clients, notes) = running_clients(state);
     let answers = ask_all(&clients, notes, "getblocktree", &[json!(depth)])?;
     Ok(TreeView::from_nodes(&answers)?)
@@ -88,7 +88,7 @@ pub fn fetch_tree(state: &DevnetState, depth: u32) -> Result<TreeView, DevnetErr
 
 /// New narrated lines and new notes from one look at the nodes' event logs.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct FeedBatch {
+pub(crate) struct FeedBatch {
     /// Narrated event lines.
     pub lines: Vec<String>,
     /// Notes about the reading itself (a node that did not answer, events missed).
@@ -98,7 +98,7 @@ pub struct FeedBatch {
 /// Follows every running node's event log and tells it line by line. A problem is noted when
 /// it appears, not again on every poll while it lasts.
 #[derive(Debug)]
-pub struct EventFeed {
+pub(crate) struct EventFeed {
     follower: EventFollower,
     verbosity: Verbosity,
     /// The latest poll's notes, in order.
@@ -174,7 +174,7 @@ fn drain(follower: &mut EventFollower, clients: &[(String, RpcClient)]) -> PollB
 
 /// `devnet events`: every running node's events merged and narrated on stdout, notes on
 /// stderr; with `follow`, new ones every 200 ms until Ctrl-C.
-pub fn follow_events(
+pub(crate) fn follow_events(
     state: &DevnetState,
     verbosity: Verbosity,
     follow: bool,
@@ -201,7 +201,7 @@ pub fn follow_events(
 /// The live view's event panel: the last [`RECENT_EVENTS`] narrated events, kept across
 /// frames, and the problems of the latest poll.
 #[derive(Debug)]
-pub struct RecentEvents {
+pub(crate) struct RecentEvents {
     feed: EventFeed,
     lines: VecDeque<String>,
 }
@@ -265,7 +265,7 @@ fn tips(clients: &[(String, RpcClient)]) -> (Vec<NodeTip>, Vec<String>) {
 /// Heals the devnet and waits up to `patience` for every running node to report the same
 /// tip, then measures what the heal did. Not agreeing in time is no error: the figures come
 /// back with `converged == false`.
-pub fn heal_and_measure(
+pub(crate) fn heal_and_measure(
     state: &DevnetState,
     patience: Duration,
 ) -> Result<Convergence, DevnetError> {
@@ -310,7 +310,7 @@ pub fn heal_and_measure(
 
 /// The heal's headline, e.g. "healed: all 4 nodes agree on 0000abcd… at height 27 after
 /// 184 ms; 2 blocks orphaned; deepest reorg 2 on node-1".
-pub fn heal_headline(figures: &Convergence) -> String {
+pub(crate) fn heal_headline(figures: &Convergence) -> String {
     let nodes = figures.final_tips.len();
     let (Some(tip), Some(ms)) = (figures.agreed_tip, figures.time_to_agree_ms) else {
         let distinct: HashSet<_> = figures.final_tips.iter().map(|t| t.tip).collect();

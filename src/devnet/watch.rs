@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 
 /// How often the live view is redrawn.
-pub const REFRESH: Duration = Duration::from_secs(1);
+pub(crate) const REFRESH: Duration = Duration::from_secs(1);
 /// How often a followed log is checked for new lines.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
 /// Clears the screen and moves the cursor home.
@@ -79,7 +79,7 @@ pub fn every(
 }
 
 /// Prints the file at `path`, then (with `follow`) new lines as they come until Ctrl-C.
-pub fn print_log(path: &Path, follow: bool) -> Result<(), DevnetError> {
+pub(crate) fn print_log(path: &Path, follow: bool) -> Result<(), DevnetError> {
     let mut file = std::fs::File::open(path).map_err(DevnetError::io(path))?;
     let mut out = std::io::stdout();
     std::io::copy(&mut file, &mut out).map_err(DevnetError::io(path))?;

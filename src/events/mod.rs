@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 /// How many events the node keeps before forgetting the oldest.
-pub const DEFAULT_EVENT_CAPACITY: usize = 10_000;
+pub(crate) const DEFAULT_EVENT_CAPACITY: usize = 10_000;
 
 /// A transaction a reorg could not put back into the mempool, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,7 +160,7 @@ pub enum EventKind {
 /// Every `type` tag [`EventKind`] is written with. A reader checks a tag against it so that a
 /// newer node's event of an unknown type can be kept aside while a known type with a malformed
 /// body is an error.
-pub const EVENT_TYPES: [&str; 12] = [
+pub(crate) const EVENT_TYPES: [&str; 12] = [
     "node_started",
     "block_connected",
     "block_disconnected",

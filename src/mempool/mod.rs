@@ -94,7 +94,7 @@ impl Mempool {
     }
 
     /// Admits a transaction against the tip of `chain` (see `accept`).
-    pub fn accept_on_tip(
+    pub(crate) fn accept_on_tip(
         &mut self,
         tx: Transaction,
         chain: &Chain,
@@ -199,11 +199,6 @@ impl Mempool {
     /// The byte bound.
     pub fn max_bytes(&self) -> usize {
         self.max_bytes
-    }
-
-    /// Base units per encoded byte a transaction must pay to get in.
-    pub fn min_fee_rate(&self) -> u64 {
-        self.min_fee_rate
     }
 
     /// Sum of the fees of the pool's transactions.

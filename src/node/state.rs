@@ -173,7 +173,7 @@ impl Node {
     }
 
     /// Bytes in the block log.
-    pub fn block_log_bytes(&self) -> u64 {
+    pub(crate) fn block_log_bytes(&self) -> u64 {
         self.block_log.len_bytes()
     }
 
@@ -234,7 +234,7 @@ impl Node {
     }
 
     /// Admits a transaction from this node's own RPC to the mempool, to be announced to peers.
-    pub fn accept_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
+    pub(crate) fn accept_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError> {
         let txid = self.admit(tx)?;
         self.txs_to_announce.push(txid);
         Ok(txid)
@@ -246,7 +246,7 @@ impl Node {
 
     /// Fsyncs blocks from peers appended since the last fsync. Returns false if that failed (the
     /// failure is kept for `take_store_failure`).
-    pub fn sync_store(&mut self) -> bool {
+    pub(crate) fn sync_store(&mut self) -> bool {
         let synced = self.block_log.sync();
         self.keep_store_failure(synced, "cannot fsync accepted blocks")
     }
@@ -254,7 +254,7 @@ impl Node {
     /// Hands blocks from peers still buffered to the OS, without an fsync: they survive the
     /// node being killed from then on. Returns false if the write failed (the failure is kept
     /// for `take_store_failure`).
-    pub fn flush_store(&mut self) -> bool {
+    pub(crate) fn flush_store(&mut self) -> bool {
         let written = self.block_log.flush();
         self.keep_store_failure(written, "cannot write accepted blocks")
     }
@@ -271,7 +271,7 @@ impl Node {
     }
 
     /// The failed block-log write, if one happened since the last call.
-    pub fn take_store_failure(&mut self) -> Option<StoreError> {
+    pub(crate) fn take_store_failure(&mut self) -> Option<StoreError> {
         self.store_failure.take()
     }
 
@@ -297,7 +297,7 @@ impl Node {
     }
 
     /// A block template on the current tip paying subsidy plus fees to `payout`.
-    pub fn block_template(&self, payout: Address, extra_nonce: u64) -> Block {
+    pub(crate) fn block_template(&self, payout: Address, extra_nonce: u64) -> Block {
         let next = self.chain.next_block();
         let selected = self
             .mempool
@@ -321,7 +321,7 @@ impl Node {
     }
 
     /// The address mined coins go to: the wallet's first address.
-    pub fn mining_address(&mut self) -> Result<Address, NodeError> {
+    pub(crate) fn mining_address(&mut self) -> Result<Address, NodeError> {
         if let Some(address) = self.wallet.addresses().next() {
             return Ok(address);
         }

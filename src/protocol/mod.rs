@@ -52,17 +52,17 @@ pub const MIN_BLOCKS_IN_FLIGHT_PER_PEER: usize = 16;
 pub const MAX_BLOCKS_IN_FLIGHT_PER_PEER: usize = 4_096;
 /// Bytes of blocks asked of one peer at a time, at the size blocks have been arriving at:
 /// small blocks need many in flight to cover a round trip, large ones few.
-pub const BLOCK_BYTES_IN_FLIGHT_PER_PEER: usize = 16 * 1024 * 1024;
+pub(crate) const BLOCK_BYTES_IN_FLIGHT_PER_PEER: usize = 16 * 1024 * 1024;
 /// Blocks of a sync validated per `Input::Resume`: between turns the shell hands in what else
 /// arrived, so a turn is short (a few hundred microseconds for small blocks).
 const BLOCKS_PER_TURN: usize = 64;
 /// Blocks one `getdata` may ask for; a peer asking more is dropped.
 pub const MAX_BLOCKS_PER_GETDATA: usize = 128;
 /// A peer that broke a consensus rule is not let back for this long.
-pub const DISCOURAGE_MS: u64 = 10 * 60 * 1000;
+pub(crate) const DISCOURAGE_MS: u64 = 10 * 60 * 1000;
 /// How often each peer is asked for headers past our tip, so a lost announcement or a missed
 /// reply never leaves a node behind for long.
-pub const SYNC_INTERVAL_MS: u64 = 10_000;
+pub(crate) const SYNC_INTERVAL_MS: u64 = 10_000;
 /// Headers that connect to nothing we know, tolerated per peer before it is dropped.
 pub const MAX_UNCONNECTING_HEADERS: u32 = 8;
 
@@ -302,7 +302,7 @@ impl Protocol {
     }
 
     /// Whether the node makes and keeps connections (`setnetworkactive`).
-    pub fn network_active(&self) -> bool {
+    pub(crate) fn network_active(&self) -> bool {
         self.network_active
     }
 

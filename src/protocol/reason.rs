@@ -172,7 +172,7 @@ impl DisconnectReason {
 
     /// Whether the peer broke consensus: its address is then discouraged for a while
     /// (`DISCOURAGE_MS`) and a `peer_misbehaved` event recorded.
-    pub fn discourages(&self) -> bool {
+    pub(crate) fn discourages(&self) -> bool {
         matches!(
             self,
             DisconnectReason::InvalidTransaction { .. }

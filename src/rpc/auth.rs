@@ -47,7 +47,7 @@ impl Cookie {
     }
 
     /// What `store` writes to `.cookie`: `__cookie__:<hex>`, no newline.
-    pub fn file_contents(&self) -> String {
+    pub(crate) fn file_contents(&self) -> String {
         format!("{COOKIE_USER}:{}", self.password)
     }
 

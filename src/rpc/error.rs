@@ -25,12 +25,12 @@ impl RpcError {
     }
 
     /// -32700: the body is not JSON.
-    pub fn parse_error(message: impl Into<String>) -> RpcError {
+    pub(crate) fn parse_error(message: impl Into<String>) -> RpcError {
         RpcError::new(-32700, message)
     }
 
     /// -32600: JSON, but not a JSON-RPC request.
-    pub fn invalid_request(message: impl Into<String>) -> RpcError {
+    pub(crate) fn invalid_request(message: impl Into<String>) -> RpcError {
         RpcError::new(-32600, message)
     }
 
@@ -40,42 +40,42 @@ impl RpcError {
     }
 
     /// -32602: parameters missing or in an unsupported form.
-    pub fn invalid_params(message: impl Into<String>) -> RpcError {
+    pub(crate) fn invalid_params(message: impl Into<String>) -> RpcError {
         RpcError::new(-32602, message)
     }
 
     /// -1: anything without a more specific code.
-    pub fn misc(message: impl Into<String>) -> RpcError {
+    pub(crate) fn misc(message: impl Into<String>) -> RpcError {
         RpcError::new(-1, message)
     }
 
     /// -3: a parameter has the wrong JSON type or an unusable amount (Core's RPC_TYPE_ERROR).
-    pub fn type_error(message: impl Into<String>) -> RpcError {
+    pub(crate) fn type_error(message: impl Into<String>) -> RpcError {
         RpcError::new(-3, message)
     }
 
     /// -5: an address that does not parse.
-    pub fn invalid_address(message: impl Into<String>) -> RpcError {
+    pub(crate) fn invalid_address(message: impl Into<String>) -> RpcError {
         RpcError::new(-5, message)
     }
 
     /// -6: the wallet cannot pay.
-    pub fn wallet_insufficient_funds(message: impl Into<String>) -> RpcError {
+    pub(crate) fn wallet_insufficient_funds(message: impl Into<String>) -> RpcError {
         RpcError::new(-6, message)
     }
 
     /// -8: a parameter has the right type but an unusable value.
-    pub fn invalid_parameter(message: impl Into<String>) -> RpcError {
+    pub(crate) fn invalid_parameter(message: impl Into<String>) -> RpcError {
         RpcError::new(-8, message)
     }
 
     /// -9: the node has no peers.
-    pub fn client_not_connected(message: impl Into<String>) -> RpcError {
+    pub(crate) fn client_not_connected(message: impl Into<String>) -> RpcError {
         RpcError::new(-9, message)
     }
 
     /// -25: a transaction or block failed verification.
-    pub fn verify_error(message: impl Into<String>) -> RpcError {
+    pub(crate) fn verify_error(message: impl Into<String>) -> RpcError {
         RpcError::new(-25, message)
     }
 
@@ -85,13 +85,8 @@ impl RpcError {
     }
 
     /// -27: the transaction is already in the chain.
-    pub fn verify_already_in_chain(message: impl Into<String>) -> RpcError {
+    pub(crate) fn verify_already_in_chain(message: impl Into<String>) -> RpcError {
         RpcError::new(-27, message)
-    }
-
-    /// -28: the node is starting up or shutting down.
-    pub fn in_warmup(message: impl Into<String>) -> RpcError {
-        RpcError::new(-28, message)
     }
 }
 

@@ -59,7 +59,7 @@ fn as_u64(value: &Value, index: usize, name: &str) -> Result<u64, RpcError> {
 }
 
 /// Parameter `index`, a string.
-pub fn required_str<'p>(
+pub(crate) fn required_str<'p>(
     params: &'p [Value],
     index: usize,
     name: &str,
@@ -68,7 +68,7 @@ pub fn required_str<'p>(
 }
 
 /// Parameter `index`, a string if given.
-pub fn optional_str<'p>(
+pub(crate) fn optional_str<'p>(
     params: &'p [Value],
     index: usize,
     name: &str,
@@ -79,19 +79,27 @@ pub fn optional_str<'p>(
 }
 
 /// Parameter `index`, a whole number.
-pub fn required_u64(params: &[Value], index: usize, name: &str) -> Result<u64, RpcError> {
+pub(crate) fn required_u64(params: &[Value], index: usize, name: &str) -> Result<u64, RpcError> {
     as_u64(required(params, index, name)?, index, name)
 }
 
 /// Parameter `index`, a whole number if given.
-pub fn optional_u64(params: &[Value], index: usize, name: &str) -> Result<Option<u64>, RpcError> {
+pub(crate) fn optional_u64(
+    params: &[Value],
+    index: usize,
+    name: &str,
+) -> Result<Option<u64>, RpcError> {
     present(params, index)
         .map(|value| as_u64(value, index, name))
         .transpose()
 }
 
 /// Parameter `index`, true or false if given.
-pub fn optional_bool(params: &[Value], index: usize, name: &str) -> Result<Option<bool>, RpcError> {
+pub(crate) fn optional_bool(
+    params: &[Value],
+    index: usize,
+    name: &str,
+) -> Result<Option<bool>, RpcError> {
     present(params, index)
         .map(|value| {
             value
@@ -102,14 +110,22 @@ pub fn optional_bool(params: &[Value], index: usize, name: &str) -> Result<Optio
 }
 
 /// A block hash or txid in display (byte-reversed) hex.
-pub fn required_hash(params: &[Value], index: usize, name: &str) -> Result<Hash256, RpcError> {
+pub(crate) fn required_hash(
+    params: &[Value],
+    index: usize,
+    name: &str,
+) -> Result<Hash256, RpcError> {
     let text = required_str(params, index, name)?;
     text.parse()
         .map_err(|e| RpcError::invalid_parameter(format!("{}: {e}", label(index, name))))
 }
 
 /// Parameter `index`, an address.
-pub fn required_address(params: &[Value], index: usize, name: &str) -> Result<Address, RpcError> {
+pub(crate) fn required_address(
+    params: &[Value],
+    index: usize,
+    name: &str,
+) -> Result<Address, RpcError> {
     let text = required_str(params, index, name)?;
     text.parse()
         .map_err(|e| RpcError::invalid_address(format!("{}: {e}", label(index, name))))
@@ -117,7 +133,11 @@ pub fn required_address(params: &[Value], index: usize, name: &str) -> Result<Ad
 
 /// An amount of coins as a JSON number (`1.5`) or string (`"1.5"`), converted exactly: at most
 /// 8 decimals, never rounded, not negative, at most 21,000,000 coins.
-pub fn required_amount(params: &[Value], index: usize, name: &str) -> Result<Amount, RpcError> {
+pub(crate) fn required_amount(
+    params: &[Value],
+    index: usize,
+    name: &str,
+) -> Result<Amount, RpcError> {
     let value = required(params, index, name)?;
     let invalid = |why: String| {
         RpcError::type_error(format!("invalid amount for {}: {why}", label(index, name)))

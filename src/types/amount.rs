@@ -38,17 +38,17 @@ impl Amount {
     }
 
     /// The difference, or `None` below zero.
-    pub fn checked_sub(self, other: Amount) -> Option<Amount> {
+    pub(crate) fn checked_sub(self, other: Amount) -> Option<Amount> {
         self.0.checked_sub(other.0).map(Amount)
     }
 
     /// Whether the amount is at most MAX_MONEY.
-    pub fn is_in_range(self) -> bool {
+    pub(crate) fn is_in_range(self) -> bool {
         self <= MAX_MONEY
     }
 
     /// The amount as a JSON number of coins, as Bitcoin Core shows it.
-    pub fn to_coins_f64(self) -> f64 {
+    pub(crate) fn to_coins_f64(self) -> f64 {
         self.0 as f64 / COIN as f64
     }
 }

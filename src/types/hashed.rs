@@ -64,7 +64,7 @@ impl HashedBlock {
     }
 
     /// The block and its transaction ids, for whoever keeps them.
-    pub fn into_parts(self) -> (Arc<Block>, Vec<Txid>) {
+    pub(crate) fn into_parts(self) -> (Arc<Block>, Vec<Txid>) {
         (self.block, self.txids)
     }
 }

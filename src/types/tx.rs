@@ -147,7 +147,7 @@ impl Transaction {
     }
 
     /// Sum of outputs, or `None` if it overflows u64.
-    pub fn output_total(&self) -> Option<Amount> {
+    pub(crate) fn output_total(&self) -> Option<Amount> {
         self.outputs
             .iter()
             .try_fold(Amount::ZERO, |sum, out| sum.checked_add(out.amount))

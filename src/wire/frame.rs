@@ -122,7 +122,7 @@ impl FrameDecoder {
 
     /// Keeps the bytes of every frame whose payload is `bytes` long or more and decodes, for
     /// `take_kept_frame`: a relaying node can send a large block on in the frame it came in.
-    pub fn keep_frames_from(&mut self, bytes: usize) {
+    pub(crate) fn keep_frames_from(&mut self, bytes: usize) {
         self.keep_from = bytes;
     }
 

@@ -177,7 +177,7 @@ impl Message {
     /// The protocol's limits on lists and strings. The 4 MB frame limit already bounds what a
     /// decode can allocate; these bound what a peer may ask of us. Blocks and transactions are
     /// left to the consensus rules (`MAX_BLOCK_BYTES`), which judge them whole.
-    pub fn check_limits(&self) -> Result<(), WireError> {
+    pub(crate) fn check_limits(&self) -> Result<(), WireError> {
         let list = |list: &'static str, len: usize, max: usize| {
             if len > max {
                 Err(WireError::OversizedList { list, len, max })

@@ -40,7 +40,7 @@ pub struct Verdict {
 
 impl Verdict {
     /// Converged, on the most-work tip, and every check held.
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.convergence.converged
             && self.convergence.most_work
             && self.checks.iter().all(|(held, _)| *held)

@@ -106,7 +106,12 @@ impl Story {
         self.state.node(name)
     }
 
-    pub(super) fn call(&self, name: &str, method: &str, params: Vec<Value>) -> Result<Value, DevnetError> {
+    pub(super) fn call(
+        &self,
+        name: &str,
+        method: &str,
+        params: Vec<Value>,
+    ) -> Result<Value, DevnetError> {
         self.node(name)?.call(method, params)
     }
 
@@ -253,7 +258,12 @@ impl Story {
     }
 
     /// `payer` pays `amount` to a fresh address of `payee` and broadcasts it; returns the txid.
-    pub(super) fn pay(&self, payer: &str, payee: &str, amount: &str) -> Result<String, DevnetError> {
+    pub(super) fn pay(
+        &self,
+        payer: &str,
+        payee: &str,
+        amount: &str,
+    ) -> Result<String, DevnetError> {
         let address = self.call(payee, "getnewaddress", vec![])?;
         let txid = self.call(payer, "sendtoaddress", vec![address, json!(amount)])?;
         txid.as_str()

@@ -20,7 +20,7 @@ use std::ops::RangeInclusive;
 use std::sync::atomic::AtomicBool;
 
 /// SHA-256's initial state.
-pub const SHA256_IV: [u32; 8] = [
+pub(crate) const SHA256_IV: [u32; 8] = [
     0x6a09_e667,
     0xbb67_ae85,
     0x3c6e_f372,
@@ -57,7 +57,7 @@ pub struct SearchReport {
 /// A target prepared for the early test: almost every hash is rejected by comparing its most
 /// significant 32 bits (the last digest word) alone, before any 256-bit comparison.
 #[derive(Clone, Copy, Debug)]
-pub struct TargetCheck {
+pub(crate) struct TargetCheck {
     target: U256,
     top_word: u32,
 }
@@ -73,7 +73,7 @@ impl TargetCheck {
 
     /// Whether a hash whose most significant 32 bits are `top` may meet the target: false
     /// means it certainly does not.
-    pub fn may_meet(&self, top: u32) -> bool {
+    pub(crate) fn may_meet(&self, top: u32) -> bool {
         top <= self.top_word
     }
 
@@ -101,7 +101,7 @@ impl Kernel {
     }
 
     /// Every kernel this CPU runs, slowest first.
-    pub fn available() -> Vec<Kernel> {
+    pub(crate) fn available() -> Vec<Kernel> {
         let mut kernels = vec![Kernel::Portable];
         #[cfg(target_arch = "x86_64")]
         if sha_ni::supported() {
@@ -120,7 +120,7 @@ impl Kernel {
 
     /// Tries every nonce in `nonces` on `header`, in order, until one meets `target` or `stop`
     /// is set. Every kernel finds the same first nonce and reports the same hash count.
-    pub fn search(
+    pub(crate) fn search(
         self,
         header: &BlockHeader,
         nonces: RangeInclusive<u32>,

@@ -40,12 +40,12 @@ impl HeaderMidstate {
     }
 
     /// The state after the first 64 header bytes.
-    pub fn midstate(&self) -> [u32; 8] {
+    pub(crate) fn midstate(&self) -> [u32; 8] {
         self.midstate
     }
 
     /// SHA-256d of the header with `nonce`, in internal byte order.
-    pub fn hash_with_nonce(&mut self, nonce: u32) -> Hash256 {
+    pub(crate) fn hash_with_nonce(&mut self, nonce: u32) -> Hash256 {
         self.second_chunk[12..16].copy_from_slice(&nonce.to_le_bytes());
         let mut first = self.midstate;
         compress(&mut first, &self.second_chunk);
