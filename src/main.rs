@@ -31,27 +31,59 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     after_help = "Examples:\n  nakachain mine --blocks 5           mine five devnet blocks with every core\n  nakachain --network regtest node    run a regtest node in the foreground\n  nakachain status                    ask the running node how it is doing"
 )]
 struct Cli {
+    /// Network: devnet (real difficulty, 10 s blocks) or regtest (instant blocks)
+    #[arg(long, global = true, default_value = "devnet")]
+    network: Network,
+    /// Which node, for the commands that run or talk to one (before or after the command)
     #[command(flatten)]
-    target: NodeTarget,
+    node: NodeAt,
     #[command(subcommand)]
     command: Command,
 }
 
-/// Which node a command runs or talks to.
-#[derive(Args, Clone)]
-struct NodeTarget {
-    /// Network: devnet (real difficulty, 10 s blocks) or regtest (instant blocks)
-    #[arg(long, global = true, default_value = "devnet")]
-    network: Network,
+/// Where one node keeps its data and answers RPC; the commands that run or talk to one node take
+/// these, before the command name or after it.
+#[derive(Args, Clone, Default)]
+struct NodeAt {
     /// Data directory [default: chain-data/<network>/default]
-    #[arg(long, global = true)]
+    #[arg(long)]
     datadir: Option<PathBuf>,
     /// RPC port on 127.0.0.1 [default: 18443 devnet, 28443 regtest]
-    #[arg(long, global = true)]
+    #[arg(long)]
+    rpc_port: Option<u16>,
+}
+
+impl NodeAt {
+    /// These settings, with `before` (given before the command name) filling what is unset.
+    fn or(self, before: &NodeAt) -> NodeAt {
+        NodeAt {
+            datadir: self.datadir.or_else(|| before.datadir.clone()),
+            rpc_port: self.rpc_port.or(before.rpc_port),
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.datadir.is_some() || self.rpc_port.is_some()
+    }
+}
+
+/// Which node a command runs or talks to.
+#[derive(Clone)]
+struct NodeTarget {
+    network: Network,
+    datadir: Option<PathBuf>,
     rpc_port: Option<u16>,
 }
 
 impl NodeTarget {
+    fn new(network: Network, at: NodeAt) -> NodeTarget {
+        NodeTarget {
+            network,
+            datadir: at.datadir,
+            rpc_port: at.rpc_port,
+        }
+    }
+
     fn params(&self) -> Params {
         Params::for_network(self.network)
     }
@@ -81,15 +113,17 @@ enum Command {
         /// Miner threads [default: one per core]
         #[arg(long)]
         threads: Option<usize>,
-        /// Devnet block spacing in seconds (1 to 600); another spacing is another network
-        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(
-            i64::from(*DEVNET_SPACING_SECS.start())..=i64::from(*DEVNET_SPACING_SECS.end())))]
-        block_time: Option<u32>,
+        #[command(flatten)]
+        block_time: BlockTime,
         #[command(flatten)]
         peers: PeerArgs,
+        #[command(flatten)]
+        at: NodeAt,
     },
-    /// Run a node that mines, with a live line of height, hashrate and difficulty
-    #[command(after_help = "Example:\n  nakachain mine --blocks 10 --threads 2")]
+    /// Run a node that mines; on a terminal, a live line shows height, hashrate and difficulty
+    #[command(
+        after_help = "Examples:\n  nakachain mine --blocks 10 --threads 2\n  nakachain mine --block-time 2"
+    )]
     Mine {
         /// Exit after mining this many blocks
         #[arg(long)]
@@ -98,7 +132,11 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
         #[command(flatten)]
+        block_time: BlockTime,
+        #[command(flatten)]
         peers: PeerArgs,
+        #[command(flatten)]
+        at: NodeAt,
     },
     /// Measure the miner's hash kernel against plain SHA-256d and a single compress256 stream
     #[command(
@@ -115,18 +153,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Call an RPC method and print its JSON answer (arguments are JSON where they parse as
-    /// JSON, strings otherwise)
+    /// Call an RPC method of the running node and print its JSON answer, like bitcoin-cli
     #[command(
-        after_help = "Examples:\n  nakachain rpc getblockchaininfo\n  nakachain --network regtest rpc generate 101\n  nakachain rpc getblock 00ab…ff 2"
+        after_help = "Examples:\n  nakachain rpc help                          every method with its arguments\n  nakachain rpc getblockchaininfo\n  nakachain --network regtest rpc generate 101\n  nakachain rpc getblock 00ab…ff 2\n  nakachain rpc setdeniedpeers '[\"127.0.0.1:18444\"]'"
     )]
-    Rpc { method: String, args: Vec<String> },
+    Rpc {
+        /// The method, e.g. getblockchaininfo; `nakachain rpc help` lists every method
+        method: String,
+        /// The method's arguments in order: each is JSON where it parses as JSON (101, true,
+        /// ["a","b"]), a string otherwise (an address, a hash)
+        args: Vec<String>,
+        #[command(flatten)]
+        at: NodeAt,
+    },
     /// Height, tip, mempool, balance and mining at a glance
     #[command(after_help = "Example:\n  nakachain status")]
-    Status,
+    Status {
+        #[command(flatten)]
+        at: NodeAt,
+    },
     /// Every known chain tip (getchaintips)
     #[command(after_help = "Example:\n  nakachain tips")]
-    Tips,
+    Tips {
+        #[command(flatten)]
+        at: NodeAt,
+    },
     /// The block tree near the tip, like `git log --graph`: forks, tips, reorged and invalid
     /// blocks (getblocktree)
     #[command(
@@ -139,19 +190,27 @@ enum Command {
         /// Fold runs of more than N unremarkable blocks into one line
         #[arg(long, value_name = "N")]
         collapse: Option<usize>,
+        #[command(flatten)]
+        at: NodeAt,
     },
     /// The node's wallet
-    #[command(
-        subcommand,
-        after_help = "Examples:\n  nakachain wallet new\n  nakachain wallet balance"
-    )]
-    Wallet(WalletCommand),
+    #[command(after_help = "Examples:\n  nakachain wallet new\n  nakachain wallet balance")]
+    Wallet {
+        #[command(subcommand)]
+        command: WalletCommand,
+        #[command(flatten)]
+        at: NodeAt,
+    },
     /// Pay an address from the node's wallet
     #[command(after_help = "Example:\n  nakachain send nk3f…a1 1.5")]
     Send {
+        /// Who to pay: nk followed by 48 hex digits, as `nakachain wallet new` prints on the
+        /// receiving node (a mistyped address is refused by its checksum)
         address: String,
         /// Coins, up to 8 decimals
         amount: String,
+        #[command(flatten)]
+        at: NodeAt,
     },
     /// Start, watch, split and stop a devnet of node processes on this machine
     #[command(
@@ -159,6 +218,29 @@ enum Command {
         after_help = "Examples:\n  nakachain devnet up --nodes 5 --block-time 2\n  nakachain devnet status\n  nakachain devnet partition node-0,node-1/node-2,node-3,node-4\n  nakachain devnet heal\n  nakachain devnet down"
     )]
     Devnet(DevnetCommand),
+}
+
+/// The devnet's block spacing.
+#[derive(Args, Clone, Copy, Default)]
+struct BlockTime {
+    /// Devnet block spacing in seconds (1 to 600); another spacing is another network
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(
+        i64::from(*DEVNET_SPACING_SECS.start())..=i64::from(*DEVNET_SPACING_SECS.end())))]
+    block_time: Option<u32>,
+}
+
+impl BlockTime {
+    /// The parameters of `network` with this spacing; an error for regtest, whose blocks are
+    /// instant.
+    fn params(self, network: Network) -> Result<Params, &'static str> {
+        match (network, self.block_time) {
+            (_, None) => Ok(Params::for_network(network)),
+            (Network::Devnet, Some(secs)) => Ok(Params::devnet_with_spacing(secs)),
+            (Network::Regtest, Some(_)) => {
+                Err("--block-time applies to devnet only (regtest blocks are instant)")
+            }
+        }
+    }
 }
 
 /// Where a node meets its peers.
@@ -198,39 +280,41 @@ fn init_logging(quiet_by_default: bool) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let network = cli.network;
+    let before = cli.node;
+    let target = |at: NodeAt| NodeTarget::new(network, at.or(&before));
     match cli.command {
         Command::Node {
             mine,
             threads,
             block_time,
             peers,
+            at,
         } => {
             init_logging(false);
             let threads = mine.then(|| threads.unwrap_or_else(default_threads));
-            let params = match (cli.target.network, block_time) {
-                (_, None) => cli.target.params(),
-                (Network::Devnet, Some(secs)) => Params::devnet_with_spacing(secs),
-                (Network::Regtest, Some(_)) => {
-                    eprintln!(
-                        "error: --block-time applies to devnet only (regtest blocks are instant)"
-                    );
-                    return ExitCode::FAILURE;
-                }
-            };
-            run_node(&cli.target, params, threads, None, false, peers)
+            match block_time.params(network) {
+                Ok(params) => run_node(&target(at), params, threads, None, false, peers),
+                Err(error) => usage_error(error),
+            }
         }
         Command::Mine {
             blocks,
             threads,
+            block_time,
             peers,
+            at,
         } => {
+            let params = match block_time.params(network) {
+                Ok(params) => params,
+                Err(error) => return usage_error(error),
+            };
             // The live line owns the terminal; logs would tear it, so only warnings show there.
             let interactive = std::io::stderr().is_terminal();
             init_logging(interactive);
             let threads = threads.unwrap_or_else(default_threads);
-            let params = cli.target.params();
             run_node(
-                &cli.target,
+                &target(at),
                 params,
                 Some(threads),
                 blocks,
@@ -243,6 +327,11 @@ fn main() -> ExitCode {
             threads,
             json,
         } => {
+            if before.is_set() {
+                return usage_error(
+                    "bench-hash runs no node: --datadir and --rpc-port do not apply",
+                );
+            }
             init_logging(true);
             let report = node::hash_bench::run(seconds, threads.unwrap_or_else(default_threads));
             if json {
@@ -252,30 +341,54 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Rpc { method, args } => {
+        Command::Rpc { method, args, at } => {
             let params = args
                 .iter()
                 .map(|arg| rpc::cli::param_from_arg(arg))
                 .collect();
-            rpc_command(&cli.target, &method, params, print_json)
+            rpc_command(&target(at), &method, params, print_json)
         }
-        Command::Status => status(&cli.target),
-        Command::Tips => rpc_command(&cli.target, "getchaintips", vec![], print_tips),
-        Command::Tree { depth, collapse } => tree(&cli.target, depth, collapse),
-        Command::Wallet(WalletCommand::New) => {
-            rpc_command(&cli.target, "getnewaddress", vec![], print_json)
-        }
-        Command::Wallet(WalletCommand::Balance) => {
-            rpc_command(&cli.target, "getbalances", vec![], print_balances)
-        }
-        Command::Send { address, amount } => rpc_command(
-            &cli.target,
+        Command::Status { at } => status(&target(at)),
+        Command::Tips { at } => rpc_command(&target(at), "getchaintips", vec![], print_tips),
+        Command::Tree {
+            depth,
+            collapse,
+            at,
+        } => tree(&target(at), depth, collapse),
+        Command::Wallet {
+            command: WalletCommand::New,
+            at,
+        } => rpc_command(&target(at), "getnewaddress", vec![], print_json),
+        Command::Wallet {
+            command: WalletCommand::Balance,
+            at,
+        } => rpc_command(&target(at), "getbalances", vec![], print_balances),
+        Command::Send {
+            address,
+            amount,
+            at,
+        } => rpc_command(
+            &target(at),
             "sendtoaddress",
             vec![Value::from(address), Value::from(amount)],
             print_json,
         ),
-        Command::Devnet(command) => nakachain::devnet::cli::run(command, cli.target.network),
+        Command::Devnet(command) => {
+            if before.is_set() {
+                return usage_error(
+                    "a devnet's nodes have data directories and RPC ports of their own \
+                     (`nakachain devnet status` lists them): --datadir and --rpc-port do not apply",
+                );
+            }
+            nakachain::devnet::cli::run(command, network)
+        }
     }
+}
+
+/// Reports a command line that cannot run, as clap reports its own errors.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
 }
 
 fn run_node(

@@ -159,7 +159,7 @@ pub enum DevnetCommand {
     },
     /// Play a story of forks and reorgs on a fresh devnet, narrated, and report what changed
     #[command(
-        after_help = "Examples:\n  nakachain --network regtest devnet scenario partition-heal\n  nakachain devnet scenario 51-percent --keep\n\nScenarios:\n  partition-heal  split 2|2, each side confirms its own version of a double spend, heal:\n                  the heavier side wins and the other side's confirmation is undone\n  51-percent      a miner with most of the hashrate double-spends a merchant's\n                  confirmed payment with a secret, longer chain\n\nOn devnet blocks take about a second each (the scenario runs a 1 s devnet); on regtest\nthey are instant. Exits non-zero unless every node converged on the most-work tip."
+        after_help = "Examples:\n  nakachain --network regtest devnet scenario partition-heal\n  nakachain devnet scenario 51-percent --keep\n\nOn devnet blocks take about a second each (the scenario runs a 1 s devnet); on regtest\nthey are instant. Exits non-zero unless every node converged on the most-work tip."
     )]
     Scenario {
         #[arg(value_enum)]
