@@ -27,7 +27,11 @@ fn only_commands_that_run_or_talk_to_one_node_list_its_datadir_and_rpc_port() {
         assert!(help.contains("--datadir"), "{command:?}: {help}");
         assert!(help.contains("--rpc-port"), "{command:?}: {help}");
     }
-    for command in [&["bench-hash"][..], &["devnet", "up"], &["devnet", "partition"]] {
+    for command in [
+        &["bench-hash"][..],
+        &["devnet", "up"],
+        &["devnet", "partition"],
+    ] {
         let mut args = command.to_vec();
         args.push("--help");
         let help = stdout(&nakachain(&args));
@@ -45,7 +49,11 @@ fn a_devnet_or_bench_hash_refuses_a_datadir_it_would_ignore() {
     ] {
         let output = nakachain(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
-        assert!(stderr(&output).contains("do not apply"), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("do not apply"),
+            "{}",
+            stderr(&output)
+        );
     }
 }
 
@@ -54,7 +62,11 @@ fn block_time_is_for_devnet_on_mine_as_on_node() {
     for command in ["mine", "node"] {
         let output = nakachain(&["--network", "regtest", command, "--block-time", "5"]);
         assert_eq!(output.status.code(), Some(2), "{command}");
-        assert!(stderr(&output).contains("devnet only"), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("devnet only"),
+            "{}",
+            stderr(&output)
+        );
     }
     let help = stdout(&nakachain(&["mine", "--help"]));
     assert!(help.contains("--block-time"), "{help}");

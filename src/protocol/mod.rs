@@ -11,6 +11,7 @@ mod addrs;
 mod deny;
 mod download;
 mod driver;
+mod io;
 mod peer;
 mod reason;
 mod received;
@@ -18,24 +19,21 @@ mod relay;
 mod sync;
 
 pub use driver::{drive, Links, ResumeWhen};
+pub use io::{Host, Input, Output, PeerId, ProtocolConfig};
 pub use peer::PeerInfo;
 pub use reason::DisconnectReason;
 use received::Kind;
 pub use received::Received;
 
-use crate::chain::{BlockError, BlockOutcome, Chain};
+use crate::chain::Chain;
 use crate::events::EventKind;
-use crate::mempool::{Mempool, MempoolError};
-use crate::types::{Hash256, HashedBlock, Transaction, Txid};
-use crate::wire::{InvItem, Message, PeerAddress, WireError, PROTOCOL_VERSION};
+use crate::types::{Hash256, HashedBlock};
+use crate::wire::{InvItem, Message, PeerAddress, PROTOCOL_VERSION};
 use addrs::AddressBook;
 use download::BlockDownload;
 use peer::{Peer, PeerPhase};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-
-/// A connection's number, unique for the life of a node.
-pub type PeerId = u64;
 
 /// A peer that has not finished the handshake by then is dropped.
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
@@ -65,132 +63,6 @@ pub(crate) const DISCOURAGE_MS: u64 = 10 * 60 * 1000;
 pub(crate) const SYNC_INTERVAL_MS: u64 = 10_000;
 /// Headers that connect to nothing we know, tolerated per peer before it is dropped.
 pub const MAX_UNCONNECTING_HEADERS: u32 = 8;
-
-/// What the protocol needs from the node it runs in.
-pub trait Host {
-    /// The node's chain.
-    fn chain(&self) -> &Chain;
-    /// The node's mempool.
-    fn mempool(&self) -> &Mempool;
-    /// Validates, stores and applies a block (the mempool and event log follow).
-    fn submit_block(&mut self, block: HashedBlock) -> Result<BlockOutcome, BlockError>;
-    /// Admits a transaction to the mempool.
-    fn submit_transaction(&mut self, tx: Transaction) -> Result<Txid, MempoolError>;
-    /// Records a peer event in the node's event log.
-    fn record(&mut self, event: EventKind);
-    /// Transactions to announce since the last call: admitted from the node's own RPC, or put
-    /// back into the mempool by a reorg (peers on the winning branch may never have seen them).
-    fn take_txs_to_announce(&mut self) -> Vec<Txid>;
-    /// Makes every accepted block durable before peers are told of it; false if that failed
-    /// (then nothing is told). A host without a disk has nothing to do.
-    fn make_durable(&mut self) -> bool {
-        true
-    }
-}
-
-/// Limits and identity of one node's protocol.
-#[derive(Clone, Debug)]
-pub struct ProtocolConfig {
-    /// Random per node start: a Version carrying our own nonce is a connection to ourselves.
-    pub nonce: u64,
-    /// What Version tells peers we run.
-    pub user_agent: String,
-    /// The port we accept connections on, told to peers so they can gossip it.
-    pub listen_port: u16,
-    /// Most inbound peers.
-    pub max_inbound: usize,
-    /// Most outbound peers found by gossip (configured peers come on top).
-    pub max_outbound: usize,
-    /// Peers to keep connected to, reconnecting with backoff.
-    pub connect: Vec<SocketAddr>,
-}
-
-/// Something that happened to the node.
-#[derive(Debug)]
-pub enum Input<'a> {
-    /// A connection is up (the shell dialed out, or accepted one).
-    Connected {
-        /// The connection's id.
-        peer: PeerId,
-        /// The remote address.
-        addr: SocketAddr,
-        /// Whether the peer dialed us.
-        inbound: bool,
-    },
-    /// Dialing `addr` failed.
-    ConnectFailed {
-        /// The address dialed.
-        addr: SocketAddr,
-    },
-    /// A message from `peer`, hashed where it was decoded (`Received::from`).
-    Received {
-        /// The connection.
-        peer: PeerId,
-        /// The message.
-        message: Received,
-    },
-    /// The framing layer refused a frame from `peer`.
-    BadFrame {
-        /// The connection.
-        peer: PeerId,
-        /// Why the frame was refused.
-        error: &'a WireError,
-    },
-    /// The connection ended (either side closed it).
-    Disconnected {
-        /// The connection.
-        peer: PeerId,
-    },
-    /// Time passed: timeouts, pings, stalls and reconnections are looked at.
-    Tick,
-    /// The node itself accepted a block (mined, or submitted by RPC): announce its new tip.
-    NewLocalBlock,
-    /// A transaction in the node's mempool to announce: accepted from its own RPC, or put back
-    /// by a reorg (peers on the winning branch may never have seen it).
-    AnnounceTx(Txid),
-    /// `addnode`: connect to this peer and keep reconnecting to it.
-    AddPeer(SocketAddr),
-    /// `disconnectnode`.
-    DisconnectPeer(PeerId),
-    /// `setnetworkactive`: off drops every peer and makes no connections until on again.
-    SetNetworkActive(bool),
-    /// `setdeniedpeers`: replaces the deny-list (P2P listen addresses); empty clears it.
-    SetDenied(&'a [SocketAddr]),
-    /// Carry on after an `Output::Resume`: validate the block announced on arrival, then the
-    /// next blocks waiting their turn.
-    Resume,
-}
-
-/// Something for the shell to do, or to record.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Output {
-    /// Queue a message for a peer.
-    Send {
-        /// The connection.
-        peer: PeerId,
-        /// The message.
-        message: Message,
-    },
-    /// Dial an address.
-    Connect {
-        /// The address.
-        addr: SocketAddr,
-    },
-    /// Close a connection.
-    Disconnect {
-        /// The connection.
-        peer: PeerId,
-        /// Why.
-        reason: DisconnectReason,
-    },
-    /// A peer fact for the node's event log.
-    Event(EventKind),
-    /// The protocol has blocks left to validate: one announced on arrival (so the round trip
-    /// of the announcement overlaps its validation), or blocks of a sync waiting their turn.
-    /// Carry out the outputs, then hand it `Input::Resume`: at once, or once the messages
-    /// already received are in (any other input first validates an announced block).
-    Resume,
-}
 
 /// One node's side of the protocol.
 pub struct Protocol {
