@@ -341,7 +341,9 @@ async fn write_frames(
             }
         }
         if socket.write_all(&batch).await.is_err() {
-            let _ = notices.send((id, PeerNotice::Closed)).await;
+            // Not waiting for room: a full queue means the node task is busy or stopping (and
+            // awaiting this writer), and the reader sees the broken connection too.
+            let _ = notices.try_send((id, PeerNotice::Closed));
             return;
         }
     }
