@@ -5,14 +5,14 @@
 //! controls (which are RPC calls, so they work on nodes anywhere). Must not reach into a node's
 //! internals: everything goes through the node's command line and its RPC.
 //!
-//! - [`plan`]: names, ports, topology, miner threads (pure)
+//! - `plan`: names, ports, topology, miner threads (pure)
 //! - [`node`]: one node and its RPC client
 //! - [`state`]: the state file
 //! - [`process`]: spawning, liveness and signals by pid
 //! - [`up`] / [`down`]: the start-up and shutdown sequences
-//! - [`control`]: partition, isolate, heal, latency
+//! - `control`: partition, isolate, heal, latency
 //! - [`status`]: the status table
-//! - [`txgen`]: the payment generator process
+//! - `txgen`: the payment generator process
 //! - [`view`]: the merged block tree, event stream and heal figures
 //! - [`watch`]: the live view and log following
 //! - [`cli`]: the `nakachain devnet` subcommands

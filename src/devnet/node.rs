@@ -51,7 +51,7 @@ impl DevnetNode {
         ))
     }
 
-    /// A client for watching: it gives up on an answer after [`OBSERVE_TIMEOUT`], so a frozen
+    /// A client for watching: it gives up on an answer after `OBSERVE_TIMEOUT`, so a frozen
     /// node cannot hang `status`, `events` or `tree` (a `generate` needs the patient `client`).
     pub fn observer(&self) -> Result<RpcClient, DevnetError> {
         Ok(self.client()?.with_response_timeout(OBSERVE_TIMEOUT))
