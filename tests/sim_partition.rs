@@ -1,10 +1,13 @@
 //! Simulation: four nodes split {A,B} | {C,D}, both sides mine, the network heals, and every
 //! node converges on the most-work tip. A payment confirmed only on the losing side is back in
-//! its mempool; a double spend made on both sides resolves to the winner's version. Randomised
-//! over seeds with latency and loss; a failing run prints its seed.
+//! its mempool; a double spend made on both sides resolves to the winner's version. Each node
+//! tells the story in its event log: the minority's nodes one reorg of depth 1 from the fork
+//! point, the payment returned and the double spend dropped for its conflict; the majority's
+//! none. Randomised over seeds with latency and loss; a failing run prints its seed.
 
+use nakachain::events::{Event, EventKind};
 use nakachain::sim::{Sim, SimConfig};
-use nakachain::types::{Amount, Txid};
+use nakachain::types::{Amount, Hash256, Txid};
 
 const A: usize = 0;
 const B: usize = 1;
@@ -59,6 +62,7 @@ fn partition_and_heal(seed: u64, latency_ms: (u64, u64), loss: f64) {
         settle(&mut sim, "before the split");
     }
     let height_before = sim.node(A).host.chain.height();
+    let fork_point = sim.node(A).host.chain.tip().hash;
 
     sim.partition(&[&[A, B], &[C, D]]);
     // The double spend: one of C's coins paid to D on C's side, and to B on A's side.
@@ -78,7 +82,7 @@ fn partition_and_heal(seed: u64, latency_ms: (u64, u64), loss: f64) {
     let minority_only = sim
         .pay(C, sim.payout(C), Amount::from_coins(3))
         .expect("C pays itself");
-    sim.mine(C);
+    let minority_tip = sim.mine(C);
     settle_pair(&mut sim, C, D);
     for _ in 0..3 {
         sim.mine(A);
@@ -88,6 +92,14 @@ fn partition_and_heal(seed: u64, latency_ms: (u64, u64), loss: f64) {
     assert!(confirmed(&sim, D, &minority_only), "seed {seed}");
     assert!(confirmed(&sim, B, &majority_spend), "seed {seed}");
     assert!(!sim.converged(), "seed {seed}: the halves diverged");
+    let split = Split {
+        fork_height: height_before,
+        fork_point,
+        minority_tip,
+        double_spend: minority_spend,
+        minority_only,
+        seq_before_heal: [A, B, C, D].map(|node| sim.node(node).host.events.last_seq()),
+    };
 
     sim.heal();
     settle(&mut sim, "after the heal");
@@ -122,6 +134,7 @@ fn partition_and_heal(seed: u64, latency_ms: (u64, u64), loss: f64) {
             "seed {seed}: the minority's payment is back in node {node}'s mempool"
         );
     }
+    check_reorg_stories(&sim, &split);
     // The minority announces what its reorg put back, so the winners, which never saw the
     // payment, take it too. An announcement is not repeated, so only a lossless network
     // promises this.
@@ -134,6 +147,114 @@ fn partition_and_heal(seed: u64, latency_ms: (u64, u64), loss: f64) {
         assert!(
             sim.run_until(SETTLE_MS, spread),
             "seed {seed}: the minority's payment reaches the majority's mempools"
+        );
+    }
+}
+
+/// What the split left behind, for checking the stories the nodes tell after the heal.
+struct Split {
+    fork_height: u32,
+    fork_point: Hash256,
+    minority_tip: Hash256,
+    /// In the minority's block, and paying the same coin as a transaction in the majority's.
+    double_spend: Txid,
+    /// In the minority's block only.
+    minority_only: Txid,
+    /// Each node's last event sequence number before the heal.
+    seq_before_heal: [u64; 4],
+}
+
+/// Node `node`'s events since the heal.
+fn after_heal<'a>(sim: &'a Sim, split: &Split, node: usize) -> Vec<&'a Event> {
+    let since = split.seq_before_heal[node];
+    sim.events(node)
+        .into_iter()
+        .filter(|event| event.seq > since)
+        .collect()
+}
+
+fn reorgs<'a>(events: &[&'a Event]) -> Vec<&'a EventKind> {
+    events
+        .iter()
+        .map(|event| &event.kind)
+        .filter(|kind| matches!(kind, EventKind::Reorg { .. }))
+        .collect()
+}
+
+/// The majority's nodes tell no reorg; each of the minority's tells one, of depth 1 from the
+/// fork point to the winning chain, with its own payment returned and the double spend dropped.
+fn check_reorg_stories(sim: &Sim, split: &Split) {
+    let seed = sim.seed;
+    let final_chain = &sim.node(A).host.chain;
+    for node in [A, B] {
+        let events = after_heal(sim, split, node);
+        assert!(
+            reorgs(&events).is_empty(),
+            "seed {seed}: the majority's node {node} did not reorg: {events:?}"
+        );
+    }
+    for node in [C, D] {
+        let events = after_heal(sim, split, node);
+        let told = reorgs(&events);
+        let [EventKind::Reorg {
+            old_tip,
+            new_tip,
+            fork_point,
+            fork_height,
+            depth,
+            blocks_out,
+            blocks_in,
+            txs_returned,
+            txs_dropped,
+        }] = told.as_slice()
+        else {
+            panic!("seed {seed}: node {node} tells one reorg, not {told:?}");
+        };
+        let what = format!("seed {seed}, node {node}");
+        assert_eq!(*depth, 1, "{what}: the minority's one block");
+        assert_eq!(*fork_height, split.fork_height, "{what}");
+        assert_eq!(*fork_point, split.fork_point, "{what}");
+        assert_eq!(*old_tip, split.minority_tip, "{what}");
+        assert_eq!(blocks_out, &vec![split.minority_tip], "{what}");
+        // The majority's branch wins once it has more work: with two or three of its blocks.
+        assert!((2..=3).contains(&blocks_in.len()), "{what}: {blocks_in:?}");
+        assert_eq!(blocks_in.last(), Some(new_tip), "{what}");
+        for (offset, hash) in blocks_in.iter().enumerate() {
+            let height = split.fork_height + 1 + offset as u32;
+            assert_eq!(
+                final_chain.active_hash_at(height),
+                Some(*hash),
+                "{what}: block in at {height} is on the winning chain"
+            );
+        }
+        assert!(
+            txs_returned.contains(&split.minority_only),
+            "{what}: the minority's own payment is returned: {txs_returned:?}"
+        );
+        assert!(
+            !txs_returned.contains(&split.double_spend),
+            "{what}: the double spend is not returned"
+        );
+        let dropped: Vec<(Txid, &str)> = txs_dropped
+            .iter()
+            .map(|drop| (drop.txid, drop.reason.split(':').next().unwrap_or("")))
+            .collect();
+        assert!(
+            dropped.contains(&(split.double_spend, "txn-block-conflict")),
+            "{what}: the double spend is dropped for its conflict: {dropped:?}"
+        );
+        // The blocks are told one by one too: the minority's block out, at the fork height + 1.
+        let disconnected: Vec<(Hash256, u32)> = events
+            .iter()
+            .filter_map(|event| match event.kind {
+                EventKind::BlockDisconnected { hash, height } => Some((hash, height)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            disconnected,
+            vec![(split.minority_tip, split.fork_height + 1)],
+            "{what}"
         );
     }
 }
