@@ -33,4 +33,4 @@ mod status;
 mod task;
 
 pub use runtime::{run, NodeConfig};
-pub use state::{BlockOrigin, ManualError, Node, NodeError, MEMPOOL_MAX_BYTES, MIN_FEE_RATE};
+pub use state::{BlockOrigin, ManualError, Node, NodeError};

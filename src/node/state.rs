@@ -24,9 +24,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 
 /// Mempool byte bound.
-pub const MEMPOOL_MAX_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MEMPOOL_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// Minimum relay fee rate, base units per encoded byte; also the wallet's fee rate.
-pub const MIN_FEE_RATE: u64 = 1;
+pub(crate) const MIN_FEE_RATE: u64 = 1;
 /// Bytes of a block kept free for the coinbase when filling a template.
 const COINBASE_RESERVE_BYTES: usize = 1_000;
 
