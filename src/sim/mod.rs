@@ -1,6 +1,7 @@
-//! A deterministic many-node simulator over `protocol`: nodes with in-memory chains and
-//! mempools, a seeded network with per-link latency and loss, partitions, and a mining oracle
-//! that picks which node finds the next block.
+//! A deterministic many-node simulator over `protocol`: nodes with in-memory chains, mempools
+//! and event logs (the same reorg stories a node tells, `Sim::events`), a seeded network with
+//! per-link latency and loss, partitions, and a mining oracle that picks which node finds the
+//! next block. Each node's protocol is driven by the same driver as a real node's.
 //!
 //! Owns simulated time and the simulated network. Everything random comes from the seed, so a
 //! failing run is reproduced from the seed it prints. Must not touch sockets, files or the
