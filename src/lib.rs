@@ -15,10 +15,12 @@
 //! - [`mempool`]: admission, conflicts, eviction; reaction to tip changes
 //! - [`wallet`]: keys, addresses, balance, coin selection, signing
 //! - [`miner`]: block templates and the nonce-search kernel (no threads)
-//! - [`events`]: the bounded, sequence-numbered log of what happened
+//! - [`events`]: the bounded, sequence-numbered log of what happened, and the story of a tip
+//!   change (`events::explain_tip_change`) that the node and the simulator both tell
 //! - [`wire`]: the peer-to-peer messages, their size limits, and framing on a byte stream
 //! - [`protocol`]: the peer protocol as a sans-I/O state machine (handshake, relay, sync,
-//!   misbehaviour), driven by inputs and answering with outputs
+//!   misbehaviour), driven by inputs and answering with outputs; `protocol::drive` carries
+//!   the outputs out for every shell
 //! - [`sim`]: many protocol nodes in one process over a seeded simulated network
 //!
 //! Shell (I/O):
@@ -31,6 +33,9 @@
 //! - [`observe`]: what nodes report, presented: the block tree, merged event stories,
 //!   convergence figures
 //! - [`devnet`]: N node processes on one machine: start, wire, watch, partition, stop
+//!
+//! `docs/DESIGN.md` describes the design: the sans-I/O boundary, consensus rules, wire
+//! protocol, storage format, events, and how a block travels from a socket to the chain.
 
 // The only unsafe code is the SHA-NI kernel (`miner::kernel::sha_ni`), which allows it for itself.
 #![deny(unsafe_code)]
