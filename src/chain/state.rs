@@ -444,6 +444,12 @@ impl Chain {
         median_time(&self.tree.recent_times(self.tip_id()))
     }
 
+    /// Median time of block `hash` and up to 10 blocks before it, on any branch.
+    pub(crate) fn median_time_of(&self, hash: &Hash256) -> Option<u32> {
+        let id = self.tree.id(hash)?;
+        Some(median_time(&self.tree.recent_times(id)))
+    }
+
     /// Blocks waiting in the orphan pool for their parent.
     pub fn orphan_count(&self) -> usize {
         self.orphans.len()

@@ -7,7 +7,7 @@
 //! - `runtime`: start-up, the event loop, the shutdown order
 //! - `task`: what the node task does with each event; implements `methods::NodeControl`
 //! - `methods`: the RPC methods' table and handlers, through the narrow `NodeControl`
-//! - `height_waits`: `waitforblockheight` calls waiting for the chain
+//! - `tip_waits`: `waitforblockheight` and `waitfornewblock` calls waiting on the tip
 //! - `generate`: `generate` calls, solved off the node task
 //! - `network`: the protocol driver's links onto the connections, link latency, sync progress
 //! - `peers`: TCP connections, one reader and one writer task each
@@ -22,7 +22,6 @@
 mod command;
 mod generate;
 pub mod hash_bench;
-mod height_waits;
 mod methods;
 mod mining;
 mod network;
@@ -31,6 +30,13 @@ mod runtime;
 mod state;
 mod status;
 mod task;
+mod tip_waits;
 
 pub use runtime::{run, NodeConfig};
+
+/// What this node calls itself, to peers (in its Version) and in `getnetworkinfo`, in the form
+/// Bitcoin's user agents take (`/Satoshi:28.0.0/`).
+pub(crate) fn user_agent() -> String {
+    format!("/nakachain:{}/", env!("CARGO_PKG_VERSION"))
+}
 pub use state::{BlockOrigin, ManualError, Node, NodeError};

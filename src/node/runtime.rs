@@ -115,7 +115,7 @@ async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
     let protocol = Protocol::new(
         ProtocolConfig {
             nonce: u64::from_le_bytes(nonce),
-            user_agent: format!("nakachain:{}", env!("CARGO_PKG_VERSION")),
+            user_agent: super::user_agent(),
             listen_port: config.listen.map_or(0, |addr| addr.port()),
             max_inbound: MAX_INBOUND_PEERS,
             max_outbound: MAX_OUTBOUND_PEERS,

@@ -9,13 +9,13 @@
 
 use super::command::{Command, PeerNotice};
 use super::generate::generate;
-use super::height_waits::HeightWaits;
 use super::methods::{self, Handler, MethodFailure, MiningStatus, NodeControl};
 use super::mining::MinerPool;
 use super::network::{Latencies, PeerLinks, SyncProgress};
 use super::peers::Connections;
 use super::state::{BlockOrigin, Node, NodeError};
 use super::status::{Hashing, StatusLine};
+use super::tip_waits::TipWaits;
 use crate::events::EventKind;
 use crate::miner::Kernel;
 use crate::protocol::{drive, Host, Input, PeerId, PeerInfo, Protocol, ResumeWhen};
@@ -42,7 +42,7 @@ pub(super) struct NodeTask {
     connections: Connections,
     latencies: Latencies,
     sync_progress: SyncProgress,
-    height_waits: HeightWaits,
+    tip_waits: TipWaits,
     commands: mpsc::UnboundedSender<Command>,
     miner: Option<MinerPool>,
     /// `None` until a full second of hashing has been measured since the workers started.
@@ -85,7 +85,7 @@ impl NodeTask {
             connections: parts.connections,
             latencies: Latencies::default(),
             sync_progress: SyncProgress::default(),
-            height_waits: HeightWaits::default(),
+            tip_waits: TipWaits::default(),
             commands: parts.commands,
             miner: None,
             hashes_per_sec: None,
@@ -163,8 +163,8 @@ impl NodeTask {
                 });
                 return Ok(());
             }
-            Handler::WaitForHeight => {
-                self.height_waits.wait(call, &mut self.node, &self.commands);
+            Handler::WaitOnTip => {
+                self.tip_waits.wait(call, &mut self.node, &self.commands);
                 return Ok(());
             }
         };
@@ -235,7 +235,7 @@ impl NodeTask {
                     self.input(Input::ConnectFailed { addr });
                 }
             },
-            Command::HeightWaitExpired(id) => self.height_waits.answer_expired(&mut self.node, id),
+            Command::HeightWaitExpired(id) => self.tip_waits.answer_expired(&mut self.node, id),
         }
         Ok(())
     }
@@ -344,7 +344,7 @@ impl NodeTask {
             return Ok(());
         }
         self.last_tip = tip;
-        self.height_waits.answer_reached(&mut self.node);
+        self.tip_waits.answer_reached(&mut self.node);
         self.input(Input::NewLocalBlock);
         self.tip_stale.store(true, Ordering::Relaxed);
         self.tip_stale = Arc::new(AtomicBool::new(false));
@@ -371,7 +371,7 @@ impl NodeTask {
     /// search was told its tip is stale.
     pub(super) async fn shutdown(&mut self) {
         self.node.sync_store();
-        self.height_waits.answer_all(&mut self.node);
+        self.tip_waits.answer_all(&mut self.node);
         self.connections.close_all().await;
         self.sync_progress.clear();
         self.tip_stale.store(true, Ordering::Relaxed);

@@ -28,8 +28,10 @@ pub(super) fn get_blockchain_info(node: &Node) -> Value {
         "chainwork": format!("{:064x}", tip.chainwork),
         "size_on_disk": node.block_log_bytes(),
         "orphans": node.chain.orphan_count(),
+        "verificationprogress": 1.0,
         "initialblockdownload": false,
-        "warnings": "",
+        "pruned": false,
+        "warnings": Vec::<String>::new(),
     })
 }
 
@@ -71,8 +73,17 @@ fn header_json(node: &Node, entry: &BlockEntry) -> Map<String, Value> {
     fields.insert("confirmations".into(), json!(confirmations));
     fields.insert("height".into(), json!(entry.height));
     fields.insert("version".into(), json!(header.version));
+    fields.insert(
+        "versionHex".into(),
+        json!(format!("{:08x}", header.version)),
+    );
     fields.insert("merkleroot".into(), json!(header.merkle_root));
     fields.insert("time".into(), json!(header.time));
+    let median_time = node
+        .chain
+        .median_time_of(&entry.hash)
+        .unwrap_or(header.time);
+    fields.insert("mediantime".into(), json!(median_time));
     fields.insert("nonce".into(), json!(header.nonce));
     fields.insert("bits".into(), json!(format!("{:08x}", header.bits)));
     fields.insert("difficulty".into(), json!(difficulty(header.bits)));
@@ -141,7 +152,12 @@ pub(super) fn get_block(node: &Node, params: &[Value]) -> Result<Value, RpcError
         return Ok(json!(hex::encode(crate::codec::encode(&*block))));
     }
     let mut fields = header_json(node, entry);
-    fields.insert("size".into(), json!(block.encoded_len()));
+    let size_bytes = block.encoded_len();
+    fields.insert("size".into(), json!(size_bytes));
+    // No witnesses here: the stripped size is the size, and weight four times it, as Core
+    // counts a block without segwit data.
+    fields.insert("strippedsize".into(), json!(size_bytes));
+    fields.insert("weight".into(), json!(size_bytes * 4));
     fields.insert("nTx".into(), json!(block.transactions.len()));
     let txs: Vec<Value> = match verbosity {
         1 => block
@@ -169,9 +185,12 @@ pub(super) fn get_block_header(node: &Node, params: &[Value]) -> Result<Value, R
         return Ok(json!(hex::encode(bytes)));
     }
     let mut fields = header_json(node, entry);
-    if let Some(block) = node.chain.block(&hash) {
-        fields.insert("nTx".into(), json!(block.transactions.len()));
-    }
+    // Every block in the tree is kept whole, so the count is always known.
+    let txs = node
+        .chain
+        .block(&hash)
+        .map_or(0, |block| block.transactions.len());
+    fields.insert("nTx".into(), json!(txs));
     Ok(Value::Object(fields))
 }
 

@@ -89,8 +89,8 @@ pub(super) enum Handler {
     Now(fn(&mut dyn NodeControl, &[Value]) -> Answer),
     /// `generate` and `generatetoaddress`: mined off the node task, one block at a time.
     Generate,
-    /// `waitforblockheight`: kept until the chain gets there (`height_waits`).
-    WaitForHeight,
+    /// `waitforblockheight` and `waitfornewblock`: kept until the tip gets there (`tip_waits`).
+    WaitOnTip,
 }
 
 /// One RPC method.
@@ -230,7 +230,12 @@ pub(super) static METHODS: &[Method] = &[
     Method {
         name: "waitforblockheight",
         help: "HEIGHT [TIMEOUT_MS]: answers once the active chain reaches HEIGHT",
-        handler: Handler::WaitForHeight,
+        handler: Handler::WaitOnTip,
+    },
+    Method {
+        name: "waitfornewblock",
+        help: "[TIMEOUT_MS]: answers once the tip moves (or the timeout passes)",
+        handler: Handler::WaitOnTip,
     },
     method("getpeerinfo", "every connected peer", |c, _| {
         Ok(network::get_peer_info(c))

@@ -2,9 +2,13 @@
 //! `setnetworkactive`, and the devnet's `setdeniedpeers` and `setlinklatency`).
 
 use super::NodeControl;
+use crate::node::state::MIN_FEE_RATE;
+use crate::node::user_agent;
 use crate::protocol::Input;
 use crate::rpc::params::{optional_str, required_str};
 use crate::rpc::RpcError;
+use crate::types::Amount;
+use crate::wire::PROTOCOL_VERSION;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
@@ -39,16 +43,46 @@ pub(super) fn get_connection_count(control: &dyn NodeControl) -> Value {
 pub(super) fn get_network_info(control: &dyn NodeControl) -> Value {
     let peers = control.peers();
     let inbound = peers.iter().filter(|peer| peer.inbound).count();
+    // Bitcoin Core's shape, field for field (tools such as fork-observer read it strictly),
+    // with nakachain's own fields beside it.
+    let relay_fee = Amount(MIN_FEE_RATE * 1_000).to_coins_f64();
     json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "subversion": format!("nakachain:{}", env!("CARGO_PKG_VERSION")),
+        "version": version_number(),
+        "subversion": user_agent(),
+        "protocolversion": PROTOCOL_VERSION,
+        "localservices": format!("{NODE_NETWORK:016x}"),
+        "localservicesnames": ["NETWORK"],
+        "localrelay": true,
+        "timeoffset": 0,
         "networkactive": control.network_active(),
         "connections": peers.len(),
         "connections_in": inbound,
         "connections_out": peers.len() - inbound,
+        "networks": [{
+            "name": "ipv4",
+            "limited": false,
+            "reachable": true,
+            "proxy": "",
+            "proxy_randomize_credentials": false,
+        }],
+        "relayfee": relay_fee,
+        "incrementalfee": relay_fee,
+        "localaddresses": Vec::<Value>::new(),
+        "warnings": Vec::<String>::new(),
         "denied": addr_strings(&control.denied()),
         "latency_ms": control.default_latency_ms(),
     })
+}
+
+/// Bitcoin Core's service bit for a node that serves the whole chain, which every node does.
+const NODE_NETWORK: u64 = 1;
+
+/// The version as Bitcoin Core numbers its own: 0.1.0 is 100, 28.0.0 would be 280000.
+fn version_number() -> u64 {
+    let part = |text: &str| text.parse::<u64>().unwrap_or(0);
+    part(env!("CARGO_PKG_VERSION_MAJOR")) * 10_000
+        + part(env!("CARGO_PKG_VERSION_MINOR")) * 100
+        + part(env!("CARGO_PKG_VERSION_PATCH"))
 }
 
 fn addr_strings(addrs: &[SocketAddr]) -> Vec<String> {
