@@ -59,6 +59,7 @@ impl RunningNode {
             status_line: false,
             listen,
             connect,
+            rest: false,
         };
         let thread = thread::spawn(move || run(config).expect("the node runs"));
         let deadline = Instant::now() + Duration::from_secs(60);

@@ -243,9 +243,13 @@ impl BlockTime {
     }
 }
 
-/// Where a node meets its peers.
+/// Where a node meets its peers, and the tools that watch it.
 #[derive(Args, Clone, Default)]
 struct PeerArgs {
+    /// Also answer Bitcoin Core's read-only REST requests on the RPC port (GET /rest/headers/…,
+    /// /rest/block/…, /rest/chaininfo.json; no credentials), as Core does with -rest
+    #[arg(long)]
+    rest: bool,
     /// Accept peer connections on this address, e.g. 127.0.0.1:18444 [default: none]
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -400,6 +404,7 @@ fn run_node(
     peers: PeerArgs,
 ) -> ExitCode {
     let config = NodeConfig {
+        rest: peers.rest,
         listen: peers.listen,
         connect: peers.connect,
         params,

@@ -2,7 +2,8 @@
 //! them) have Bitcoin Core's field names and JSON types: `getnetworkinfo`, `getblockchaininfo`,
 //! `getblockheader` (verbose and hex), `getblock`, `getchaintips`, `getblockhash`,
 //! `getbestblockhash` and `waitfornewblock`. A missing field or a wrong type fails such a tool's
-//! whole call, so each field is checked, not only the values nakachain cares about.
+//! whole call, so each field is checked, not only the values nakachain cares about. With
+//! `--rest`, Core's read-only REST requests for headers, blocks and chain info are answered too.
 
 #[path = "support/process.rs"]
 mod process;
@@ -10,6 +11,8 @@ mod process;
 use nakachain::types::sha256d;
 use process::{free_port, NodeProcess};
 use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
 /// A JSON type as Core's documentation gives it.
@@ -264,4 +267,88 @@ fn waitfornewblock_answers_the_next_tip_or_the_current_one_at_its_timeout() {
     let height = answer["height"].as_u64().expect("a height");
     assert!(height >= 1, "{answer}");
     assert_eq!(answer["hash"], mined[height as usize - 1], "{answer}");
+}
+
+/// Sends `GET target` to the node's RPC port without credentials; returns the status, the
+/// content type and the body.
+fn get(port: u16, target: &str) -> (u16, String, Vec<u8>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(process::PATIENCE))
+        .expect("a read timeout");
+    write!(stream, "GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").expect("write");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read");
+    let split = response
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .expect("a head");
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head[9..12].parse().expect("a status");
+    let content_type = head
+        .lines()
+        .find_map(|line| line.strip_prefix("Content-Type: "))
+        .unwrap_or_default()
+        .to_string();
+    (status, content_type, response[split + 4..].to_vec())
+}
+
+#[test]
+fn rest_serves_headers_blocks_and_chaininfo_without_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let node = NodeProcess::start_with(&dir.path().join("node"), port, &["--rest"]);
+    let mined = node.call("generate", vec![json!(4)]);
+    let genesis = node.call("getblockhash", vec![json!(0)]);
+    let genesis = genesis.as_str().expect("a hash");
+
+    // Headers back to back, each hashing to the next active block.
+    let (status, content_type, body) = get(port, &format!("/rest/headers/3/{genesis}.bin"));
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "application/octet-stream")
+    );
+    assert_eq!(body.len(), 3 * 80);
+    for (index, header) in body.chunks(80).enumerate() {
+        let expected = node.call("getblockhash", vec![json!(index)]);
+        assert_eq!(json!(sha256d(header)), expected, "header {index}");
+    }
+    // The newer form, hex and JSON; a count past the tip stops at the tip.
+    let (status, _, hex_body) = get(port, &format!("/rest/headers/{genesis}.hex?count=10"));
+    assert_eq!(status, 200);
+    assert_eq!(String::from_utf8_lossy(&hex_body).trim().len(), 5 * 160);
+    let (status, content_type, json_body) = get(port, &format!("/rest/headers/2/{genesis}.json"));
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    let headers: Value = serde_json::from_slice(&json_body).expect("JSON");
+    check("rest headers", &headers[1], HEADER);
+    assert_eq!(headers[1]["hash"], mined[0]);
+
+    let tip = mined[3].as_str().expect("a hash");
+    let (status, _, block) = get(port, &format!("/rest/block/{tip}.bin"));
+    assert_eq!(status, 200);
+    assert_eq!(
+        json!(sha256d(&block[..80])),
+        mined[3],
+        "a block starts with its header"
+    );
+    let (status, _, info) = get(port, "/rest/chaininfo.json");
+    assert_eq!(status, 200);
+    let info: Value = serde_json::from_slice(&info).expect("JSON");
+    assert_eq!(info["blocks"], json!(4));
+
+    let unknown = "11".repeat(32);
+    let (status, _, _) = get(port, &format!("/rest/block/{unknown}.bin"));
+    assert_eq!(status, 404);
+    let (status, _, _) = get(port, &format!("/rest/headers/0/{genesis}.bin"));
+    assert_eq!(status, 400);
+    let (status, _, _) = get(port, &format!("/rest/block/{tip}.xml"));
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn without_rest_a_get_is_refused_and_says_how_to_turn_it_on() {
+    let (_dir, node) = started();
+    let (status, _, body) = get(node.port, "/rest/chaininfo.json");
+    assert_eq!(status, 405);
+    assert!(String::from_utf8_lossy(&body).contains("--rest"));
 }

@@ -2,7 +2,8 @@
 //! the blocking `RpcClient` and by hand-written raw HTTP.
 
 use nakachain::rpc::{
-    serve, ClientError, Cookie, RpcCall, RpcClient, RpcError, MAX_BODY_BYTES, MAX_CONNECTIONS,
+    serve, ClientError, Cookie, RestInterface, RpcCall, RpcClient, RpcError, MAX_BODY_BYTES,
+    MAX_CONNECTIONS,
 };
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -63,7 +64,14 @@ impl TestServer {
                 } else {
                     drop(calls_rx);
                 }
-                serve(listener, server_cookie, calls, shutdown_rx).await;
+                serve(
+                    listener,
+                    server_cookie,
+                    calls,
+                    shutdown_rx,
+                    RestInterface::Off,
+                )
+                .await;
             });
         });
         let addr = addr_rx.recv().expect("server thread sends its address");

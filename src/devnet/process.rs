@@ -55,6 +55,8 @@ impl NodeLaunch {
             "--rpc-port".to_string(),
             self.rpc_port.to_string(),
             "node".to_string(),
+            // Tools that watch a devnet (fork-observer) fetch headers over REST by default.
+            "--rest".to_string(),
             "--listen".to_string(),
             self.listen.to_string(),
         ];
@@ -280,8 +282,8 @@ mod tests {
         };
         assert_eq!(
             launch.args().join(" "),
-            "--network devnet --datadir /d/node-1 --rpc-port 19003 node --listen 127.0.0.1:19002 \
-             --connect 127.0.0.1:19000 --mine --threads 2 --block-time 1"
+            "--network devnet --datadir /d/node-1 --rpc-port 19003 node --rest \
+             --listen 127.0.0.1:19002 --connect 127.0.0.1:19000 --mine --threads 2 --block-time 1"
         );
     }
 

@@ -12,7 +12,7 @@ use super::state::{os_random_bytes, Node, NodeError};
 use super::task::{NodeTask, TaskParts};
 use crate::params::Params;
 use crate::protocol::{Protocol, ProtocolConfig};
-use crate::rpc::{serve, Cookie, RpcCall};
+use crate::rpc::{serve, Cookie, RestInterface, RpcCall};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,6 +50,9 @@ pub struct NodeConfig {
     pub listen: Option<SocketAddr>,
     /// Peers to keep connected to.
     pub connect: Vec<SocketAddr>,
+    /// Answer Bitcoin Core's read-only REST requests (`GET /rest/…`, no credentials) on the RPC
+    /// port too, for tools that fetch headers that way.
+    pub rest: bool,
 }
 
 /// Runs a node until Ctrl-C, SIGTERM, RPC `stop`, or the requested number of mined blocks.
@@ -93,7 +96,12 @@ async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
     node.datadir().write_cookie(&cookie.file_contents())?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (calls_tx, mut calls) = mpsc::channel::<RpcCall>(RPC_CALL_QUEUE);
-    let server = tokio::spawn(serve(rpc_listener, cookie, calls_tx, shutdown_rx));
+    let rest = if config.rest {
+        RestInterface::On
+    } else {
+        RestInterface::Off
+    };
+    let server = tokio::spawn(serve(rpc_listener, cookie, calls_tx, shutdown_rx, rest));
     tracing::info!(network = %config.params.network, rpc = %rpc_addr, "node started");
 
     let (commands_tx, mut commands) = mpsc::unbounded_channel();

@@ -14,10 +14,12 @@ pub(crate) enum Status {
     Ok,
     BadRequest,
     Unauthorized,
+    NotFound,
     MethodNotAllowed,
     LengthRequired,
     PayloadTooLarge,
     HeaderFieldsTooLarge,
+    InternalServerError,
     ServiceUnavailable,
 }
 
@@ -27,10 +29,12 @@ impl Status {
             Status::Ok => 200,
             Status::BadRequest => 400,
             Status::Unauthorized => 401,
+            Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
             Status::LengthRequired => 411,
             Status::PayloadTooLarge => 413,
             Status::HeaderFieldsTooLarge => 431,
+            Status::InternalServerError => 500,
             Status::ServiceUnavailable => 503,
         }
     }
@@ -40,10 +44,12 @@ impl Status {
             Status::Ok => "OK",
             Status::BadRequest => "Bad Request",
             Status::Unauthorized => "Unauthorized",
+            Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::LengthRequired => "Length Required",
             Status::PayloadTooLarge => "Payload Too Large",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
+            Status::InternalServerError => "Internal Server Error",
             Status::ServiceUnavailable => "Service Unavailable",
         }
     }
@@ -97,6 +103,8 @@ pub(crate) fn response(status: Status, content_type: &str, body: &[u8]) -> Vec<u
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RequestHead {
     pub(crate) method: String,
+    /// The request target: path and query.
+    pub(crate) target: String,
     pub(crate) authorization: Option<Vec<u8>>,
     pub(crate) content_length: Option<u64>,
     pub(crate) has_transfer_encoding: bool,
@@ -123,6 +131,7 @@ pub(crate) fn parse_request_head(buf: &[u8]) -> Result<Option<RequestHead>, Reje
     let content_length = content_length(request.headers)?;
     Ok(Some(RequestHead {
         method: request.method.unwrap_or_default().to_string(),
+        target: request.path.unwrap_or_default().to_string(),
         authorization: header(request.headers, "authorization").map(<[u8]>::to_vec),
         content_length,
         has_transfer_encoding: header(request.headers, "transfer-encoding").is_some(),

@@ -16,9 +16,12 @@ mod envelope;
 pub mod error;
 mod http;
 pub mod params;
+mod rest;
 pub mod server;
 
 pub use auth::{Cookie, CookieError, COOKIE_USER};
 pub use client::{ClientError, RpcClient, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
 pub use error::RpcError;
-pub use server::{serve, RpcCall, MAX_BODY_BYTES, MAX_CONNECTIONS, REQUEST_READ_TIMEOUT};
+pub use server::{
+    serve, RestInterface, RpcCall, MAX_BODY_BYTES, MAX_CONNECTIONS, REQUEST_READ_TIMEOUT,
+};

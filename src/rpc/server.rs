@@ -1,5 +1,7 @@
 //! The RPC server: accepts loopback connections, reads one bounded HTTP request per connection,
-//! checks the cookie, and forwards each call to the node task as an [`RpcCall`].
+//! checks the cookie, and forwards each call to the node task as an [`RpcCall`]. With the REST
+//! interface on, a `GET /rest/…` is read without credentials (as Bitcoin Core serves it) and
+//! answered through the same calls (`rest`).
 //!
 //! Owns connection limits, timeouts and status codes. Must not interpret methods: the node task
 //! answers every call, including unknown ones. Never logs credentials.
@@ -8,6 +10,7 @@ use super::auth::Cookie;
 use super::envelope::{parse_request, response_body};
 use super::error::RpcError;
 use super::http::{parse_request_head, response, Rejection, Status};
+use super::rest::RestRequest;
 use serde_json::Value;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -48,6 +51,16 @@ pub struct RpcCall {
     pub reply: oneshot::Sender<Result<Value, RpcError>>,
 }
 
+/// Whether the server answers Bitcoin Core's read-only REST requests (`GET /rest/…`, no
+/// credentials) beside JSON-RPC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestInterface {
+    /// Only authenticated JSON-RPC: a GET is refused.
+    Off,
+    /// REST for headers, blocks and chain info too.
+    On,
+}
+
 /// Serves until `shutdown` becomes true (or its sender is dropped). Each call is sent to
 /// `calls`; if the node task is gone, the client gets an error answer. On shutdown, stops
 /// accepting, gives calls in flight a short grace to be answered, then drops the rest.
@@ -56,6 +69,7 @@ pub async fn serve(
     cookie: Cookie,
     calls: mpsc::Sender<RpcCall>,
     mut shutdown: watch::Receiver<bool>,
+    rest: RestInterface,
 ) {
     let cookie = Arc::new(cookie);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -77,7 +91,7 @@ pub async fn serve(
                         let cookie = Arc::clone(&cookie);
                         let calls = calls.clone();
                         connections.spawn(async move {
-                            handle_connection(stream, peer, &cookie, &calls).await;
+                            handle_connection(stream, peer, &cookie, &calls, rest).await;
                             drop(permit);
                         });
                     }
@@ -113,6 +127,14 @@ fn refuse_busy(stream: TcpStream, peer: SocketAddr) {
     }
 }
 
+/// A request read and checked, to be answered.
+enum Request {
+    /// A JSON-RPC body, from a client with the cookie.
+    Call(Vec<u8>),
+    /// A REST request (the interface is on).
+    Rest(RestRequest),
+}
+
 /// How reading a request ended, when it did not yield a body to dispatch.
 enum ReadFailure {
     Refuse(Rejection),
@@ -125,9 +147,11 @@ async fn handle_connection(
     peer: SocketAddr,
     cookie: &Cookie,
     calls: &mpsc::Sender<RpcCall>,
+    rest: RestInterface,
 ) {
-    let read = tokio::time::timeout(REQUEST_READ_TIMEOUT, read_request(&mut stream, cookie)).await;
-    let body = match read {
+    let read = read_request(&mut stream, cookie, rest);
+    let read = tokio::time::timeout(REQUEST_READ_TIMEOUT, read).await;
+    let request = match read {
         Err(_elapsed) => {
             debug!(%peer, "rpc: dropping a client that stalled");
             return;
@@ -140,20 +164,51 @@ async fn handle_connection(
             }
             return;
         }
-        Ok(Ok(body)) => body,
+        Ok(Ok(request)) => request,
     };
-    let answer = answer(&body, calls).await;
-    write_response(
-        &mut stream,
-        &response(Status::Ok, "application/json", &answer),
-    )
-    .await;
+    let bytes = match request {
+        Request::Call(body) => {
+            response(Status::Ok, "application/json", &answer(&body, calls).await)
+        }
+        Request::Rest(request) => answer_rest(&request, calls).await,
+    };
+    write_response(&mut stream, &bytes).await;
 }
 
-/// Reads one request and returns its body once the method, credentials and length are checked.
-/// Credentials are checked before the body is read, so an unauthenticated client cannot make
-/// the node buffer megabytes.
-async fn read_request(stream: &mut TcpStream, cookie: &Cookie) -> Result<Vec<u8>, ReadFailure> {
+/// Answers a REST request through the RPC call that serves it.
+async fn answer_rest(request: &RestRequest, calls: &mpsc::Sender<RpcCall>) -> Vec<u8> {
+    let (method, params) = request.call();
+    let (reply, answered) = oneshot::channel();
+    let call = RpcCall {
+        method: method.to_string(),
+        params,
+        reply,
+    };
+    let outcome = match calls.send(call).await {
+        Ok(()) => answered.await.unwrap_or_else(|_| Err(node_gone())),
+        Err(_) => Err(node_gone()),
+    };
+    match request.render(outcome) {
+        Ok((content_type, body)) => response(Status::Ok, content_type, &body),
+        Err((code, message)) => {
+            let status = if code == 404 {
+                Status::NotFound
+            } else {
+                Status::InternalServerError
+            };
+            response(status, "text/plain", format!("{message}\n").as_bytes())
+        }
+    }
+}
+
+/// Reads one request: a REST GET (when the interface is on), or a call whose body is returned
+/// once the method, credentials and length are checked. Credentials are checked before the body
+/// is read, so an unauthenticated client cannot make the node buffer megabytes.
+async fn read_request(
+    stream: &mut TcpStream,
+    cookie: &Cookie,
+    rest: RestInterface,
+) -> Result<Request, ReadFailure> {
     let mut buf = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut chunk = [0u8; READ_CHUNK_BYTES];
     let head = loop {
@@ -169,10 +224,27 @@ async fn read_request(stream: &mut TcpStream, cookie: &Cookie) -> Result<Vec<u8>
             break head;
         }
     };
+    if head.method == "GET" && rest == RestInterface::On && head.target.starts_with("/rest/") {
+        return RestRequest::parse(&head.target)
+            .map(Request::Rest)
+            .map_err(|_| {
+                ReadFailure::Refuse(Rejection::new(
+                    Status::BadRequest,
+                    "bad REST request: use /rest/headers/<count>/<hash>.<bin|hex|json>, \
+                     /rest/block/<hash>.<bin|hex|json> or /rest/chaininfo.json",
+                ))
+            });
+    }
     if head.method != "POST" {
+        let detail = match rest {
+            RestInterface::On => "only POST is supported, and GET under /rest/",
+            RestInterface::Off => {
+                "only POST is supported (REST is off: start the node with --rest)"
+            }
+        };
         return Err(ReadFailure::Refuse(Rejection::new(
             Status::MethodNotAllowed,
-            "only POST is supported",
+            detail,
         )));
     }
     let authorized = head
@@ -217,7 +289,7 @@ async fn read_request(stream: &mut TcpStream, cookie: &Cookie) -> Result<Vec<u8>
     let mut body = buf.split_off(head.len);
     if body.len() >= length {
         body.truncate(length);
-        return Ok(body);
+        return Ok(Request::Call(body));
     }
     let already = body.len();
     body.resize(length, 0);
@@ -225,7 +297,7 @@ async fn read_request(stream: &mut TcpStream, cookie: &Cookie) -> Result<Vec<u8>
         .read_exact(&mut body[already..])
         .await
         .map_err(|_| ReadFailure::Gone)?;
-    Ok(body)
+    Ok(Request::Call(body))
 }
 
 /// Parses and forwards one call; every outcome, including a gone node, becomes a JSON answer.

@@ -9,6 +9,8 @@ use crate::rpc::RpcError;
 use crate::types::{Block, Hash256, Transaction, HEADER_BYTES};
 use serde_json::{json, Map, Value};
 
+/// The most headers one `getblockheaders` call returns, as Core's REST interface allows.
+const MAX_HEADERS_PER_CALL: u64 = 2_000;
 /// The most events one `getevents` call returns.
 const MAX_EVENTS_PER_CALL: u64 = 10_000;
 /// `getblocktree`'s window below the tip when no depth is given, and the largest one allowed.
@@ -91,6 +93,12 @@ fn header_json(node: &Node, entry: &BlockEntry) -> Map<String, Value> {
         "chainwork".into(),
         json!(format!("{:064x}", entry.chainwork)),
     );
+    // Every block in the tree is kept whole, so the count is always known.
+    let txs = node
+        .chain
+        .block(&entry.hash)
+        .map_or(0, |block| block.transactions.len());
+    fields.insert("nTx".into(), json!(txs));
     fields.insert("status".into(), json!(entry.status.as_str()));
     if entry.height > 0 {
         fields.insert("previousblockhash".into(), json!(header.prev_hash));
@@ -158,7 +166,6 @@ pub(super) fn get_block(node: &Node, params: &[Value]) -> Result<Value, RpcError
     // counts a block without segwit data.
     fields.insert("strippedsize".into(), json!(size_bytes));
     fields.insert("weight".into(), json!(size_bytes * 4));
-    fields.insert("nTx".into(), json!(block.transactions.len()));
     let txs: Vec<Value> = match verbosity {
         1 => block
             .transactions
@@ -184,14 +191,39 @@ pub(super) fn get_block_header(node: &Node, params: &[Value]) -> Result<Value, R
         let bytes: [u8; HEADER_BYTES] = entry.header.to_bytes();
         return Ok(json!(hex::encode(bytes)));
     }
-    let mut fields = header_json(node, entry);
-    // Every block in the tree is kept whole, so the count is always known.
-    let txs = node
-        .chain
-        .block(&hash)
-        .map_or(0, |block| block.transactions.len());
-    fields.insert("nTx".into(), json!(txs));
-    Ok(Value::Object(fields))
+    Ok(Value::Object(header_json(node, entry)))
+}
+
+/// `getblockheaders HASH COUNT [VERBOSE]`: up to COUNT headers of the active chain from HASH on,
+/// as hex (or as `getblockheader` objects with VERBOSE); what REST's `/rest/headers` serves.
+pub(super) fn get_block_headers(node: &Node, params: &[Value]) -> Result<Value, RpcError> {
+    let hash = required_hash(params, 0, "blockhash")?;
+    let count = required_u64(params, 1, "count")?;
+    if !(1..=MAX_HEADERS_PER_CALL).contains(&count) {
+        return Err(RpcError::invalid_parameter(format!(
+            "count must be 1 to {MAX_HEADERS_PER_CALL}"
+        )));
+    }
+    let verbose = crate::rpc::params::optional_bool(params, 2, "verbose")?.unwrap_or(false);
+    let start = find_entry(node, &hash)?;
+    if !node.chain.is_active(&start.hash) {
+        return Ok(json!([]));
+    }
+    let heights = start.height
+        ..start
+            .height
+            .saturating_add(u32::try_from(count).unwrap_or(0));
+    let headers: Vec<Value> = heights
+        .map_while(|height| node.chain.active_entry_at(height))
+        .map(|entry| {
+            if verbose {
+                Value::Object(header_json(node, entry))
+            } else {
+                json!(hex::encode(entry.header.to_bytes()))
+            }
+        })
+        .collect();
+    Ok(Value::Array(headers))
 }
 
 pub(super) fn get_chain_tips(node: &Node) -> Value {

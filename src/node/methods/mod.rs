@@ -142,6 +142,11 @@ pub(super) static METHODS: &[Method] = &[
         |c, p| Ok(blockchain::get_block_header(c.node(), p)?),
     ),
     method(
+        "getblockheaders",
+        "HASH COUNT [VERBOSE]: up to COUNT active-chain headers from HASH on, hex or JSON",
+        |c, p| Ok(blockchain::get_block_headers(c.node(), p)?),
+    ),
+    method(
         "getchaintips",
         "every tip of the block tree: height, hash, branchlen, status",
         |c, _| Ok(blockchain::get_chain_tips(c.node())),
