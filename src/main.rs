@@ -181,7 +181,7 @@ enum Command {
     /// The block tree near the tip, like `git log --graph`: forks, tips, reorged and invalid
     /// blocks (getblocktree)
     #[command(
-        after_help = "Examples:\n  nakachain tree\n  nakachain --network regtest tree --depth 500 --collapse 5"
+        after_help = "Examples:\n  nakachain tree\n  nakachain --network regtest tree --depth 500 --collapse 5\n  nakachain tree --svg tree.svg"
     )]
     Tree {
         /// Blocks below the tip to show (0 to 10000)
@@ -190,6 +190,9 @@ enum Command {
         /// Fold runs of more than N unremarkable blocks into one line
         #[arg(long, value_name = "N")]
         collapse: Option<usize>,
+        /// Write the tree as an SVG picture to FILE instead of drawing it as text
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
         #[command(flatten)]
         at: NodeAt,
     },
@@ -357,8 +360,9 @@ fn main() -> ExitCode {
         Command::Tree {
             depth,
             collapse,
+            svg,
             at,
-        } => tree(&target(at), depth, collapse),
+        } => tree(&target(at), depth, collapse, svg.as_deref()),
         Command::Wallet {
             command: WalletCommand::New,
             at,
@@ -483,15 +487,25 @@ fn print_tips(value: &Value) {
     }
 }
 
-fn tree(target: &NodeTarget, depth: u32, collapse: Option<usize>) -> ExitCode {
+fn tree(
+    target: &NodeTarget,
+    depth: u32,
+    collapse: Option<usize>,
+    svg: Option<&std::path::Path>,
+) -> ExitCode {
     let drawn = call(target, "getblocktree", vec![Value::from(depth)]).and_then(|answer| {
         let view = TreeView::from_nodes(&[("this node".to_string(), answer)])
             .map_err(|error| format!("error: {error}"))?;
         let options = RenderOptions {
-            color: std::io::stdout().is_terminal(),
+            color: svg.is_none() && std::io::stdout().is_terminal(),
             collapse_linear_after: collapse,
         };
-        Ok(view.render(&options))
+        match svg {
+            Some(path) => std::fs::write(path, view.render_svg(&options))
+                .map(|()| format!("wrote {}\n", path.display()))
+                .map_err(|error| format!("error: cannot write {}: {error}", path.display())),
+            None => Ok(view.render(&options)),
+        }
     });
     match drawn {
         Ok(text) => {

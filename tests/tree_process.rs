@@ -99,6 +99,31 @@ fn invalidated_blocks_show_as_reorged_beside_the_new_branch() {
         .find(|line| line.contains(&short(&old[0])))
         .expect("fork point shown");
     assert!(fork.contains("(fork)"), "{text}");
+
+    // The same tree as a picture: every block drawn, the reorged ones marked.
+    let picture = dir.path().join("tree.svg");
+    let output = Command::new(env!("CARGO_BIN_EXE_nakachain"))
+        .args(["--network", "regtest", "--datadir"])
+        .arg(&datadir)
+        .args(["--rpc-port", &port.to_string(), "tree", "--svg"])
+        .arg(&picture)
+        .output()
+        .expect("run nakachain tree --svg");
+    assert!(output.status.success(), "{output:?}");
+    let svg = std::fs::read_to_string(&picture).expect("the picture was written");
+    let drawn = tree["blocks"].as_array().map_or(0, Vec::len);
+    assert_eq!(svg.matches("<g class=\"block").count(), drawn, "{svg}");
+    let marked = svg
+        .split("<g class=\"")
+        .filter(|group| {
+            group
+                .split('"')
+                .next()
+                .is_some_and(|classes| classes.contains("reorged"))
+        })
+        .count();
+    assert_eq!(marked, 2, "{svg}");
+    assert!(svg.contains(&format!("data-hash=\"{}\"", tip.as_str().expect("hash"))));
     node.stop();
 
     // The replay at start-up takes the same decisions, so the marks come back.

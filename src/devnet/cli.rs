@@ -111,7 +111,7 @@ pub enum DevnetCommand {
     /// The block tree of all nodes merged, drawn like `git log --graph`, tips labelled with
     /// the nodes on them
     #[command(
-        after_help = "Examples:\n  nakachain devnet tree\n  nakachain devnet tree --depth 100 --collapse 3"
+        after_help = "Examples:\n  nakachain devnet tree\n  nakachain devnet tree --depth 100 --collapse 3\n  nakachain devnet tree --svg tree.svg"
     )]
     Tree {
         /// How many blocks below the highest tip to show
@@ -120,6 +120,9 @@ pub enum DevnetCommand {
         /// Draw a run of more than N plain blocks as one line
         #[arg(long, value_name = "N")]
         collapse: Option<usize>,
+        /// Write the tree as an SVG picture to FILE instead of drawing it as text
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
     },
     /// All nodes' events merged in time order: blocks mined and connected, reorgs, peers,
     /// partitions and heals
@@ -288,15 +291,24 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
             let patience = Duration::from_secs(wait);
             print_heal(&view::heal_and_measure(&state, patience)?, patience)
         }
-        DevnetCommand::Tree { depth, collapse } => {
+        DevnetCommand::Tree {
+            depth,
+            collapse,
+            svg,
+        } => {
             let tree = view::fetch_tree(&load(network)?, depth)?;
-            print!(
-                "{}",
-                tree.render(&RenderOptions {
-                    color: std::io::stdout().is_terminal(),
-                    collapse_linear_after: collapse,
-                })
-            );
+            let options = RenderOptions {
+                color: svg.is_none() && std::io::stdout().is_terminal(),
+                collapse_linear_after: collapse,
+            };
+            match svg {
+                Some(path) => {
+                    std::fs::write(&path, tree.render_svg(&options))
+                        .map_err(DevnetError::io(&path))?;
+                    println!("wrote {}", path.display());
+                }
+                None => print!("{}", tree.render(&options)),
+            }
             Ok(())
         }
         DevnetCommand::Events { follow, all } => {

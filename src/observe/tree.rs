@@ -1,12 +1,13 @@
 //! The block tree of one or more nodes, drawn in the terminal like `git log --graph`: newest
 //! block first, one line per block, branches as columns, each node's tip labelled with its name,
-//! blocks a node reorged out or found invalid marked.
+//! blocks a node reorged out or found invalid marked; or drawn as an SVG picture (`svg`).
 //!
 //! Owns reading and merging `getblocktree` answers and drawing them. Must not call nodes or
 //! print: callers fetch the answers and show the text. Answers come from outside, so anything
 //! malformed is a `TreeError`, never a panic.
 
 mod graph;
+mod svg;
 
 use crate::types::Hash256;
 use primitive_types::U256;
@@ -154,6 +155,12 @@ impl TreeView {
     /// branches, each line ending with a newline.
     pub fn render(&self, options: &RenderOptions) -> String {
         graph::render(self, options)
+    }
+
+    /// The tree as an SVG document (`color` does not apply; `collapse_linear_after` folds a
+    /// long common trunk into one box).
+    pub fn render_svg(&self, options: &RenderOptions) -> String {
+        svg::render(self, options)
     }
 }
 

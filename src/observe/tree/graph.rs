@@ -50,16 +50,18 @@ struct ActiveLane {
     drawn: bool,
 }
 
-struct Layout<'a> {
+/// The lanes of a tree: shared with the SVG drawing, which lays blocks out the same way.
+pub(super) struct Layout<'a> {
     view: &'a TreeView,
     children: HashMap<Hash256, Vec<Hash256>>,
-    lane_of: HashMap<Hash256, usize>,
+    /// Each block's lane; lane 0 is the most-work valid branch.
+    pub(super) lane_of: HashMap<Hash256, usize>,
     /// The bottom of the window: blocks here have no parent shown, and that is expected.
     lowest_height: u32,
 }
 
 impl<'a> Layout<'a> {
-    fn new(view: &'a TreeView) -> Layout<'a> {
+    pub(super) fn new(view: &'a TreeView) -> Layout<'a> {
         let mut by_height: Vec<&TreeBlock> = view.blocks.values().collect();
         by_height.sort_by_key(|block| (Reverse(block.height), block.hash));
         // A descendant of an invalid block is invalid too, whether or not a node said so.
