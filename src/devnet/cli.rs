@@ -8,7 +8,7 @@ use super::scenario::{self, ScenarioName};
 use super::state::{self, DevnetState};
 use super::up::{self, UpOptions};
 use super::view::{self, RecentEvents};
-use super::{control, down, status, txgen, watch, DevnetError};
+use super::{control, down, status, txgen, watch, web, DevnetError};
 use crate::observe::{Convergence, RenderOptions, Verbosity};
 use crate::params::{Network, DEVNET_SPACING_SECS};
 use crate::rpc;
@@ -54,8 +54,25 @@ pub enum DevnetCommand {
         #[arg(long, value_name = "P")]
         base_port: Option<u16>,
         /// Stay in the foreground with the live view; Ctrl-C stops the devnet
-        #[arg(long)]
+        #[arg(long, conflicts_with = "web")]
         watch: bool,
+        /// Stay in the foreground serving the web view (as `devnet web`); Ctrl-C stops the
+        /// devnet
+        #[arg(long)]
+        web: bool,
+    },
+    /// Watch the devnet in a browser: the block tree, the network, the nodes and the timeline,
+    /// live, with controls that do what these commands do
+    #[command(
+        after_help = "Examples:\n  nakachain devnet web\n  nakachain devnet web --port 8080 --open"
+    )]
+    Web {
+        /// Port on 127.0.0.1
+        #[arg(long, default_value_t = web::DEFAULT_WEB_PORT)]
+        port: u16,
+        /// Open the page in the desktop's browser
+        #[arg(long)]
+        open: bool,
     },
     /// Each node's height, tip, peers, hashrate and mempool, and whether all agree
     #[command(after_help = "Example:\n  nakachain devnet status")]
@@ -198,6 +215,11 @@ pub fn run(command: DevnetCommand, network: Network) -> ExitCode {
     }
 }
 
+/// Tells where the web view is, once it listens.
+fn announce_web(addr: std::net::SocketAddr) {
+    println!("web view on http://{addr}/ (Ctrl-C stops it)");
+}
+
 fn load(network: Network) -> Result<DevnetState, DevnetError> {
     state::load(&state::devnet_root(network)?)
 }
@@ -214,6 +236,7 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
             tx_rate,
             base_port,
             watch,
+            web,
         } => {
             let options = UpOptions {
                 network,
@@ -234,8 +257,13 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
                 watch::live(|| live_frame(network, &mut recent))?;
                 print_down(&down::down(network, false)?);
             }
+            if web {
+                web::serve(state, web::DEFAULT_WEB_PORT, false, announce_web)?;
+                print_down(&down::down(network, false)?);
+            }
             Ok(())
         }
+        DevnetCommand::Web { port, open } => web::serve(load(network)?, port, open, announce_web),
         DevnetCommand::Status => {
             let state = load(network)?;
             print!("{}", status::render(&state, &status::gather(&state)));

@@ -189,6 +189,27 @@ pub enum DevnetError {
         /// How long it waited.
         waited: Duration,
     },
+    #[error("mine 1 to {max} blocks at a time, not {blocks}")]
+    /// A web control asked for too many or no blocks.
+    MineCount {
+        /// Blocks asked for.
+        blocks: u64,
+        /// The most one request may mine.
+        max: u64,
+    },
+    #[error(
+        "cannot serve the web view on {addr}: {source} (is the port taken? pick one with --port)"
+    )]
+    /// The web view's port could not be bound.
+    WebBind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    #[error("the web view stopped: {0}")]
+    /// The web view's runtime failed.
+    Web(io::Error),
 }
 
 impl DevnetError {
@@ -222,6 +243,9 @@ impl DevnetError {
             DevnetError::NoNodeAnswered { .. } => "devnet-no-answer",
             DevnetError::Tree(_) => "devnet-tree",
             DevnetError::NotConverged { .. } => "devnet-not-converged",
+            DevnetError::MineCount { .. } => "devnet-mine-count",
+            DevnetError::WebBind { .. } => "devnet-web-bind",
+            DevnetError::Web(_) => "devnet-web",
         }
     }
 

@@ -31,6 +31,7 @@ pub(crate) mod txgen;
 pub mod up;
 pub mod view;
 pub mod watch;
+pub mod web;
 
 pub use cli::DevnetCommand;
 pub use error::DevnetError;

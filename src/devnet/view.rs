@@ -148,7 +148,7 @@ fn distinct(texts: Vec<String>) -> Vec<String> {
 
 /// Polls until every node's log has been read to its end (or `MAX_PAGES` pages), merged into
 /// one time order; a problem repeated on later pages is kept once.
-fn drain(follower: &mut EventFollower, clients: &[(String, RpcClient)]) -> PollBatch {
+pub(crate) fn drain(follower: &mut EventFollower, clients: &[(String, RpcClient)]) -> PollBatch {
     let mut streams: Vec<Vec<NodeEvent>> = Vec::new();
     let mut problems = Vec::new();
     let mut told = HashSet::new();

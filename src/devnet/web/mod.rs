@@ -1,0 +1,167 @@
+//! `nakachain devnet web`: the devnet in a browser. An HTTP server on 127.0.0.1 serves one page
+//! (embedded in the binary) that draws the merged block tree, the network with its partition and
+//! each block spreading from node to node, the table of nodes and the event timeline, updated
+//! live over server-sent events, with controls that do what the CLI does.
+//!
+//! Owns the HTTP routes and the live feed. One thread looks at the nodes over RPC (`snapshot`)
+//! and publishes the latest look; every open page gets each new one. Controls run the devnet's
+//! own calls (`controls`). Must not read data directories: the nodes' RPC is the only source.
+
+mod controls;
+mod snapshot;
+
+use super::{DevnetError, DevnetState};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use snapshot::Watcher;
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The page: HTML, CSS and JavaScript in one file, served as is.
+const PAGE: &str = include_str!("page.html");
+/// How often the nodes are asked what the page shows.
+const LOOK_EVERY: Duration = Duration::from_millis(200);
+/// The port `devnet web` listens on unless told otherwise.
+pub const DEFAULT_WEB_PORT: u16 = 8_350;
+
+/// What the routes share.
+struct Shared {
+    devnet: DevnetState,
+    /// The latest look at the devnet, as JSON text.
+    latest: watch::Receiver<Arc<str>>,
+}
+
+/// Serves the web view of `devnet` on 127.0.0.1:`port` until Ctrl-C; with `open`, asks the
+/// desktop to open it in a browser. `on_ready` gets the address once the port is bound.
+pub fn serve(
+    devnet: DevnetState,
+    port: u16,
+    open: bool,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<(), DevnetError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(DevnetError::Web)?;
+    runtime.block_on(async move {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| DevnetError::WebBind { addr, source })?;
+        let addr = listener.local_addr().map_err(DevnetError::Web)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let latest = start_watching(devnet.clone(), Arc::clone(&stop));
+        let shared = Arc::new(Shared { devnet, latest });
+        on_ready(addr);
+        if open {
+            open_in_browser(&format!("http://{addr}/"));
+        }
+        let served = axum::serve(listener, routes(shared))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await;
+        stop.store(true, Ordering::Relaxed);
+        served.map_err(DevnetError::Web)
+    })
+}
+
+fn routes(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/api/state", get(state))
+        .route("/api/stream", get(stream))
+        .route("/api/control", post(control))
+        .with_state(shared)
+}
+
+/// Looks at the devnet every `LOOK_EVERY` on a thread of its own (RPC calls block) and
+/// publishes each look that differs from the last; stops once `stop` is set.
+fn start_watching(devnet: DevnetState, stop: Arc<AtomicBool>) -> watch::Receiver<Arc<str>> {
+    let mut watcher = Watcher::new(devnet);
+    let first: Arc<str> = watcher.look().to_string().into();
+    let (publish, latest) = watch::channel(first);
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) && !publish.is_closed() {
+            std::thread::sleep(LOOK_EVERY);
+            let look: Arc<str> = watcher.look().to_string().into();
+            publish.send_if_modified(|shown| {
+                let changed = *shown != look;
+                if changed {
+                    *shown = look;
+                }
+                changed
+            });
+        }
+    });
+    latest
+}
+
+async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+async fn state(State(shared): State<Arc<Shared>>) -> Response {
+    let latest = shared.latest.borrow().clone();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        latest.to_string(),
+    )
+        .into_response()
+}
+
+/// Every look from now on, the current one first, as server-sent events.
+async fn stream(
+    State(shared): State<Arc<Shared>>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let looks = shared.latest.clone();
+    let events = futures_util::stream::unfold((looks, true), |(mut looks, first)| async move {
+        if !first && looks.changed().await.is_err() {
+            return None;
+        }
+        let look = looks.borrow_and_update().clone();
+        Some((Ok(Event::default().data(look.as_ref())), (looks, false)))
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+async fn control(State(shared): State<Arc<Shared>>, body: String) -> Response {
+    let request: controls::Control = match serde_json::from_str(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            let answer = json!({"ok": false, "error": format!("bad control request: {error}")});
+            return (StatusCode::BAD_REQUEST, Json(answer)).into_response();
+        }
+    };
+    let done = tokio::task::spawn_blocking(move || controls::apply(&shared.devnet, request)).await;
+    let answer: Value = match done {
+        Ok(Ok(message)) => json!({"ok": true, "message": message}),
+        Ok(Err(error)) => json!({"ok": false, "error": error.to_string(), "code": error.code()}),
+        Err(_) => json!({"ok": false, "error": "the control failed unexpectedly"}),
+    };
+    Json(answer).into_response()
+}
+
+/// Best effort: `xdg-open` (Linux) or `open` (macOS); the address is printed either way.
+fn open_in_browser(url: &str) {
+    for opener in ["xdg-open", "open"] {
+        let started = std::process::Command::new(opener)
+            .arg(url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if started.is_ok() {
+            return;
+        }
+    }
+}
