@@ -22,6 +22,8 @@ const BOX_HEIGHT_PX: u32 = 30;
 const MARGIN_PX: u32 = 24;
 /// Room under each row for the tip labels.
 const LABEL_PX: u32 = 16;
+/// Width of one character of a label (11 px monospace, bold).
+const LABEL_CHAR_PX: u32 = 7;
 /// Blocks of the trunk kept in view below the lowest fork when the rest is folded.
 const TRUNK_KEPT_BLOCKS: u32 = 2;
 
@@ -88,7 +90,15 @@ pub(super) fn render(view: &TreeView, options: &RenderOptions) -> String {
             .and_then(|after| trunk_fold(view, lane_of, lowest_height, after)),
     };
     let lanes = lane_of.values().max().map_or(1, |lane| lane + 1);
-    let width = geometry.x(highest_height) + BOX_WIDTH_PX + MARGIN_PX;
+    // A tip's label may run past its box: leave room for the longest.
+    let label_px = view
+        .blocks()
+        .map(|block| view.labels(&block.hash).join(", ").chars().count())
+        .max()
+        .map_or(0, |chars| {
+            u32::try_from(chars).unwrap_or(u32::MAX / 8) * LABEL_CHAR_PX
+        });
+    let width = geometry.x(highest_height) + BOX_WIDTH_PX.max(label_px) + MARGIN_PX;
     let height = Geometry::y(lanes - 1) + BOX_HEIGHT_PX + LABEL_PX + MARGIN_PX;
 
     let mut blocks: Vec<&TreeBlock> = view.blocks().collect();

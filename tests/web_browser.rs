@@ -1,0 +1,338 @@
+//! The web view in a real browser: headless Chromium driven over WebDriver (chromedriver) against
+//! `devnet web` over a 4-node regtest devnet. The page shows every node; a partition leaving a
+//! node out shows the CLI's error; a partition and blocks on both sides split the tree into two
+//! labelled tips; a mined block's spread lights the network graph node by node; a heal brings
+//! one tip back with the reorg in the timeline. A failing step saves a screenshot under
+//! `target/screenshots/`; with `NAKACHAIN_SCREENSHOTS=DIR` the partitioned and healed pages are
+//! saved there too (the README's pictures come from this test).
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's `chromium` and
+//! `chromium-driver`): `.ci/run` installs them and sets `NAKACHAIN_REQUIRE_BROWSER=1`, which makes
+//! their absence a failure; elsewhere the test is skipped with a message saying what is missing.
+
+#[path = "support/devnet.rs"]
+mod devnet;
+
+use devnet::{up_args, Devnet, PATIENCE};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A child process killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+fn browser_missing() -> Option<String> {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|path| !Path::new(path).exists())
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "{} missing (apt-get install -y chromium chromium-driver)",
+            missing.join(" and ")
+        )
+    })
+}
+
+/// Waits until the devnet web server answers on `port`.
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + PATIENCE;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+async fn connect_browser(driver_port: u16, profile: &Path) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_string(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1400,1100",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let session = ClientBuilder::new(connector)
+            .capabilities(capabilities.clone())
+            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .await;
+        match session {
+            Ok(client) => return client,
+            Err(error) => {
+                assert!(Instant::now() < deadline, "no WebDriver session: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// The page as the test sees it, with the screenshots it takes.
+struct Page {
+    client: Client,
+    shots: PathBuf,
+}
+
+type Step = Result<(), String>;
+
+impl Page {
+    /// Polls `probe` until it gives `true`; an error names `what`.
+    async fn wait_for<F, Fut>(&self, what: &str, probe: F) -> Step
+    where
+        F: Fn(Client) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + PATIENCE;
+        while !probe(self.client.clone()).await {
+            if Instant::now() >= deadline {
+                return Err(format!("the page never showed {what}"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    async fn count(client: &Client, css: &str) -> usize {
+        client
+            .find_all(Locator::Css(css))
+            .await
+            .map_or(0, |found| found.len())
+    }
+
+    async fn text(client: &Client, css: &str) -> String {
+        match client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    async fn fill(&self, css: &str, value: &str) -> Step {
+        let field = self.find(css).await?;
+        field
+            .clear()
+            .await
+            .map_err(|e| format!("clear {css}: {e}"))?;
+        field
+            .send_keys(value)
+            .await
+            .map_err(|e| format!("type into {css}: {e}"))
+    }
+
+    async fn choose(&self, css: &str, value: &str) -> Step {
+        self.find(css)
+            .await?
+            .select_by_value(value)
+            .await
+            .map_err(|e| format!("choose {value} in {css}: {e}"))
+    }
+
+    async fn click(&self, css: &str) -> Step {
+        self.find(css)
+            .await?
+            .click()
+            .await
+            .map_err(|e| format!("click {css}: {e}"))
+    }
+
+    async fn find(&self, css: &str) -> Result<fantoccini::elements::Element, String> {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .map_err(|e| format!("find {css}: {e}"))
+    }
+
+    /// The `data-nodes` of every labelled tip in the tree, sorted.
+    async fn tip_labels(client: &Client) -> Vec<String> {
+        let mut labels = Vec::new();
+        for tip in client
+            .find_all(Locator::Css("#tree g.block.tip"))
+            .await
+            .unwrap_or_default()
+        {
+            if let Ok(Some(nodes)) = tip.attr("data-nodes").await {
+                labels.push(nodes);
+            }
+        }
+        labels.sort();
+        labels
+    }
+
+    /// Waits for the control's answer and returns it.
+    async fn result(&self, class: &str) -> Result<String, String> {
+        let css = format!("#result.{class}");
+        self.wait_for(&format!("a result of class {class}"), |client| {
+            let css = css.clone();
+            async move { Page::count(&client, &css).await == 1 }
+        })
+        .await?;
+        Ok(Page::text(&self.client, "#result").await)
+    }
+
+    async fn screenshot(&self, name: &str) {
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::create_dir_all(&self.shots);
+            let _ = std::fs::write(self.shots.join(name), png);
+        }
+    }
+}
+
+async fn split_mine_and_heal(page: &Page, web_port: u16) -> Step {
+    let client = &page.client;
+    client
+        .goto(&format!("http://127.0.0.1:{web_port}/"))
+        .await
+        .map_err(|e| format!("open the page: {e}"))?;
+    page.wait_for("four nodes in the table", |client| async move {
+        Page::count(&client, "#nodes tr").await == 4
+    })
+    .await?;
+    page.wait_for("four nodes in the network graph", |client| async move {
+        Page::count(&client, "#network circle").await == 4
+    })
+    .await?;
+
+    page.fill(
+        "[data-action=partition] [name=groups]",
+        "node-0,node-1/node-2",
+    )
+    .await?;
+    page.click("[data-action=partition] button").await?;
+    let error = page.result("error").await?;
+    if !error.contains("node-3 is in no group") {
+        return Err(format!("the CLI's error, not {error:?}"));
+    }
+
+    page.fill(
+        "[data-action=partition] [name=groups]",
+        "node-0,node-1/node-2,node-3",
+    )
+    .await?;
+    page.click("[data-action=partition] button").await?;
+    page.result("ok").await?;
+    page.wait_for("the cut drawn", |client| async move {
+        Page::count(&client, "#network line.cut").await == 4
+    })
+    .await?;
+
+    for (node, blocks) in [("node-0", "2"), ("node-2", "1")] {
+        page.choose("[data-action=mine] [name=node]", node).await?;
+        page.fill("[data-action=mine] [name=blocks]", blocks)
+            .await?;
+        page.click("[data-action=mine] button").await?;
+        page.result("ok").await?;
+    }
+    page.wait_for("two labelled tips", |client| async move {
+        Page::tip_labels(&client).await == ["node-0,node-1", "node-2,node-3"]
+    })
+    .await?;
+    // The last block (node-2's) lit node-2, then node-3, in the network graph.
+    page.wait_for("the spread drawn", |client| async move {
+        let hash = match client.find(Locator::Css("#spread")).await {
+            Ok(spread) => spread.attr("data-hash").await.ok().flatten(),
+            Err(_) => None,
+        };
+        match hash {
+            Some(hash) => {
+                let css = format!("#network circle[data-got=\"{hash}\"]");
+                Page::count(&client, &css).await == 2
+            }
+            None => false,
+        }
+    })
+    .await?;
+    page.screenshot("partitioned.png").await;
+
+    page.click("[data-action=heal] button").await?;
+    page.result("ok").await?;
+    page.wait_for("one tip again", |client| async move {
+        Page::tip_labels(&client).await == ["node-0,node-1,node-2,node-3"]
+    })
+    .await?;
+    page.wait_for("the reorg in the timeline", |client| async move {
+        Page::text(&client, "#timeline li.reorg")
+            .await
+            .contains("REORG depth 1")
+    })
+    .await?;
+    page.screenshot("healed.png").await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_and_heal_from_the_browser() {
+    if let Some(missing) = browser_missing() {
+        assert!(
+            std::env::var_os("NAKACHAIN_REQUIRE_BROWSER").is_none(),
+            "browser tests required but {missing}"
+        );
+        eprintln!("skipping the browser test: {missing}");
+        return;
+    }
+    let devnet = Devnet::new();
+    devnet.ok(&up_args("4", "24720"));
+    let web_port = free_port();
+    let _web = Running(
+        Command::new(env!("CARGO_BIN_EXE_nakachain"))
+            .current_dir(devnet.dir.path())
+            .args(["--network", "regtest", "devnet", "web", "--port"])
+            .arg(web_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start devnet web"),
+    );
+    let driver_port = free_port();
+    let _driver = Running(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    wait_for_port(web_port);
+    wait_for_port(driver_port);
+    let profile = tempfile::tempdir().expect("a browser profile");
+    let client = connect_browser(driver_port, profile.path()).await;
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    let shots = std::env::var_os("NAKACHAIN_SCREENSHOTS").map_or(target.clone(), PathBuf::from);
+    let page = Page { client, shots };
+    let outcome = split_mine_and_heal(&page, web_port).await;
+    if let Err(failure) = &outcome {
+        let failed = Page {
+            client: page.client.clone(),
+            shots: target,
+        };
+        failed.screenshot("partition_and_heal_failure.png").await;
+        let _ = page.client.clone().close().await;
+        panic!("{failure} (screenshot in target/screenshots/)");
+    }
+    let _ = page.client.close().await;
+}
