@@ -4,7 +4,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use clap::{Args, Parser, Subcommand};
-use nakachain::devnet::DevnetCommand;
+use nakachain::devnet::cli::DevnetArgs;
 use nakachain::node::{self, NodeConfig};
 use nakachain::observe::tree::{RenderOptions, TreeView};
 use nakachain::params::{Network, Params, DEVNET_SPACING_SECS};
@@ -217,10 +217,9 @@ enum Command {
     },
     /// Start, watch, split and stop a devnet of node processes on this machine
     #[command(
-        subcommand,
         after_help = "Examples:\n  nakachain devnet up --nodes 5 --block-time 2\n  nakachain devnet status\n  nakachain devnet partition node-0,node-1/node-2,node-3,node-4\n  nakachain devnet heal\n  nakachain devnet down"
     )]
-    Devnet(DevnetCommand),
+    Devnet(DevnetArgs),
 }
 
 /// The devnet's block spacing.

@@ -68,6 +68,18 @@ fn up_status_propagate_refuse_and_down() {
     assert!(missing.contains("no devnet is up"), "{missing}");
     // A stopped node's log stays readable, to see why it crashed.
     assert!(devnet.ok(&["logs", "node-2"]).contains("node stopped"));
+
+    // A new devnet beside those chains resumes them, and says so.
+    let output = devnet.run(&up_args("3", "24500"));
+    assert!(output.status.success(), "{output:?}");
+    let note = String::from_utf8_lossy(&output.stderr);
+    assert!(note.contains("an earlier devnet's chain"), "{note}");
+    assert!(note.contains("devnet down --purge"), "{note}");
+    let resumed = devnet.state();
+    assert_eq!(
+        call(&resumed.nodes[0], "getbestblockhash", vec![]),
+        json!(tip)
+    );
 }
 
 #[test]

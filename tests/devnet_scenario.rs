@@ -1,6 +1,7 @@
 //! `nakachain devnet scenario` end to end on regtest, with real node processes: each story must
 //! converge on the most-work tip, report the reorgs and the undone confirmation, and leave no
-//! process behind; a second story refuses to start on the first one's chain until it is purged.
+//! process behind. A scenario plays in a directory of its own (`scenario-<name>`), never the
+//! devnet's: a kept one is looked at with `--dir`, and a later run clears what it left.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -85,34 +86,45 @@ fn both_stories_converge_on_the_heavier_chain_and_undo_the_lighter_sides_payment
     }
     assert!(!story.contains("node-2 reorged"), "{story}");
 
-    // --keep left the devnet up to look around in.
-    let height = nakachain(dir.path(), &["rpc", "node-2", "getblockcount"]);
+    // --keep left the scenario's devnet up, in its own directory, to look around in.
+    let kept = "chain-data/regtest/scenario-partition-heal";
+    assert!(
+        story.contains(&format!("devnet --dir {kept} tree")),
+        "{story}"
+    );
+    let height = nakachain(
+        dir.path(),
+        &["--dir", kept, "rpc", "node-2", "getblockcount"],
+    );
     assert_eq!(
         text(&height.stdout).trim(),
         "104",
         "{}",
         text(&height.stderr)
     );
-    let unknown = nakachain(dir.path(), &["rpc", "node-9", "getblockcount"]);
+    let unknown = nakachain(
+        dir.path(),
+        &["--dir", kept, "rpc", "node-9", "getblockcount"],
+    );
     assert!(!unknown.status.success());
     assert!(text(&unknown.stderr).contains("unknown node node-9"));
-    let stopped = nakachain(dir.path(), &["down"]);
+    // The default devnet directory is not the scenario's: nothing is up there.
+    let elsewhere = nakachain(dir.path(), &["status"]);
+    assert!(!elsewhere.status.success());
+    assert!(text(&elsewhere.stderr).contains("no devnet is up"));
+    let stopped = nakachain(dir.path(), &["--dir", kept, "down"]);
     assert!(stopped.status.success(), "{}", text(&stopped.stderr));
     assert!(processes_under(dir.path()).is_empty());
-
-    let refused = nakachain(
-        dir.path(),
-        &["scenario", "51-percent", "--base-port", BASE_PORT],
-    );
-    assert!(!refused.status.success());
     assert!(
-        text(&refused.stderr).contains("holds an earlier devnet's chain"),
-        "{}",
-        text(&refused.stderr)
+        dir.path().join(kept).join("node-0").exists(),
+        "down keeps the chains"
     );
 
-    let purged = nakachain(dir.path(), &["down", "--purge"]);
-    assert!(purged.status.success(), "{}", text(&purged.stderr));
+    // Playing it again clears what the kept run left, and this time leaves nothing behind.
+    let again = run_scenario(dir.path(), "partition-heal");
+    assert!(again.contains("PASSED"), "{again}");
+    assert!(!dir.path().join(kept).exists());
+
     let story = run_scenario(dir.path(), "51-percent");
     for expected in [
         "node-0 reorged depth 2",
@@ -124,4 +136,13 @@ fn both_stories_converge_on_the_heavier_chain_and_undo_the_lighter_sides_payment
         assert!(story.contains(expected), "no {expected:?} in:\n{story}");
     }
     assert!(!story.contains("node-3 reorged"), "{story}");
+    let regtest = dir.path().join("chain-data/regtest");
+    let left: Vec<_> = std::fs::read_dir(&regtest)
+        .map(|entries| entries.flatten().map(|entry| entry.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "the scenarios left {left:?} in {}",
+        regtest.display()
+    );
 }

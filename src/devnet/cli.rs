@@ -12,10 +12,10 @@ use super::{control, down, status, txgen, watch, web, DevnetError};
 use crate::observe::{Convergence, RenderOptions, Verbosity};
 use crate::params::{Network, DEVNET_SPACING_SECS};
 use crate::rpc;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use std::collections::HashSet;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -204,9 +204,25 @@ pub enum DevnetCommand {
     },
 }
 
+/// `nakachain devnet [--dir DIR] …`: which devnet, and what to do with it.
+#[derive(Args, Debug)]
+pub struct DevnetArgs {
+    /// The devnet's directory: its state file and its nodes' data directories
+    /// [default: chain-data/<network>]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: DevnetCommand,
+}
+
 /// Runs one devnet command and prints its outcome.
-pub fn run(command: DevnetCommand, network: Network) -> ExitCode {
-    match execute(command, network) {
+pub fn run(args: DevnetArgs, network: Network) -> ExitCode {
+    let root = match args.dir {
+        Some(dir) => Ok(dir),
+        None => state::devnet_root(network),
+    };
+    match root.and_then(|root| execute(args.command, network, &root)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -215,16 +231,37 @@ pub fn run(command: DevnetCommand, network: Network) -> ExitCode {
     }
 }
 
+/// Says so when `up` is about to start nodes on the chains an earlier devnet left in `root`:
+/// they resume where they were, which is not always what was meant.
+fn note_leftover_chains(root: &Path, nodes: usize) {
+    if state::state_path(root).exists() {
+        // A devnet that is up: `up` refuses with its own message.
+        return;
+    }
+    let left: Vec<String> = (0..nodes)
+        .map(|index| root.join(super::plan::node_name(index)))
+        .filter(|dir| dir.join("blocks.log").exists())
+        .map(|dir| state::pretty(&dir).display().to_string())
+        .collect();
+    if !left.is_empty() {
+        view::note(&format!(
+            "{} hold(s) an earlier devnet's chain, which the nodes resume; \
+             `nakachain devnet down --purge` first starts from genesis",
+            left.join(", ")
+        ));
+    }
+}
+
 /// Tells where the web view is, once it listens.
 fn announce_web(addr: std::net::SocketAddr) {
     println!("web view on http://{addr}/ (Ctrl-C stops it)");
 }
 
-fn load(network: Network) -> Result<DevnetState, DevnetError> {
-    state::load(&state::devnet_root(network)?)
+fn load(root: &Path) -> Result<DevnetState, DevnetError> {
+    state::load(root)
 }
 
-fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> {
+fn execute(command: DevnetCommand, network: Network, root: &Path) -> Result<(), DevnetError> {
     match command {
         DevnetCommand::Up {
             nodes,
@@ -249,47 +286,46 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
                 tx_rate,
                 base_port,
             };
-            let state = up::up(&options)?;
+            note_leftover_chains(root, nodes);
+            let state = up::up(&options, root)?;
             print!("{}", up::node_table(&state));
             println!("all {} nodes are up and peered", state.nodes.len());
             if watch {
                 let mut recent = RecentEvents::default();
-                watch::live(|| live_frame(network, &mut recent))?;
-                print_down(&down::down(network, false)?);
+                watch::live(|| live_frame(root, &mut recent))?;
+                print_down(&down::down(root, false)?);
             }
             if web {
                 web::serve(state, web::DEFAULT_WEB_PORT, false, announce_web)?;
-                print_down(&down::down(network, false)?);
+                print_down(&down::down(root, false)?);
             }
             Ok(())
         }
-        DevnetCommand::Web { port, open } => web::serve(load(network)?, port, open, announce_web),
+        DevnetCommand::Web { port, open } => web::serve(load(root)?, port, open, announce_web),
         DevnetCommand::Status => {
-            let state = load(network)?;
+            let state = load(root)?;
             print!("{}", status::render(&state, &status::gather(&state)));
             Ok(())
         }
         DevnetCommand::Watch => {
-            load(network)?;
+            load(root)?;
             let mut recent = RecentEvents::default();
-            watch::live(|| live_frame(network, &mut recent)).map(drop)
+            watch::live(|| live_frame(root, &mut recent)).map(drop)
         }
         DevnetCommand::Down { purge } => {
-            print_down(&down::down(network, purge)?);
+            print_down(&down::down(root, purge)?);
             Ok(())
         }
         DevnetCommand::Logs { node, follow } => {
-            let log = match load(network) {
+            let log = match load(root) {
                 Ok(state) => state.node(&node)?.log_path(),
-                Err(not_up @ DevnetError::NotUp { .. }) => {
-                    kept_log(network, &node)?.ok_or(not_up)?
-                }
+                Err(not_up @ DevnetError::NotUp { .. }) => kept_log(root, &node)?.ok_or(not_up)?,
                 Err(other) => return Err(other),
             };
             watch::print_log(&log, follow)
         }
         DevnetCommand::Partition { groups } => {
-            let state = load(network)?;
+            let state = load(root)?;
             let groups = control::partition(&state, &groups)?;
             let sides: Vec<String> = groups
                 .iter()
@@ -305,12 +341,12 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
             Ok(())
         }
         DevnetCommand::Isolate { node } => {
-            control::isolate(&load(network)?, &node)?;
+            control::isolate(&load(root)?, &node)?;
             println!("{node} is isolated");
             Ok(())
         }
         DevnetCommand::Heal { wait, no_wait } => {
-            let state = load(network)?;
+            let state = load(root)?;
             if no_wait {
                 control::heal(&state)?;
                 println!("healed: every node may reach its neighbours again");
@@ -324,7 +360,7 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
             collapse,
             svg,
         } => {
-            let tree = view::fetch_tree(&load(network)?, depth)?;
+            let tree = view::fetch_tree(&load(root)?, depth)?;
             let options = RenderOptions {
                 color: svg.is_none() && std::io::stdout().is_terminal(),
                 collapse_linear_after: collapse,
@@ -345,10 +381,10 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
             } else {
                 Verbosity::Concise
             };
-            view::follow_events(&load(network)?, verbosity, follow)
+            view::follow_events(&load(root)?, verbosity, follow)
         }
         DevnetCommand::Latency { ms, between } => {
-            control::latency(&load(network)?, ms, between.as_deref())?;
+            control::latency(&load(root)?, ms, between.as_deref())?;
             match between {
                 Some(nodes) => println!("{ms} ms added on the links among {nodes}"),
                 None => println!("{ms} ms added on every link"),
@@ -361,7 +397,7 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
                 .iter()
                 .map(|arg| rpc::cli::param_from_arg(arg))
                 .collect();
-            let answer = load(network)?.node(&node)?.call(&method, params)?;
+            let answer = load(root)?.node(&node)?.call(&method, params)?;
             if let Some(text) = rpc::cli::answer_text(&answer) {
                 println!("{text}");
             }
@@ -372,7 +408,7 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
             keep,
             base_port,
         } => {
-            let verdict = scenario::run(name, network, keep, base_port)?;
+            let verdict = scenario::run(name, network, root, keep, base_port)?;
             if verdict.passed() {
                 Ok(())
             } else {
@@ -386,20 +422,18 @@ fn execute(command: DevnetCommand, network: Network) -> Result<(), DevnetError> 
 }
 
 /// The log a stopped devnet left behind for `node`, so a crash can still be read after `down`.
-fn kept_log(network: Network, node: &str) -> Result<Option<PathBuf>, DevnetError> {
+fn kept_log(root: &Path, node: &str) -> Result<Option<PathBuf>, DevnetError> {
     let is_node_name = node
         .strip_prefix("node-")
         .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()));
-    let log = state::devnet_root(network)?
-        .join(node)
-        .join(super::node::NODE_LOG_FILE);
+    let log = root.join(node).join(super::node::NODE_LOG_FILE);
     Ok((is_node_name && log.is_file()).then_some(log))
 }
 
 /// One frame of the live view (`watch`, `up --watch`): the status table, then the latest
 /// events. `None` once the devnet is gone.
-fn live_frame(network: Network, recent: &mut RecentEvents) -> Option<String> {
-    let state = load(network).ok()?;
+fn live_frame(root: &Path, recent: &mut RecentEvents) -> Option<String> {
+    let state = load(root).ok()?;
     let mut frame = status::render(&state, &status::gather(&state));
     frame.push_str(&recent.update(&state));
     Some(frame)

@@ -9,7 +9,6 @@ use super::process;
 use super::state::TXGEN_LOG_FILE;
 use super::state::{self, DevnetState};
 use super::{DevnetError, DevnetNode};
-use crate::params::Network;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -35,9 +34,9 @@ pub struct DownReport {
     pub purged: Vec<PathBuf>,
 }
 
-/// Stops the devnet of `network` (its nodes and generator), deleting chain data too if `purge`.
-pub fn down(network: Network, purge: bool) -> Result<DownReport, DevnetError> {
-    let root = state::devnet_root(network)?;
+/// Stops the devnet in `root` (its nodes and generator), deleting chain data too if `purge`.
+pub fn down(root: &Path, purge: bool) -> Result<DownReport, DevnetError> {
+    let root = root.to_path_buf();
     let mut report = DownReport::default();
     let loaded = match state::load(&root) {
         Ok(loaded) => {

@@ -159,12 +159,6 @@ pub enum DevnetError {
         /// Why.
         reason: String,
     },
-    #[error("{} holds an earlier devnet's chain; a scenario starts from genesis: `nakachain devnet down --purge` clears it", .path.display())]
-    /// A scenario found an earlier chain in a node's data directory.
-    LeftoverChain {
-        /// The data directory.
-        path: PathBuf,
-    },
     #[error("scenario: {0}")]
     /// A scenario's story went wrong.
     Scenario(String),
@@ -238,7 +232,6 @@ impl DevnetError {
             DevnetError::Cookie { .. } => "devnet-cookie",
             DevnetError::Io { .. } => "devnet-io",
             DevnetError::Signal { .. } => "devnet-signal",
-            DevnetError::LeftoverChain { .. } => "devnet-leftover-chain",
             DevnetError::Scenario(_) => "devnet-scenario-failed",
             DevnetError::NoNodeAnswered { .. } => "devnet-no-answer",
             DevnetError::Tree(_) => "devnet-tree",

@@ -56,9 +56,9 @@ pub(crate) fn default_base_port(network: Network) -> u16 {
     }
 }
 
-/// Starts a devnet and returns its state once every node is up and peered.
-pub fn up(options: &UpOptions) -> Result<DevnetState, DevnetError> {
-    let root = state::devnet_root(options.network)?;
+/// Starts a devnet in `root` and returns its state once every node is up and peered.
+pub fn up(options: &UpOptions, root: &Path) -> Result<DevnetState, DevnetError> {
+    let root = root.to_path_buf();
     let mut state = plan_devnet(options, &root)?;
     refuse_if_up(&root)?;
     check_ports_free(&state)?;

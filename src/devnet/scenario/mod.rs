@@ -16,6 +16,7 @@ mod story;
 use super::DevnetError;
 use crate::observe::Convergence;
 use crate::params::Network;
+use std::path::Path;
 use story::Story;
 
 /// The stories there are.
@@ -68,19 +69,22 @@ impl Verdict {
     }
 }
 
-/// Plays `name` on a fresh devnet of `network`, prints the story and the report, and returns
-/// the verdict. The devnet is stopped at the end (even when the story fails) unless `keep`.
+/// Plays `name` on a fresh devnet of `network` in a directory of its own under `devnets`
+/// (`scenario-<name>`, so it never meets the devnet you started there), prints the story and
+/// the report, and returns the verdict. The devnet is stopped and its directory removed at the
+/// end (even when the story fails) unless `keep`.
 pub fn run(
     name: ScenarioName,
     network: Network,
+    devnets: &Path,
     keep: bool,
     base_port: Option<u16>,
 ) -> Result<Verdict, DevnetError> {
-    let nodes = match name {
-        ScenarioName::PartitionHeal => partition_heal::NODES,
-        ScenarioName::FiftyOnePercent => majority_attack::NODES,
+    let (nodes, dir_name) = match name {
+        ScenarioName::PartitionHeal => (partition_heal::NODES, "scenario-partition-heal"),
+        ScenarioName::FiftyOnePercent => (majority_attack::NODES, "scenario-51-percent"),
     };
-    let mut story = Story::start(network, nodes, base_port)?;
+    let mut story = Story::start(network, &devnets.join(dir_name), nodes, base_port)?;
     let played = match name {
         ScenarioName::PartitionHeal => partition_heal::play(&mut story),
         ScenarioName::FiftyOnePercent => majority_attack::play(&mut story),

@@ -5,7 +5,7 @@
 //! into a node except by RPC.
 
 use crate::devnet::down::down;
-use crate::devnet::plan::{node_name, Topology};
+use crate::devnet::plan::Topology;
 use crate::devnet::status::short_hash as short;
 use crate::devnet::up::{up, UpOptions};
 use crate::devnet::{state, view, DevnetError, DevnetNode, DevnetState};
@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How long a step may wait for the nodes (to agree, to disconnect) before the scenario fails.
@@ -35,6 +36,8 @@ pub(super) struct Payment {
 
 pub(super) struct Story {
     pub state: DevnetState,
+    /// The scenario's own devnet directory.
+    root: PathBuf,
     follower: EventFollower,
     names: HashMap<SocketAddr, String>,
     step: usize,
@@ -43,22 +46,16 @@ pub(super) struct Story {
 impl Story {
     /// Starts `nodes` nodes in a mesh, none of them mining: every block in a scenario comes
     /// from a `generate` the script asks for, so the story is the same on every run.
+    /// The scenario's devnet lives in `root`, its own: what an earlier run kept there is
+    /// cleared first (unless it still runs: `up` then refuses and says how to stop it).
     pub(super) fn start(
         network: Network,
+        root: &Path,
         nodes: usize,
         base_port: Option<u16>,
     ) -> Result<Story, DevnetError> {
-        let root = state::devnet_root(network)?;
-        // With a devnet up, `up` below refuses with the better message.
-        if !state::state_path(&root).exists() {
-            if let Some(path) = (0..nodes)
-                .map(|i| root.join(node_name(i)))
-                .find(|path| path.exists())
-            {
-                return Err(DevnetError::LeftoverChain {
-                    path: state::pretty(&path),
-                });
-            }
+        if !state::state_path(root).exists() && root.exists() {
+            down(root, true)?;
         }
         let options = UpOptions {
             network,
@@ -71,10 +68,11 @@ impl Story {
             tx_rate: None,
             base_port,
         };
-        let state = up(&options)?;
+        let state = up(&options, root)?;
         let names = state.names_by_addr();
         let mut story = Story {
             state,
+            root: root.to_path_buf(),
             follower: EventFollower::new(),
             names,
             step: 0,
@@ -333,13 +331,26 @@ impl Story {
         Ok(())
     }
 
-    /// Stops the devnet unless asked to keep it for a look around.
+    /// Stops the devnet and removes its directory, unless asked to keep it for a look around.
     pub(super) fn finish(self, keep: bool) -> Result<(), DevnetError> {
+        let dir = state::pretty(&self.root);
         if keep {
-            println!("\nThe devnet is still up: try `nakachain devnet tree`, `nakachain devnet events`, then `nakachain devnet down`.");
+            let flags = format!(
+                "--network {} devnet --dir {}",
+                self.state.network,
+                dir.display()
+            );
+            println!(
+                "\nThe scenario's devnet is still up in {}: try `nakachain {flags} tree`, \
+                 `nakachain {flags} events`, then `nakachain {flags} down --purge`.",
+                dir.display()
+            );
             return Ok(());
         }
-        down(self.state.network, false).map(drop)
+        down(&self.root, true)?;
+        // The directory held only the scenario's devnet: nothing of it is left.
+        let _ = std::fs::remove_dir(&self.root);
+        Ok(())
     }
 }
 
