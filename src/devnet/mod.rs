@@ -1,5 +1,6 @@
 //! devnet: N real node processes on this machine, started, wired, watched, split and stopped
-//! from one command, their state in `chain-data/<network>/devnet.json`.
+//! from one command, their state in `chain-data/<network>/devnet.json` (or another directory,
+//! `--dir`).
 //!
 //! Owns node processes, their ports and wiring, the state file, and the runtime network
 //! controls (which are RPC calls, so they work on nodes anywhere). Must not reach into a node's
@@ -15,6 +16,7 @@
 //! - `txgen`: the payment generator process
 //! - [`view`]: the merged block tree, event stream and heal figures
 //! - [`watch`]: the live view and log following
+//! - [`web`]: the live view in a browser (`devnet web`)
 //! - [`cli`]: the `nakachain devnet` subcommands
 
 pub mod cli;
