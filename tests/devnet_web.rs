@@ -181,10 +181,25 @@ fn split_mine_heal_and_watch_it_through_the_web_api() {
 
     let healed = web.control(json!({"action": "heal"}));
     assert_eq!(healed["ok"], json!(true), "{healed}");
+    // As `devnet heal` answers: the nodes agree, and how long that took.
+    let headline = healed["message"].as_str().unwrap_or_default().to_string();
+    assert!(
+        headline.starts_with("healed: all 4 nodes agree on"),
+        "{headline}"
+    );
+    assert!(headline.contains(" ms"), "{headline}");
     let joined = web.state_when("one tip again", |state| {
         heights(state) == vec![2, 2, 2, 2] && tip_labels(state).len() == 1
     });
     assert!(joined["groups"].is_null());
+    web.state_when("the heal's measure in the timeline", |state| {
+        state["timeline"].as_array().is_some_and(|lines| {
+            lines.iter().any(|line| {
+                line.as_str()
+                    .is_some_and(|l| l.contains(&format!("devnet  {headline}")))
+            })
+        })
+    });
     let timeline = web.state_when("the reorg told", |state| {
         state["timeline"].as_array().is_some_and(|lines| {
             lines

@@ -4,7 +4,7 @@
 //!
 //! Owns turning a control request into devnet calls. Must not hold state between requests.
 
-use super::super::{control, DevnetError, DevnetState};
+use super::super::{control, view, DevnetError, DevnetState};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -19,7 +19,7 @@ pub(super) enum Control {
     Partition { groups: String },
     /// `devnet isolate NODE`.
     Isolate { node: String },
-    /// `devnet heal --no-wait`: the timeline shows the convergence.
+    /// `devnet heal`: waits for one tip and measures the convergence.
     Heal,
     /// `devnet latency MS [--between A,B]`.
     Latency { ms: u64, between: Option<String> },
@@ -57,8 +57,9 @@ pub(super) fn apply(state: &DevnetState, request: Control) -> Result<String, Dev
             Ok(format!("{node} is cut off from every other node"))
         }
         Control::Heal => {
-            control::heal(state)?;
-            Ok("healed: every node may reach its neighbours again".to_string())
+            // As `devnet heal` does: wait for one tip and say how long it took.
+            let figures = view::heal_and_measure(state, view::DEFAULT_PATIENCE)?;
+            Ok(view::heal_headline(&figures))
         }
         Control::Latency { ms, between } => {
             let between = between.filter(|names| !names.trim().is_empty());

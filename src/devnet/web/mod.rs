@@ -38,6 +38,8 @@ struct Shared {
     devnet: DevnetState,
     /// The latest look at the devnet, as JSON text.
     latest: watch::Receiver<Arc<str>>,
+    /// What a control did, for the timeline.
+    done: std::sync::mpsc::Sender<String>,
 }
 
 /// Serves the web view of `devnet` on 127.0.0.1:`port` until Ctrl-C; with `open`, asks the
@@ -60,8 +62,13 @@ pub fn serve(
             .map_err(|source| DevnetError::WebBind { addr, source })?;
         let addr = listener.local_addr().map_err(DevnetError::Web)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let latest = start_watching(devnet.clone(), Arc::clone(&stop));
-        let shared = Arc::new(Shared { devnet, latest });
+        let (done, told) = std::sync::mpsc::channel();
+        let latest = start_watching(Watcher::new(devnet.clone(), told), Arc::clone(&stop));
+        let shared = Arc::new(Shared {
+            devnet,
+            latest,
+            done,
+        });
         on_ready(addr);
         if open {
             open_in_browser(&format!("http://{addr}/"));
@@ -85,10 +92,9 @@ fn routes(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// Looks at the devnet every `LOOK_EVERY` on a thread of its own (RPC calls block) and
-/// publishes each look that differs from the last; stops once `stop` is set.
-fn start_watching(devnet: DevnetState, stop: Arc<AtomicBool>) -> watch::Receiver<Arc<str>> {
-    let mut watcher = Watcher::new(devnet);
+/// Lets `watcher` look at the devnet every `LOOK_EVERY` on a thread of its own (RPC calls
+/// block) and publishes each look that differs from the last; stops once `stop` is set.
+fn start_watching(mut watcher: Watcher, stop: Arc<AtomicBool>) -> watch::Receiver<Arc<str>> {
     let first: Arc<str> = watcher.look().to_string().into();
     let (publish, latest) = watch::channel(first);
     std::thread::spawn(move || {
@@ -143,7 +149,14 @@ async fn control(State(shared): State<Arc<Shared>>, body: String) -> Response {
             return (StatusCode::BAD_REQUEST, Json(answer)).into_response();
         }
     };
-    let done = tokio::task::spawn_blocking(move || controls::apply(&shared.devnet, request)).await;
+    let done = tokio::task::spawn_blocking(move || {
+        let outcome = controls::apply(&shared.devnet, request);
+        if let Ok(message) = &outcome {
+            let _ = shared.done.send(message.clone());
+        }
+        outcome
+    })
+    .await;
     let answer: Value = match done {
         Ok(Ok(message)) => json!({"ok": true, "message": message}),
         Ok(Err(error)) => json!({"ok": false, "error": error.to_string(), "code": error.code()}),

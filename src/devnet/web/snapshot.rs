@@ -8,13 +8,16 @@
 use super::super::status::{self, NodeHealth};
 use super::super::view::{drain, running_clients};
 use super::super::DevnetState;
+use crate::clock::unix_now_ms;
 use crate::events::EventKind;
 use crate::miner::format_hashrate;
+use crate::observe::narrate::clock;
 use crate::observe::{narrate_all, EventFollower, NodeEvent, RenderOptions, TreeView, Verbosity};
 use crate::types::Hash256;
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::mpsc;
 
 /// Narrated events the timeline keeps.
 const TIMELINE_EVENTS: usize = 200;
@@ -39,15 +42,19 @@ pub(super) struct Watcher {
     follower: EventFollower,
     timeline: VecDeque<String>,
     spreads: VecDeque<Spread>,
+    /// What the page's controls did (a heal with its measured convergence, a partition), told
+    /// in the timeline beside the nodes' own events.
+    done: mpsc::Receiver<String>,
 }
 
 impl Watcher {
-    pub(super) fn new(state: DevnetState) -> Watcher {
+    pub(super) fn new(state: DevnetState, done: mpsc::Receiver<String>) -> Watcher {
         Watcher {
             state,
             follower: EventFollower::new(),
             timeline: VecDeque::new(),
             spreads: VecDeque::new(),
+            done,
         }
     }
 
@@ -58,6 +65,10 @@ impl Watcher {
         notes.extend(batch.problems.iter().map(ToString::to_string));
         let names = self.state.names_by_addr();
         for line in narrate_all(&batch.events, &names, Verbosity::Concise) {
+            push_bounded(&mut self.timeline, line, TIMELINE_EVENTS);
+        }
+        while let Ok(done) = self.done.try_recv() {
+            let line = format!("{} devnet  {done}", clock(unix_now_ms()));
             push_bounded(&mut self.timeline, line, TIMELINE_EVENTS);
         }
         self.follow_spreads(&batch.events);
