@@ -208,7 +208,7 @@ pub enum DevnetCommand {
 #[derive(Args, Debug)]
 pub struct DevnetArgs {
     /// The devnet's directory: its state file and its nodes' data directories
-    /// [default: chain-data/<network>]
+    /// [default: chain-data/devnet or chain-data/regtest]
     #[arg(long, global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// What to do.
