@@ -32,6 +32,9 @@ const PAGE: &str = include_str!("page.html");
 const LOOK_EVERY: Duration = Duration::from_millis(200);
 /// The port `devnet web` listens on unless told otherwise.
 pub const DEFAULT_WEB_PORT: u16 = 8_350;
+/// Live streams served at once (open pages); one more is answered 503, so no client can make
+/// the server hold an unbounded number of them.
+const MAX_STREAMS: usize = 32;
 
 /// What the routes share.
 struct Shared {
@@ -40,6 +43,10 @@ struct Shared {
     latest: watch::Receiver<Arc<str>>,
     /// What a control did, for the timeline.
     done: std::sync::mpsc::Sender<String>,
+    /// One control at a time, in the order they came: a partition, then blocks on each side.
+    controls: tokio::sync::Semaphore,
+    /// Room for live streams; each open stream holds a permit.
+    streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// Serves the web view of `devnet` on 127.0.0.1:`port` until Ctrl-C; with `open`, asks the
@@ -68,6 +75,8 @@ pub fn serve(
             devnet,
             latest,
             done,
+            controls: tokio::sync::Semaphore::new(1),
+            streams: Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
         });
         on_ready(addr);
         if open {
@@ -126,19 +135,26 @@ async fn state(State(shared): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
-/// Every look from now on, the current one first, as server-sent events.
-async fn stream(
-    State(shared): State<Arc<Shared>>,
-) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+/// Every look from now on, the current one first, as server-sent events; 503 once
+/// `MAX_STREAMS` pages are open.
+async fn stream(State(shared): State<Arc<Shared>>) -> Response {
+    let Ok(permit) = Arc::clone(&shared.streams).try_acquire_owned() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many open pages\n").into_response();
+    };
     let looks = shared.latest.clone();
-    let events = futures_util::stream::unfold((looks, true), |(mut looks, first)| async move {
+    // The permit lives in the stream's state: it is given back when the page goes away.
+    let state = (looks, true, permit);
+    let events = futures_util::stream::unfold(state, |(mut looks, first, permit)| async move {
         if !first && looks.changed().await.is_err() {
             return None;
         }
         let look = looks.borrow_and_update().clone();
-        Some((Ok(Event::default().data(look.as_ref())), (looks, false)))
+        let event: Result<Event, Infallible> = Ok(Event::default().data(look.as_ref()));
+        Some((event, (looks, false, permit)))
     });
-    Sse::new(events).keep_alive(KeepAlive::default())
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 async fn control(State(shared): State<Arc<Shared>>, body: String) -> Response {
@@ -149,6 +165,10 @@ async fn control(State(shared): State<Arc<Shared>>, body: String) -> Response {
             return (StatusCode::BAD_REQUEST, Json(answer)).into_response();
         }
     };
+    let Ok(_turn) = shared.controls.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the web view is stopping\n").into_response();
+    };
+    let shared = Arc::clone(&shared);
     let done = tokio::task::spawn_blocking(move || {
         let outcome = controls::apply(&shared.devnet, request);
         if let Ok(message) = &outcome {
