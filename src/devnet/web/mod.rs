@@ -82,9 +82,13 @@ pub fn serve(
         if open {
             open_in_browser(&format!("http://{addr}/"));
         }
+        // On Ctrl-C the looking thread stops and drops its end of the feed: every open page's
+        // stream then ends, which the graceful shutdown waits for.
+        let stopping = Arc::clone(&stop);
         let served = axum::serve(listener, routes(shared))
-            .with_graceful_shutdown(async {
+            .with_graceful_shutdown(async move {
                 let _ = tokio::signal::ctrl_c().await;
+                stopping.store(true, Ordering::Relaxed);
             })
             .await;
         stop.store(true, Ordering::Relaxed);
