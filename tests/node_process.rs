@@ -121,6 +121,11 @@ fn bad_requests_get_clear_errors_and_the_node_keeps_running() {
     node.call("reconsiderblock", vec![tip.clone()]);
     assert_eq!(node.call("getbestblockhash", vec![]), tip);
 
+    // The largest sequence number a caller can send asks for nothing, and says where the log is.
+    let far = node.call("getevents", vec![json!(u64::MAX), json!(0)]);
+    assert_eq!(far["events"], json!([]));
+    assert!(far["last_seq"].as_u64().is_some_and(|seq| seq > 0), "{far}");
+
     assert_eq!(
         node.call("getblockcount", vec![]),
         json!(1),

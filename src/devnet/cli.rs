@@ -239,17 +239,19 @@ fn note_leftover_chains(root: &Path, nodes: usize) {
         return;
     }
     let left: Vec<String> = (0..nodes)
-        .map(|index| root.join(super::plan::node_name(index)))
-        .filter(|dir| dir.join("blocks.log").exists())
-        .map(|dir| state::pretty(&dir).display().to_string())
+        .map(super::plan::node_name)
+        .filter(|name| root.join(name).join("blocks.log").exists())
         .collect();
-    if !left.is_empty() {
-        view::note(&format!(
-            "{} hold(s) an earlier devnet's chain, which the nodes resume; \
-             `nakachain devnet down --purge` first starts from genesis",
-            left.join(", ")
-        ));
-    }
+    let which = match left.as_slice() {
+        [] => return,
+        [one] => format!("{one} holds"),
+        [first, .., last] => format!("{} of the nodes ({first} … {last}) hold", left.len()),
+    };
+    view::note(&format!(
+        "{which} an earlier devnet's chain in {}, which they resume; \
+         `nakachain devnet down --purge` first starts from genesis",
+        state::pretty(root).display()
+    ));
 }
 
 /// Tells where the web view is, once it listens.

@@ -223,8 +223,10 @@ impl EventLog {
 
     /// Up to `limit` events with a sequence number above `after`, oldest first.
     pub fn since(&self, after: u64, limit: usize) -> Vec<&Event> {
-        let first_kept = self.events.front().map_or(after + 1, |event| event.seq);
-        let skip = (after + 1).saturating_sub(first_kept) as usize;
+        // `after` comes from RPC callers: any number, `u64::MAX` included.
+        let first_wanted = after.saturating_add(1);
+        let first_kept = self.events.front().map_or(first_wanted, |event| event.seq);
+        let skip = usize::try_from(first_wanted.saturating_sub(first_kept)).unwrap_or(usize::MAX);
         self.events.iter().skip(skip).take(limit).collect()
     }
 
@@ -243,6 +245,15 @@ mod tests {
             hash: Hash256([height as u8; 32]),
             height,
         }
+    }
+
+    #[test]
+    fn since_any_number_is_no_overflow() {
+        let mut log = EventLog::new(4);
+        log.push(1, mined(1));
+        assert!(log.since(u64::MAX, 10).is_empty());
+        assert!(log.since(u64::MAX - 1, 10).is_empty());
+        assert_eq!(log.since(0, usize::MAX).len(), 1);
     }
 
     #[test]

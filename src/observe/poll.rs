@@ -95,9 +95,9 @@ impl EventFollower {
         self.last_seq.get(node).copied().unwrap_or(0)
     }
 
-    /// Starts `node` at `seq` instead of 0 (tests start a follower mid-log).
-    #[cfg(test)]
-    fn skip_to(&mut self, node: &str, seq: u64) {
+    /// Starts `node` at `seq` instead of 0: a view that shows only recent events does not
+    /// read a long history first.
+    pub(crate) fn skip_to(&mut self, node: &str, seq: u64) {
         self.last_seq.insert(node.to_string(), seq);
     }
 

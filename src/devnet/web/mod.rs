@@ -170,7 +170,11 @@ async fn control(State(shared): State<Arc<Shared>>, body: String) -> Response {
         }
     };
     let Ok(_turn) = shared.controls.acquire().await else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "the web view is stopping\n").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the web view is stopping\n",
+        )
+            .into_response();
     };
     let shared = Arc::clone(&shared);
     let done = tokio::task::spawn_blocking(move || {

@@ -13,14 +13,18 @@ use crate::events::EventKind;
 use crate::miner::format_hashrate;
 use crate::observe::narrate::clock;
 use crate::observe::{narrate_all, EventFollower, NodeEvent, RenderOptions, TreeView, Verbosity};
+use crate::rpc::RpcClient;
 use crate::types::Hash256;
 use serde_json::{json, Value};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::mpsc;
 
 /// Narrated events the timeline keeps.
 const TIMELINE_EVENTS: usize = 200;
+/// Events of each node's past read when the view starts: a long-running devnet's history is
+/// not read whole (50 nodes × 10,000 blocks would be half a million events).
+const HISTORY_EVENTS: u64 = 40;
 /// Blocks whose spread the view keeps.
 const SPREADS: usize = 12;
 /// Heights below the highest tip the tree shows.
@@ -45,6 +49,8 @@ pub(super) struct Watcher {
     /// What the page's controls did (a heal with its measured convergence, a partition), told
     /// in the timeline beside the nodes' own events.
     done: mpsc::Receiver<String>,
+    /// Nodes whose event log the follower was moved near the end of.
+    positioned: HashSet<String>,
 }
 
 impl Watcher {
@@ -55,12 +61,32 @@ impl Watcher {
             timeline: VecDeque::new(),
             spreads: VecDeque::new(),
             done,
+            positioned: HashSet::new(),
+        }
+    }
+
+    /// Moves the follower to the last `HISTORY_EVENTS` of each node it has not read yet.
+    fn position(&mut self, clients: &[(String, RpcClient)]) {
+        for (name, client) in clients {
+            if self.positioned.contains(name) {
+                continue;
+            }
+            // No events asked for: the answer only says where the log is.
+            let Ok(answer) = client.call("getevents", vec![json!(u64::MAX), json!(0)]) else {
+                continue;
+            };
+            if let Some(last) = answer["last_seq"].as_u64() {
+                self.follower
+                    .skip_to(name, last.saturating_sub(HISTORY_EVENTS));
+                self.positioned.insert(name.clone());
+            }
         }
     }
 
     /// Asks every node what the view shows and returns it as one JSON object.
     pub(super) fn look(&mut self) -> Value {
         let (clients, mut notes) = running_clients(&self.state);
+        self.position(&clients);
         let batch = drain(&mut self.follower, &clients);
         notes.extend(batch.problems.iter().map(ToString::to_string));
         let names = self.state.names_by_addr();

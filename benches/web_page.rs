@@ -1,0 +1,201 @@
+//! The web view at scale, in a real browser: a 50-node regtest devnet (a ring, since a mesh of 50
+//! is more inbound connections than a node takes) holding 10,000 blocks, `devnet web`, and
+//! headless Chromium over WebDriver. Times how long the page takes to apply each update (the
+//! page's own measure, layout included) while blocks keep coming, and reads the web server's
+//! memory before and after. Target: every update under 50 ms.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`. Run with
+//! `cargo bench --bench web_page`; it prints its own table. Takes a few minutes.
+
+use fantoccini::{ClientBuilder, Locator};
+use nakachain::devnet::state;
+use serde_json::json;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const NODES: &str = "50";
+const BLOCKS: u64 = 10_000;
+const UPDATES: usize = 20;
+const PATIENCE: Duration = Duration::from_secs(600);
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + PATIENCE;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let nakachain = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_nakachain"))
+            .current_dir(dir.path())
+            .args(["--network", "regtest", "devnet"])
+            .args(args)
+            .output()
+            .expect("run nakachain")
+    };
+    let up = nakachain(&[
+        "up",
+        "--nodes",
+        NODES,
+        "--topology",
+        "ring",
+        "--mine",
+        "none",
+        "--base-port",
+        "25000",
+    ]);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let devnet = state::load(&dir.path().join("chain-data/regtest")).expect("devnet state");
+    let miner = devnet.nodes[0].client().expect("node-0's client");
+    let started = Instant::now();
+    for _ in 0..BLOCKS / 1_000 {
+        miner
+            .call("generate", vec![json!(1_000)])
+            .expect("generate");
+    }
+    let tip = miner.call("getbestblockhash", vec![]).expect("tip");
+    for node in &devnet.nodes {
+        let deadline = Instant::now() + PATIENCE;
+        while node.call("getbestblockhash", vec![]).ok().as_ref() != Some(&tip) {
+            assert!(Instant::now() < deadline, "{} never synced", node.name);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    println!(
+        "{NODES} nodes hold {BLOCKS} blocks ({:.0} s to mine and spread)",
+        started.elapsed().as_secs_f64()
+    );
+
+    let web_port = free_port();
+    let web = Running(
+        Command::new(env!("CARGO_BIN_EXE_nakachain"))
+            .current_dir(dir.path())
+            .args(["--network", "regtest", "devnet", "web", "--port"])
+            .arg(web_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("devnet web"),
+    );
+    let driver_port = free_port();
+    let _driver = Running(
+        Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver"),
+    );
+    wait_for_port(web_port);
+    wait_for_port(driver_port);
+    let profile = tempfile::tempdir().expect("profile");
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_string(),
+        json!({"binary": "/usr/bin/chromium", "args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--window-size=1400,1100", format!("--user-data-dir={}", profile.path().display()),
+        ]}),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("a WebDriver session");
+    client
+        .goto(&format!("http://127.0.0.1:{web_port}/"))
+        .await
+        .expect("open the page");
+    let deadline = Instant::now() + PATIENCE;
+    while client
+        .find_all(Locator::Css("#nodes tr"))
+        .await
+        .map_or(0, |rows| rows.len())
+        < 50
+    {
+        assert!(Instant::now() < deadline, "the page never listed the nodes");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let web_pid = web.0.id();
+    let rss_before = rss_kib(web_pid);
+
+    let body = client.find(Locator::Css("body")).await.expect("body");
+    let mut update_ms = Vec::new();
+    for _ in 0..UPDATES {
+        let mined = miner.call("generate", vec![json!(1)]).expect("generate");
+        let hash = mined[0].as_str().expect("hash").to_string();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let tree = client
+                .find(Locator::Css("#tree"))
+                .await
+                .expect("tree")
+                .html(true)
+                .await
+                .unwrap_or_default();
+            if tree.contains(&hash) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "block {hash} never drawn");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let ms: f64 = body
+            .attr("data-render-ms")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|text| text.parse().ok())
+            .expect("the page's measure");
+        update_ms.push(ms);
+    }
+    let rss_after = rss_kib(web_pid);
+    let _ = client.close().await;
+    let down = nakachain(&["down"]);
+    assert!(down.status.success());
+
+    update_ms.sort_by(f64::total_cmp);
+    println!(
+        "page updates with {NODES} nodes and {BLOCKS}+ blocks, {UPDATES} blocks: p50 {:.1} ms, max {:.1} ms (target < 50 ms)",
+        update_ms[update_ms.len() / 2],
+        update_ms[update_ms.len() - 1]
+    );
+    println!("devnet web's memory: {rss_before} KiB with the page open, {rss_after} KiB after {UPDATES} more blocks");
+}
