@@ -7,33 +7,20 @@
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`. Run with
 //! `cargo bench --bench web_page`; it prints its own table. Takes a few minutes.
 
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
+#[path = "../tests/support/browser.rs"]
+mod browser;
+
+use browser::{chromedriver, connect_browser, devnet_web, free_port, wait_for_port};
 use nakachain::devnet::state;
 use serde_json::json;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const NODES: &str = "50";
 const BLOCKS: u64 = 10_000;
 const UPDATES: usize = 20;
 const PATIENCE: Duration = Duration::from_secs(600);
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
-}
 
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -45,14 +32,6 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
-}
-
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + PATIENCE;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -104,42 +83,13 @@ async fn main() {
     );
 
     let web_port = free_port();
-    let web = Running(
-        Command::new(env!("CARGO_BIN_EXE_nakachain"))
-            .current_dir(dir.path())
-            .args(["--network", "regtest", "devnet", "web", "--port"])
-            .arg(web_port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("devnet web"),
-    );
+    let web = devnet_web(dir.path(), web_port);
     let driver_port = free_port();
-    let _driver = Running(
-        Command::new("/usr/bin/chromedriver")
-            .arg(format!("--port={driver_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver"),
-    );
-    wait_for_port(web_port);
-    wait_for_port(driver_port);
+    let _driver = chromedriver(driver_port);
+    wait_for_port(web_port, PATIENCE);
+    wait_for_port(driver_port, PATIENCE);
     let profile = tempfile::tempdir().expect("profile");
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".to_string(),
-        json!({"binary": "/usr/bin/chromium", "args": [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--window-size=1400,1100", format!("--user-data-dir={}", profile.path().display()),
-        ]}),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{driver_port}"))
-        .await
-        .expect("a WebDriver session");
+    let client = connect_browser(driver_port, profile.path(), PATIENCE).await;
     client
         .goto(&format!("http://127.0.0.1:{web_port}/"))
         .await

@@ -6,33 +6,21 @@
 //!
 //! Run with `cargo bench --bench web_view`; it prints its own table.
 
+#[path = "../tests/support/browser.rs"]
+mod browser;
+
+use browser::{devnet_web, free_port};
 use nakachain::devnet::state;
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 30;
 const PATIENCE: Duration = Duration::from_secs(30);
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
-}
 
 fn devnet(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_nakachain"))
@@ -106,16 +94,7 @@ fn main() {
     let root = dir.path().join("chain-data/regtest");
     let devnet_state = state::load(&root).expect("devnet state");
     let web_port = free_port();
-    let _web = Running(
-        Command::new(env!("CARGO_BIN_EXE_nakachain"))
-            .current_dir(dir.path())
-            .args(["--network", "regtest", "devnet", "web", "--port"])
-            .arg(web_port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("devnet web"),
-    );
+    let _web = devnet_web(dir.path(), web_port);
     let looks = follow_stream(web_port);
     let miner = devnet_state.nodes[0].client().expect("node-0's client");
     let watcher = devnet_state.nodes[3].clone();

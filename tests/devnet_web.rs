@@ -4,13 +4,16 @@
 //! brings one tip back and the timeline tells the reorg; a mined block's spread is recorded node
 //! by node; the live stream sends the state; the page itself is served.
 
+#[path = "support/browser.rs"]
+mod browser;
 #[path = "support/devnet.rs"]
 mod devnet;
 
+use browser::free_port;
 use devnet::{up_args, Devnet, PATIENCE};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -26,13 +29,6 @@ impl Drop for Web {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
 }
 
 impl Web {

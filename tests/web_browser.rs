@@ -10,36 +10,17 @@
 //! `chromium-driver`): `.ci/run` installs them and sets `NAKACHAIN_REQUIRE_BROWSER=1`, which makes
 //! their absence a failure; elsewhere the test is skipped with a message saying what is missing.
 
+#[path = "support/browser.rs"]
+mod browser;
 #[path = "support/devnet.rs"]
 mod devnet;
 
+use browser::{chromedriver, connect_browser, devnet_web, free_port, wait_for_port};
+use browser::{CHROMEDRIVER, CHROMIUM};
 use devnet::{up_args, Devnet, PATIENCE};
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
-use std::net::TcpListener;
+use fantoccini::{Client, Locator};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// A child process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
-}
 
 fn browser_missing() -> Option<String> {
     let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
@@ -52,46 +33,6 @@ fn browser_missing() -> Option<String> {
             missing.join(" and ")
         )
     })
-}
-
-/// Waits until the devnet web server answers on `port`.
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + PATIENCE;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-async fn connect_browser(driver_port: u16, profile: &Path) -> Client {
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".to_string(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1400,1100",
-                format!("--user-data-dir={}", profile.display()),
-            ],
-        }),
-    );
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let session = ClientBuilder::new(connector)
-            .capabilities(capabilities.clone())
-            .connect(&format!("http://127.0.0.1:{driver_port}"))
-            .await;
-        match session {
-            Ok(client) => return client,
-            Err(error) => {
-                assert!(Instant::now() < deadline, "no WebDriver session: {error}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
 }
 
 /// The page as the test sees it, with the screenshots it takes.
@@ -298,29 +239,13 @@ async fn partition_and_heal_from_the_browser() {
     let devnet = Devnet::new();
     devnet.ok(&up_args("4", "24720"));
     let web_port = free_port();
-    let _web = Running(
-        Command::new(env!("CARGO_BIN_EXE_nakachain"))
-            .current_dir(devnet.dir.path())
-            .args(["--network", "regtest", "devnet", "web", "--port"])
-            .arg(web_port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start devnet web"),
-    );
+    let _web = devnet_web(devnet.dir.path(), web_port);
     let driver_port = free_port();
-    let _driver = Running(
-        Command::new(CHROMEDRIVER)
-            .arg(format!("--port={driver_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
-    wait_for_port(web_port);
-    wait_for_port(driver_port);
+    let _driver = chromedriver(driver_port);
+    wait_for_port(web_port, PATIENCE);
+    wait_for_port(driver_port, PATIENCE);
     let profile = tempfile::tempdir().expect("a browser profile");
-    let client = connect_browser(driver_port, profile.path()).await;
+    let client = connect_browser(driver_port, profile.path(), PATIENCE).await;
     let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     let shots = std::env::var_os("NAKACHAIN_SCREENSHOTS").map_or(target.clone(), PathBuf::from);
     let page = Page { client, shots };

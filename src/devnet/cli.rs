@@ -329,17 +329,7 @@ fn execute(command: DevnetCommand, network: Network, root: &Path) -> Result<(), 
         DevnetCommand::Partition { groups } => {
             let state = load(root)?;
             let groups = control::partition(&state, &groups)?;
-            let sides: Vec<String> = groups
-                .iter()
-                .map(|group| {
-                    let names: Vec<&str> = group
-                        .iter()
-                        .map(|&i| state.nodes[i].name.as_str())
-                        .collect();
-                    names.join(", ")
-                })
-                .collect();
-            println!("partitioned: {}", sides.join("  |  "));
+            println!("partitioned: {}", control::describe_groups(&state, &groups));
             Ok(())
         }
         DevnetCommand::Isolate { node } => {

@@ -105,6 +105,22 @@ pub fn partition(state: &DevnetState, spec: &str) -> Result<Vec<Vec<usize>>, Dev
     Ok(groups)
 }
 
+/// The sides of a partition by node name: `node-0, node-1 | node-2, node-3`.
+pub(crate) fn describe_groups(state: &DevnetState, groups: &[Vec<usize>]) -> String {
+    let sides: Vec<String> = groups
+        .iter()
+        .map(|group| {
+            let names: Vec<&str> = group
+                .iter()
+                .filter_map(|&index| state.nodes.get(index))
+                .map(|node| node.name.as_str())
+                .collect();
+            names.join(", ")
+        })
+        .collect();
+    sides.join(" | ")
+}
+
 /// Cuts the node called `name` off from every other.
 pub fn isolate(state: &DevnetState, name: &str) -> Result<(), DevnetError> {
     let index = index_of(name, &state.names())?;

@@ -40,17 +40,10 @@ pub(super) fn apply(state: &DevnetState, request: Control) -> Result<String, Dev
     match request {
         Control::Partition { groups } => {
             let groups = control::partition(state, &groups)?;
-            let sides: Vec<String> = groups
-                .iter()
-                .map(|group| {
-                    let names: Vec<&str> = group
-                        .iter()
-                        .map(|&index| state.nodes[index].name.as_str())
-                        .collect();
-                    names.join(", ")
-                })
-                .collect();
-            Ok(format!("partitioned: {}", sides.join(" | ")))
+            Ok(format!(
+                "partitioned: {}",
+                control::describe_groups(state, &groups)
+            ))
         }
         Control::Isolate { node } => {
             control::isolate(state, &node)?;

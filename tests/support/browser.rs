@@ -1,0 +1,99 @@
+//! Helpers for driving real processes and a real browser from tests and benches: a child that is
+//! killed when dropped, free loopback ports, and a headless Chromium session over WebDriver
+//! (`chromedriver`) with the flags this closed network needs. Shared through `#[path]`.
+#![allow(dead_code)] // each user takes a different part of it
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::json;
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A child process killed when dropped, so a failing test leaves nothing running.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+/// Waits up to `patience` until something listens on `port`.
+pub fn wait_for_port(port: u16, patience: Duration) {
+    let deadline = Instant::now() + patience;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `nakachain --network regtest devnet web --port <port>` in `dir`.
+pub fn devnet_web(dir: &Path, port: u16) -> Running {
+    Running(
+        Command::new(env!("CARGO_BIN_EXE_nakachain"))
+            .current_dir(dir)
+            .args(["--network", "regtest", "devnet", "web", "--port"])
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start devnet web"),
+    )
+}
+
+/// `chromedriver` on `port`.
+pub fn chromedriver(port: u16) -> Running {
+    Running(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    )
+}
+
+/// A headless Chromium session through the chromedriver on `driver_port`, with its profile in
+/// `profile`; retried until `patience` runs out while the driver starts.
+pub async fn connect_browser(driver_port: u16, profile: &Path, patience: Duration) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_string(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1400,1100",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    let deadline = Instant::now() + patience;
+    loop {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let session = ClientBuilder::new(connector)
+            .capabilities(capabilities.clone())
+            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .await;
+        match session {
+            Ok(client) => return client,
+            Err(error) => {
+                assert!(Instant::now() < deadline, "no WebDriver session: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
