@@ -39,7 +39,15 @@ fn processes_under(dir: &Path) -> Vec<String> {
 
 /// Runs a scenario that must pass; returns its story.
 fn play(dir: &Path, name: &str, keep: bool) -> String {
-    let mut args = vec!["scenario", name, "--base-port", BASE_PORT];
+    play_on(dir, name, keep, Some(BASE_PORT))
+}
+
+/// `play`, on the scenario's default ports when `base_port` is `None`.
+fn play_on(dir: &Path, name: &str, keep: bool, base_port: Option<&str>) -> String {
+    let mut args = vec!["scenario", name];
+    if let Some(port) = base_port {
+        args.extend(["--base-port", port]);
+    }
     if keep {
         args.push("--keep");
     }
@@ -125,7 +133,14 @@ fn both_stories_converge_on_the_heavier_chain_and_undo_the_lighter_sides_payment
     assert!(again.contains("PASSED"), "{again}");
     assert!(!dir.path().join(kept).exists());
 
-    let story = run_scenario(dir.path(), "51-percent");
+    // Beside a devnet on the default ports, a scenario on its own default ports plays too.
+    let yours = tempfile::tempdir().expect("temp dir");
+    let up = nakachain(yours.path(), &["up", "--nodes", "2", "--mine", "none"]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let story = play_on(dir.path(), "51-percent", false, None);
+    assert!(processes_under(dir.path()).is_empty());
+    let down = nakachain(yours.path(), &["down", "--purge"]);
+    assert!(down.status.success(), "{}", text(&down.stderr));
     for expected in [
         "node-0 reorged depth 2",
         "node-1 reorged depth 2",

@@ -185,10 +185,12 @@ pub enum DevnetCommand {
         #[arg(value_enum)]
         /// Which scenario
         name: ScenarioName,
-        /// Leave the devnet up afterwards, to look around with `devnet tree` and `devnet events`
+        /// Leave the devnet up afterwards, to look around with `devnet --dir … tree` and
+        /// `devnet --dir … events` (the command is printed)
         #[arg(long)]
         keep: bool,
-        /// First port, as for `up` [default: 19000 devnet, 29000 regtest]
+        /// First port, as for `up`; apart from a devnet's defaults, so a scenario plays beside
+        /// one [default: 19500 devnet, 29500 regtest]
         #[arg(long, value_name = "P")]
         base_port: Option<u16>,
     },

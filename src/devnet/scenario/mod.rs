@@ -13,11 +13,16 @@ mod majority_attack;
 mod partition_heal;
 mod story;
 
+use super::up::default_base_port;
 use super::DevnetError;
 use crate::observe::Convergence;
 use crate::params::Network;
 use std::path::Path;
 use story::Story;
+
+/// A scenario's first port lies this far above a devnet's default one: a devnet of the most
+/// nodes takes fewer ports than that.
+const SCENARIO_PORT_OFFSET: u16 = 500;
 
 /// The stories there are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -84,7 +89,9 @@ pub fn run(
         ScenarioName::PartitionHeal => (partition_heal::NODES, "scenario-partition-heal"),
         ScenarioName::FiftyOnePercent => (majority_attack::NODES, "scenario-51-percent"),
     };
-    let mut story = Story::start(network, &devnets.join(dir_name), nodes, base_port)?;
+    // Ports of their own too, so a scenario can play beside a devnet started with the defaults.
+    let base_port = base_port.unwrap_or(default_base_port(network) + SCENARIO_PORT_OFFSET);
+    let mut story = Story::start(network, &devnets.join(dir_name), nodes, Some(base_port))?;
     let played = match name {
         ScenarioName::PartitionHeal => partition_heal::play(&mut story),
         ScenarioName::FiftyOnePercent => majority_attack::play(&mut story),
