@@ -56,6 +56,8 @@ pub(super) struct Layout<'a> {
     children: HashMap<Hash256, Vec<Hash256>>,
     /// Each block's lane; lane 0 is the most-work valid branch.
     pub(super) lane_of: HashMap<Hash256, usize>,
+    /// Blocks that are invalid or descend from one.
+    pub(super) tainted: HashSet<Hash256>,
     /// The bottom of the window: blocks here have no parent shown, and that is expected.
     lowest_height: u32,
 }
@@ -120,6 +122,7 @@ impl<'a> Layout<'a> {
             view,
             children,
             lane_of,
+            tainted,
             lowest_height: by_height.last().map_or(0, |block| block.height),
         }
     }

@@ -80,7 +80,7 @@ impl Geometry {
 pub(super) fn render(view: &TreeView, options: &RenderOptions) -> String {
     let layout = Layout::new(view);
     let lane_of = &layout.lane_of;
-    let tainted = tainted(view);
+    let tainted = &layout.tainted;
     let lowest_height = view.blocks().map(|block| block.height).min().unwrap_or(0);
     let highest_height = view.blocks().map(|block| block.height).max().unwrap_or(0);
     let geometry = Geometry {
@@ -122,23 +122,10 @@ pub(super) fn render(view: &TreeView, options: &RenderOptions) -> String {
             continue;
         }
         let lane = lane_of.get(&block.hash).copied().unwrap_or(0);
-        draw_block(&mut svg, view, &geometry, lane, block, &tainted);
+        draw_block(&mut svg, view, &geometry, lane, block, tainted);
     }
     svg.push_str("</svg>\n");
     svg
-}
-
-/// Blocks that are invalid or descend from one.
-fn tainted(view: &TreeView) -> HashSet<Hash256> {
-    let mut by_height: Vec<&TreeBlock> = view.blocks().collect();
-    by_height.sort_by_key(|block| block.height);
-    let mut tainted = HashSet::new();
-    for block in by_height {
-        if block.invalid || tainted.contains(&block.prev) {
-            tainted.insert(block.hash);
-        }
-    }
-    tainted
 }
 
 /// The run of plain trunk blocks to fold: lane-0 blocks from the bottom up to a little below the
