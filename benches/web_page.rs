@@ -10,11 +10,12 @@
 use fantoccini::Locator;
 #[path = "../tests/support/browser.rs"]
 mod browser;
+#[path = "../tests/support/devnet.rs"]
+mod devnet;
 
 use browser::{chromedriver, connect_browser, devnet_web, free_port, wait_for_port};
-use nakachain::devnet::state;
+use devnet::{up_args, Devnet};
 use serde_json::json;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const NODES: &str = "50";
@@ -36,33 +37,12 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let nakachain = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_nakachain"))
-            .current_dir(dir.path())
-            .args(["--network", "regtest", "devnet"])
-            .args(args)
-            .output()
-            .expect("run nakachain")
-    };
-    let up = nakachain(&[
-        "up",
-        "--nodes",
-        NODES,
-        "--topology",
-        "ring",
-        "--mine",
-        "none",
-        "--base-port",
-        "25000",
-    ]);
-    assert!(
-        up.status.success(),
-        "{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
-    let devnet = state::load(&dir.path().join("chain-data/regtest")).expect("devnet state");
-    let miner = devnet.nodes[0].client().expect("node-0's client");
+    let devnet = Devnet::new();
+    let mut up = up_args(NODES, "25000");
+    up.extend(["--topology", "ring"]);
+    devnet.ok(&up);
+    let devnet_state = devnet.state();
+    let miner = devnet_state.nodes[0].client().expect("node-0's client");
     let started = Instant::now();
     for _ in 0..BLOCKS / 1_000 {
         miner
@@ -70,7 +50,7 @@ async fn main() {
             .expect("generate");
     }
     let tip = miner.call("getbestblockhash", vec![]).expect("tip");
-    for node in &devnet.nodes {
+    for node in &devnet_state.nodes {
         let deadline = Instant::now() + PATIENCE;
         while node.call("getbestblockhash", vec![]).ok().as_ref() != Some(&tip) {
             assert!(Instant::now() < deadline, "{} never synced", node.name);
@@ -83,7 +63,7 @@ async fn main() {
     );
 
     let web_port = free_port();
-    let web = devnet_web(dir.path(), web_port);
+    let web = devnet_web(devnet.dir.path(), web_port);
     let driver_port = free_port();
     let _driver = chromedriver(driver_port);
     wait_for_port(web_port, PATIENCE);
@@ -138,8 +118,7 @@ async fn main() {
     }
     let rss_after = rss_kib(web_pid);
     let _ = client.close().await;
-    let down = nakachain(&["down"]);
-    assert!(down.status.success());
+    devnet.ok(&["down"]);
 
     update_ms.sort_by(f64::total_cmp);
     println!(

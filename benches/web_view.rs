@@ -8,28 +8,20 @@
 
 #[path = "../tests/support/browser.rs"]
 mod browser;
+#[path = "../tests/support/devnet.rs"]
+mod devnet;
 
 use browser::{devnet_web, free_port};
-use nakachain::devnet::state;
+use devnet::{up_args, Devnet};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 30;
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn devnet(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_nakachain"))
-        .current_dir(dir)
-        .args(["--network", "regtest", "devnet"])
-        .args(args)
-        .output()
-        .expect("run nakachain")
-}
 
 /// Reads the page's event stream on a thread of its own; each `data:` line arrives on the
 /// channel with the moment it was read.
@@ -73,28 +65,11 @@ fn percentile(mut values: Vec<f64>, share: f64) -> f64 {
 }
 
 fn main() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let up = devnet(
-        dir.path(),
-        &[
-            "up",
-            "--nodes",
-            "4",
-            "--mine",
-            "none",
-            "--base-port",
-            "24760",
-        ],
-    );
-    assert!(
-        up.status.success(),
-        "{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
-    let root = dir.path().join("chain-data/regtest");
-    let devnet_state = state::load(&root).expect("devnet state");
+    let devnet = Devnet::new();
+    devnet.ok(&up_args("4", "24760"));
+    let devnet_state = devnet.state();
     let web_port = free_port();
-    let _web = devnet_web(dir.path(), web_port);
+    let _web = devnet_web(devnet.dir.path(), web_port);
     let looks = follow_stream(web_port);
     let miner = devnet_state.nodes[0].client().expect("node-0's client");
     let watcher = devnet_state.nodes[3].clone();
@@ -126,8 +101,7 @@ fn main() {
         page_ms.push(seen_at.saturating_duration_since(mined_at).as_secs_f64() * 1e3);
         network_ms.push(reached_at.saturating_duration_since(mined_at).as_secs_f64() * 1e3);
     }
-    let down = devnet(dir.path(), &["down"]);
-    assert!(down.status.success());
+    devnet.ok(&["down"]);
 
     println!("a block mined on node-0, {ROUNDS} rounds, from generate returning:");
     println!(
