@@ -2,40 +2,14 @@
 //! property test that random trees draw one line per block (or per collapsed run) and never
 //! panic. Reading node answers is tested in `tree_answers.rs`.
 
+#[path = "support/tree.rs"]
+mod tree;
+
 use nakachain::observe::tree::{RenderOptions, TreeBlock, TreeView};
 use nakachain::types::Hash256;
-use primitive_types::U256;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-
-/// A hash whose short form ends in the hex digits of `id` (`0000…000000id`).
-fn h(id: u16) -> Hash256 {
-    let mut bytes = [0; 32];
-    bytes[..2].copy_from_slice(&id.to_le_bytes());
-    Hash256(bytes)
-}
-
-fn block(id: u16, parent: u16, height: u32, work: u64) -> TreeBlock {
-    TreeBlock {
-        hash: h(id),
-        prev: h(parent),
-        height,
-        chainwork: U256::from(work),
-        invalid: false,
-        reorged: false,
-    }
-}
-
-/// Blocks `first..=last` in a line on block `parent`; a block's id is its height and its
-/// chainwork twice that.
-fn line(first: u16, last: u16, parent: u16) -> Vec<TreeBlock> {
-    (first..=last)
-        .map(|id| {
-            let prev = if id == first { parent } else { id - 1 };
-            block(id, prev, u32::from(id), 2 * u64::from(id))
-        })
-        .collect()
-}
+use tree::{block, h, line};
 
 /// An expected drawing written as a raw string that starts on the line after its quote.
 fn golden(text: &str) -> &str {

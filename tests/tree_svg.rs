@@ -2,36 +2,12 @@
 //! valid branch marked active, tips labelled with their nodes, reorged and invalid blocks
 //! marked, a long common trunk folded, node names escaped.
 
+#[path = "support/tree.rs"]
+mod tree;
+
 use nakachain::observe::tree::{RenderOptions, TreeBlock, TreeView};
 use nakachain::types::Hash256;
-use primitive_types::U256;
-
-fn h(id: u16) -> Hash256 {
-    let mut bytes = [0; 32];
-    bytes[..2].copy_from_slice(&id.to_le_bytes());
-    Hash256(bytes)
-}
-
-fn block(id: u16, parent: u16, height: u32, work: u64) -> TreeBlock {
-    TreeBlock {
-        hash: h(id),
-        prev: h(parent),
-        height,
-        chainwork: U256::from(work),
-        invalid: false,
-        reorged: false,
-    }
-}
-
-/// Blocks `first..=last` in a line on `parent`; a block's id is its height.
-fn line(first: u16, last: u16, parent: u16) -> Vec<TreeBlock> {
-    (first..=last)
-        .map(|id| {
-            let prev = if id == first { parent } else { id - 1 };
-            block(id, prev, u32::from(id), 2 * u64::from(id))
-        })
-        .collect()
-}
+use tree::{block, h, line};
 
 fn svg(blocks: Vec<TreeBlock>, tips: &[(&str, u16)], collapse: Option<usize>) -> String {
     let tips: Vec<(String, Hash256)> = tips
