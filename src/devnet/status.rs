@@ -8,6 +8,7 @@ use super::up::is_node_running;
 use super::{DevnetError, DevnetNode};
 use crate::miner::format_hashrate;
 use crate::types::Hash256;
+use std::net::SocketAddr;
 
 /// What one node said, or why it said nothing.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +34,8 @@ pub struct NodeInfo {
     pub hashes_per_sec: f64,
     /// Transactions in its mempool.
     pub mempool_txs: u64,
+    /// Where its peers accept connections, as their Versions said (those that said).
+    pub peer_listen_addrs: Vec<SocketAddr>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -89,6 +92,12 @@ fn node_info(node: &DevnetNode) -> Result<NodeInfo, DevnetError> {
         height: chain["blocks"].as_u64().unwrap_or(0),
         tip: chain["bestblockhash"].as_str().unwrap_or("?").to_string(),
         peers: peers.as_array().map_or(0, Vec::len),
+        peer_listen_addrs: peers
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|peer| peer["listen_addr"].as_str()?.parse().ok())
+            .collect(),
         hashes_per_sec: mining["hashespersec"].as_f64().unwrap_or(0.0),
         mempool_txs: mempool["size"].as_u64().unwrap_or(0),
     })
@@ -184,6 +193,7 @@ mod tests {
                 peers: 1,
                 hashes_per_sec: 0.0,
                 mempool_txs: 0,
+                peer_listen_addrs: Vec::new(),
             }),
         }
     }

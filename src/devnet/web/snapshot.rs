@@ -5,7 +5,7 @@
 //! Owns one look at the devnet and what is kept between looks (the timeline and the spreads,
 //! both bounded). Must not serve anything (`web` does) nor read data directories.
 
-use super::super::status::{self, NodeHealth};
+use super::super::status::{self, NodeHealth, NodeStatus};
 use super::super::view::{drain, running_clients};
 use super::super::DevnetState;
 use crate::clock::unix_now_ms;
@@ -99,20 +99,25 @@ impl Watcher {
         }
         self.follow_spreads(&batch.events);
 
-        let mut trees = Vec::new();
+        let statuses = status::gather(&self.state);
+        // The peer links, from the peers each node's status already listed.
         let mut links = Vec::new();
+        for row in &statuses {
+            if let NodeHealth::Answered(info) = &row.health {
+                let peers = info.peer_listen_addrs.iter();
+                links.extend(
+                    peers
+                        .filter_map(|addr| names.get(addr))
+                        .map(|other| (row.name.clone(), other.clone())),
+                );
+            }
+        }
+        let mut trees = Vec::new();
         let mut denied: HashMap<String, Vec<String>> = HashMap::new();
         for (name, client) in &clients {
             match client.call("getblocktree", vec![json!(TREE_DEPTH_BLOCKS)]) {
                 Ok(answer) => trees.push((name.clone(), answer)),
                 Err(error) => notes.push(format!("{name} did not answer getblocktree: {error}")),
-            }
-            if let Ok(peers) = client.call("getpeerinfo", vec![]) {
-                for peer in peers.as_array().into_iter().flatten() {
-                    if let Some(other) = peer_name(peer, &names) {
-                        links.push((name.clone(), other));
-                    }
-                }
             }
             if let Ok(info) = client.call("getnetworkinfo", vec![]) {
                 let listed = info["denied"].as_array().into_iter().flatten();
@@ -136,7 +141,7 @@ impl Watcher {
         };
         let groups = sides(&self.state.names(), &denied);
         json!({
-            "nodes": self.node_rows(&groups),
+            "nodes": node_rows(statuses, &groups),
             "links": links_json(links),
             "groups": if groups.len() > 1 { json!(groups) } else { Value::Null },
             "tree_svg": tree_svg,
@@ -144,34 +149,6 @@ impl Watcher {
             "spreads": self.spreads_json(),
             "notes": notes,
         })
-    }
-
-    fn node_rows(&self, groups: &[Vec<String>]) -> Vec<Value> {
-        status::gather(&self.state)
-            .into_iter()
-            .map(|row| {
-                let side = groups.iter().position(|group| group.contains(&row.name));
-                let side = (groups.len() > 1).then_some(side).flatten();
-                match row.health {
-                    NodeHealth::Answered(info) => json!({
-                        "name": row.name,
-                        "state": "up",
-                        "height": info.height,
-                        "tip": info.tip,
-                        "peers": info.peers,
-                        "hashrate": format_hashrate(info.hashes_per_sec),
-                        "mempool": info.mempool_txs,
-                        "side": side,
-                    }),
-                    NodeHealth::NoAnswer(reason) => json!({
-                        "name": row.name, "state": "no answer", "note": reason, "side": side,
-                    }),
-                    NodeHealth::NotRunning => json!({
-                        "name": row.name, "state": "down", "side": side,
-                    }),
-                }
-            })
-            .collect()
     }
 
     /// Records when each node connected each new block (mined counts as connected at once).
@@ -221,17 +198,40 @@ impl Watcher {
     }
 }
 
+/// The table's rows, each node with the side of the partition it is on.
+fn node_rows(statuses: Vec<NodeStatus>, groups: &[Vec<String>]) -> Vec<Value> {
+    statuses
+        .into_iter()
+        .map(|row| {
+            let side = groups.iter().position(|group| group.contains(&row.name));
+            let side = (groups.len() > 1).then_some(side).flatten();
+            match row.health {
+                NodeHealth::Answered(info) => json!({
+                    "name": row.name,
+                    "state": "up",
+                    "height": info.height,
+                    "tip": info.tip,
+                    "peers": info.peers,
+                    "hashrate": format_hashrate(info.hashes_per_sec),
+                    "mempool": info.mempool_txs,
+                    "side": side,
+                }),
+                NodeHealth::NoAnswer(reason) => json!({
+                    "name": row.name, "state": "no answer", "note": reason, "side": side,
+                }),
+                NodeHealth::NotRunning => json!({
+                    "name": row.name, "state": "down", "side": side,
+                }),
+            }
+        })
+        .collect()
+}
+
 fn push_bounded<T>(queue: &mut VecDeque<T>, item: T, bound: usize) {
     if queue.len() == bound {
         queue.pop_front();
     }
     queue.push_back(item);
-}
-
-/// The devnet name of a `getpeerinfo` entry, by the listen address it told us.
-fn peer_name(peer: &Value, names: &HashMap<SocketAddr, String>) -> Option<String> {
-    let addr = peer["listen_addr"].as_str()?.parse::<SocketAddr>().ok()?;
-    names.get(&addr).cloned()
 }
 
 /// Each link once, as `[a, b]` with `a < b`.
