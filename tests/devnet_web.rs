@@ -2,7 +2,8 @@
 //! the page drives it. The state lists every node; a partition leaving a node out answers the
 //! CLI's error; a partition splits the tree into two labelled tips once both sides mine; a heal
 //! brings one tip back and the timeline tells the reorg; a mined block's spread is recorded node
-//! by node; the live stream sends the state; the page itself is served.
+//! by node; the live stream sends the state; the page itself is served. A scenario played from
+//! the page tells its story in the timeline while the other controls wait for it.
 
 #[path = "support/browser.rs"]
 mod browser;
@@ -229,5 +230,61 @@ fn split_mine_heal_and_watch_it_through_the_web_api() {
     };
     assert_eq!(status, "200");
     assert!(stream.contains("text/event-stream") && stream.contains("data: {"));
+    drop(web);
+}
+
+fn timeline_has(state: &Value, text: &str) -> bool {
+    state["timeline"].as_array().is_some_and(|lines| {
+        lines
+            .iter()
+            .any(|line| line.as_str().is_some_and(|l| l.contains(text)))
+    })
+}
+
+#[test]
+fn a_scenario_plays_on_the_watched_devnet_and_tells_its_story_in_the_timeline() {
+    let devnet = Devnet::new();
+    devnet.ok(&up_args("4", "24760"));
+    let web = Web::start(&devnet);
+    web.state_when("every node listed", |state| {
+        state["nodes"].as_array().map(Vec::len) == Some(4)
+    });
+
+    let unknown = web.control(json!({"action": "scenario", "name": "selfish-mining"}));
+    assert_eq!(
+        unknown["code"],
+        json!("devnet-unknown-scenario"),
+        "{unknown}"
+    );
+
+    let started = web.control(json!({"action": "scenario", "name": "partition-heal"}));
+    assert_eq!(started["ok"], json!(true), "{started}");
+    assert_eq!(
+        started["message"],
+        json!("partition-heal started: its story comes in the timeline")
+    );
+    // While it plays the other controls are refused, not queued behind it.
+    let refused = web.control(json!({"action": "mine", "node": "node-0", "blocks": 1}));
+    assert_eq!(
+        refused["code"],
+        json!("devnet-scenario-playing"),
+        "{refused}"
+    );
+
+    let told = web.state_when("the scenario's verdict", |state| {
+        timeline_has(state, "PASSED")
+    });
+    assert!(
+        timeline_has(&told, "partition-heal [3] The network splits"),
+        "{told}"
+    );
+    assert!(timeline_has(&told, "REORG depth"), "{told}");
+    assert!(
+        timeline_has(&told, "partition-heal PASSED: every node converged"),
+        "{told}"
+    );
+    // The devnet is still up, healed, and the controls answer again.
+    let mined = web.control(json!({"action": "mine", "node": "node-0", "blocks": 1}));
+    assert_eq!(mined["ok"], json!(true), "{mined}");
     drop(web);
 }

@@ -162,6 +162,22 @@ pub enum DevnetError {
     #[error("scenario: {0}")]
     /// A scenario's story went wrong.
     Scenario(String),
+    #[error("there is no scenario {0}; the scenarios are partition-heal and 51-percent")]
+    /// A scenario name that is none of the scenarios.
+    UnknownScenario(String),
+    #[error("{scenario} plays on {needs} nodes and this devnet has {has}: start one with `nakachain devnet up --nodes {needs}`, or run `nakachain devnet scenario {scenario}` on a devnet of its own")]
+    /// The devnet has another number of nodes than the scenario plays with.
+    ScenarioNodes {
+        /// The scenario.
+        scenario: &'static str,
+        /// The nodes it needs.
+        needs: usize,
+        /// The nodes the devnet has.
+        has: usize,
+    },
+    #[error("{0} is playing; the controls wait for its report in the timeline")]
+    /// A control while a scenario plays on the devnet.
+    ScenarioPlaying(&'static str),
     #[error("no devnet node answered {method}{}", describe_notes(.notes))]
     /// Every node failed to answer a method.
     NoNodeAnswered {
@@ -233,6 +249,9 @@ impl DevnetError {
             DevnetError::Io { .. } => "devnet-io",
             DevnetError::Signal { .. } => "devnet-signal",
             DevnetError::Scenario(_) => "devnet-scenario-failed",
+            DevnetError::UnknownScenario(_) => "devnet-unknown-scenario",
+            DevnetError::ScenarioNodes { .. } => "devnet-scenario-nodes",
+            DevnetError::ScenarioPlaying(_) => "devnet-scenario-playing",
             DevnetError::NoNodeAnswered { .. } => "devnet-no-answer",
             DevnetError::Tree(_) => "devnet-tree",
             DevnetError::NotConverged { .. } => "devnet-not-converged",

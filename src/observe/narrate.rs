@@ -161,11 +161,16 @@ fn describe(kind: &ObservedEvent, names: &HashMap<SocketAddr, String>) -> String
 
 /// One line: UTC time, node, what happened.
 pub fn narrate(event: &NodeEvent, names: &HashMap<SocketAddr, String>) -> String {
+    timeline_line(event.time_ms, &event.node, &describe(&event.kind, names))
+}
+
+/// One line of a timeline: the time, who, and what, in the columns `narrate` uses, so lines of
+/// other tellers (the devnet's controls, a scenario) sit among the nodes' own.
+pub fn timeline_line(time_ms: u64, who: &str, what: &str) -> String {
     format!(
-        "{} {:<width$} {}",
-        clock(event.time_ms),
-        event.node,
-        describe(&event.kind, names),
+        "{} {:<width$} {what}",
+        clock(time_ms),
+        who,
         width = NODE_COLUMN_CHARS
     )
 }

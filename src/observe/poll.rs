@@ -95,10 +95,20 @@ impl EventFollower {
         self.last_seq.get(node).copied().unwrap_or(0)
     }
 
-    /// Starts `node` at `seq` instead of 0: a view that shows only recent events does not
-    /// read a long history first.
-    pub(crate) fn skip_to(&mut self, node: &str, seq: u64) {
-        self.last_seq.insert(node.to_string(), seq);
+    /// Moves `node`'s cursor to `keep_last` events before the end of its log: a view that shows
+    /// only recent events does not read a long history first. False when the node did not say
+    /// where its log ends (the cursor is left where it was).
+    pub(crate) fn skip_history(&mut self, node: &str, client: &RpcClient, keep_last: u64) -> bool {
+        // No events asked for: the answer only says where the log is.
+        let Ok(answer) = client.call("getevents", vec![json!(u64::MAX), json!(0)]) else {
+            return false;
+        };
+        let Some(last) = answer["last_seq"].as_u64() else {
+            return false;
+        };
+        self.last_seq
+            .insert(node.to_string(), last.saturating_sub(keep_last));
+        true
     }
 
     /// Asks every node for the events after its cursor (at most [`EVENTS_PER_POLL`] each).
@@ -254,7 +264,7 @@ mod tests {
     #[test]
     fn a_bad_envelope_leaves_the_cursor() {
         let mut follower = EventFollower::new();
-        follower.skip_to("n", 4);
+        follower.last_seq.insert("n".to_string(), 4);
         let mut problems = Vec::new();
         read(follower.absorb("n", Ok(json!({"events": 3})), &mut problems));
         assert_eq!(follower.last_seq("n"), 4);
@@ -264,7 +274,7 @@ mod tests {
     #[test]
     fn reports_events_the_log_forgot() {
         let mut follower = EventFollower::new();
-        follower.skip_to("n", 2);
+        follower.last_seq.insert("n".to_string(), 2);
         let mut problems = Vec::new();
         read(follower.absorb("n", page(&[7, 8], 8), &mut problems));
         match &problems[..] {
@@ -280,7 +290,7 @@ mod tests {
     #[test]
     fn a_restarted_node_is_read_from_the_start() {
         let mut follower = EventFollower::new();
-        follower.skip_to("n", 50);
+        follower.last_seq.insert("n".to_string(), 50);
         let mut problems = Vec::new();
         let absorbed = follower.absorb("n", page(&[], 4), &mut problems);
         assert!(matches!(absorbed, Absorbed::Restarted));
@@ -344,5 +354,22 @@ mod tests {
         }
         assert_eq!(follower.last_seq("node-9"), 0);
         assert_eq!(follower.last_seq("node-1"), 2);
+    }
+
+    #[test]
+    fn skipping_history_keeps_only_the_last_events() {
+        let cookie = Cookie::from_secret([1; 32]);
+        let answering = answer_once(json!({"events": [], "last_seq": 100}));
+        let mut follower = EventFollower::new();
+        let client = RpcClient::new(answering, cookie.clone());
+        assert!(follower.skip_history("node-1", &client, 40));
+        assert_eq!(follower.last_seq("node-1"), 60);
+
+        let closed: SocketAddr = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("binding an ephemeral loopback port");
+        let silent = RpcClient::new(closed, cookie);
+        assert!(!follower.skip_history("node-1", &silent, 0));
+        assert_eq!(follower.last_seq("node-1"), 60);
     }
 }

@@ -14,11 +14,13 @@ mod partition_heal;
 mod story;
 
 use super::up::default_base_port;
-use super::DevnetError;
+use super::{view, DevnetError, DevnetState};
 use crate::observe::Convergence;
 use crate::params::Network;
+use serde_json::json;
 use std::path::Path;
-use story::Story;
+use std::sync::mpsc;
+use story::{Narration, Story};
 
 /// A scenario's first port lies this far above a devnet's default one: a devnet of the most
 /// nodes takes fewer ports than that.
@@ -34,6 +36,40 @@ pub enum ScenarioName {
     /// secret longer chain.
     #[value(name = "51-percent")]
     FiftyOnePercent,
+}
+
+impl ScenarioName {
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScenarioName::PartitionHeal => "partition-heal",
+            ScenarioName::FiftyOnePercent => "51-percent",
+        }
+    }
+
+    /// The scenario named `name`, or an error listing the names there are.
+    pub fn parse(name: &str) -> Result<ScenarioName, DevnetError> {
+        <ScenarioName as clap::ValueEnum>::value_variants()
+            .iter()
+            .copied()
+            .find(|scenario| scenario.name() == name)
+            .ok_or_else(|| DevnetError::UnknownScenario(name.to_string()))
+    }
+
+    /// The nodes its script plays with.
+    fn nodes(self) -> usize {
+        match self {
+            ScenarioName::PartitionHeal => partition_heal::NODES,
+            ScenarioName::FiftyOnePercent => majority_attack::NODES,
+        }
+    }
+
+    fn play(self, story: &mut Story) -> Result<Verdict, DevnetError> {
+        match self {
+            ScenarioName::PartitionHeal => partition_heal::play(story),
+            ScenarioName::FiftyOnePercent => majority_attack::play(story),
+        }
+    }
 }
 
 /// How a scenario ended: the convergence figures and the script's own checks.
@@ -85,20 +121,80 @@ pub fn run(
     keep: bool,
     base_port: Option<u16>,
 ) -> Result<Verdict, DevnetError> {
-    let (nodes, dir_name) = match name {
-        ScenarioName::PartitionHeal => (partition_heal::NODES, "scenario-partition-heal"),
-        ScenarioName::FiftyOnePercent => (majority_attack::NODES, "scenario-51-percent"),
-    };
     // Ports of their own too, so a scenario can play beside a devnet started with the defaults.
     let base_port = base_port.unwrap_or(default_base_port(network) + SCENARIO_PORT_OFFSET);
-    let mut story = Story::start(network, &devnets.join(dir_name), nodes, Some(base_port))?;
-    let played = match name {
-        ScenarioName::PartitionHeal => partition_heal::play(&mut story),
-        ScenarioName::FiftyOnePercent => majority_attack::play(&mut story),
-    };
+    let root = devnets.join(format!("scenario-{}", name.name()));
+    let mut story = Story::start(network, &root, name.nodes(), Some(base_port))?;
+    let played = name.play(&mut story);
     let finished = story.finish(keep);
     let verdict = played?;
     finished?;
     println!("\n{}", verdict.report());
     Ok(verdict)
+}
+
+/// Plays `name` on the running devnet `state` (the one the web view watches), telling the
+/// story, line by line, to `timeline`. The devnet needs the scenario's number of nodes. Every
+/// block of a story comes from `generate`, so the nodes' miners are stopped while it plays and
+/// started again after; the nodes are healed into one tip first, and stay up at the end.
+pub fn play_on(
+    name: ScenarioName,
+    state: &DevnetState,
+    timeline: mpsc::Sender<String>,
+) -> Result<Verdict, DevnetError> {
+    fits(name, state)?;
+    let miners = stop_miners(state)?;
+    let narration = Narration::Timeline {
+        lines: timeline,
+        scenario: name.name(),
+    };
+    let mut story = Story::on(state.clone(), None, narration)?;
+    if !miners.is_empty() {
+        let names: Vec<&str> = miners.iter().map(|(name, _)| name.as_str()).collect();
+        story.say(&format!(
+            "the miners of {} stop while the scenario plays: its blocks come from generate",
+            names.join(", ")
+        ));
+    }
+    let played =
+        view::heal_and_measure(state, view::DEFAULT_PATIENCE).and_then(|_| name.play(&mut story));
+    let restarted = start_miners(state, &miners);
+    let verdict = played?;
+    restarted?;
+    story.report(&verdict.report());
+    Ok(verdict)
+}
+
+/// Whether `name` can play on `state`: it needs the scenario's number of nodes.
+pub fn fits(name: ScenarioName, state: &DevnetState) -> Result<(), DevnetError> {
+    if state.nodes.len() == name.nodes() {
+        return Ok(());
+    }
+    Err(DevnetError::ScenarioNodes {
+        scenario: name.name(),
+        needs: name.nodes(),
+        has: state.nodes.len(),
+    })
+}
+
+/// Stops every node's miner; returns the nodes that were mining, with their thread counts.
+fn stop_miners(state: &DevnetState) -> Result<Vec<(String, u64)>, DevnetError> {
+    let mut miners = Vec::new();
+    for node in &state.nodes {
+        let info = node.call("getmininginfo", vec![])?;
+        if info["generate"].as_bool() == Some(true) {
+            node.call("setgenerate", vec![json!(false)])?;
+            miners.push((node.name.clone(), info["threads"].as_u64().unwrap_or(1)));
+        }
+    }
+    Ok(miners)
+}
+
+fn start_miners(state: &DevnetState, miners: &[(String, u64)]) -> Result<(), DevnetError> {
+    for (name, threads) in miners {
+        state
+            .node(name)?
+            .call("setgenerate", vec![json!(true), json!(threads)])?;
+    }
+    Ok(())
 }

@@ -1,14 +1,17 @@
-//! The stage a scenario plays on: a fresh devnet, numbered narrated steps, the nodes' events
-//! told as they happen, and the waits and checks every script needs.
+//! The stage a scenario plays on: a fresh devnet of its own (or the devnet the web view watches),
+//! numbered narrated steps, the nodes' events told as they happen, and the waits and checks every
+//! script needs.
 //!
 //! Owns the plumbing shared by the scripts. Must not script anything itself, and must not reach
 //! into a node except by RPC.
 
+use crate::clock::unix_now_ms;
 use crate::devnet::down::down;
 use crate::devnet::plan::Topology;
 use crate::devnet::status::short_hash as short;
 use crate::devnet::up::{up, UpOptions};
 use crate::devnet::{state, view, DevnetError, DevnetNode, DevnetState};
+use crate::observe::narrate::timeline_line;
 use crate::observe::{narrate_all, Convergence, EventFollower, RenderOptions, Verbosity};
 use crate::params::{Network, Params};
 use serde_json::{json, Value};
@@ -16,6 +19,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How long a step may wait for the nodes (to agree, to disconnect) before the scenario fails.
@@ -34,10 +38,41 @@ pub(super) struct Payment {
     pub inputs: Value,
 }
 
+/// Where a story is told.
+pub enum Narration {
+    /// Printed on stdout, with the nodes' events and the fork picture (`devnet scenario`).
+    Terminal,
+    /// Sent line by line to the web view's timeline, which tells the nodes' events and draws
+    /// the tree itself; each line starts with the scenario's name.
+    Timeline {
+        /// The timeline's inbox.
+        lines: mpsc::Sender<String>,
+        /// The scenario's name.
+        scenario: &'static str,
+    },
+}
+
+impl Narration {
+    fn tell(&self, line: String) {
+        match self {
+            Narration::Terminal => println!("{line}"),
+            // The page may be gone; the story plays on regardless.
+            Narration::Timeline { lines, scenario } => {
+                let line = line.trim();
+                if !line.is_empty() && !line.starts_with("---") {
+                    let _ = lines.send(timeline_line(unix_now_ms(), scenario, line));
+                }
+            }
+        }
+    }
+}
+
 pub(super) struct Story {
     pub state: DevnetState,
-    /// The scenario's own devnet directory.
-    root: PathBuf,
+    /// The scenario's own devnet directory; `None` when it plays on a devnet someone else
+    /// started, which it must leave running.
+    root: Option<PathBuf>,
+    narration: Narration,
     follower: EventFollower,
     names: HashMap<SocketAddr, String>,
     step: usize,
@@ -69,16 +104,27 @@ impl Story {
             base_port,
         };
         let state = up(&options, root)?;
+        Story::on(state, Some(root.to_path_buf()), Narration::Terminal)
+    }
+
+    /// Plays on the running devnet `state`, told through `narration`; `root` is the devnet's
+    /// directory when the story owns it.
+    pub(super) fn on(
+        state: DevnetState,
+        root: Option<PathBuf>,
+        narration: Narration,
+    ) -> Result<Story, DevnetError> {
         let names = state.names_by_addr();
         let mut story = Story {
             state,
-            root: root.to_path_buf(),
+            root,
+            narration,
             follower: EventFollower::new(),
             names,
             step: 0,
         };
-        // Start-up chatter (node started, peers connecting) is not part of the story.
-        story.follower.poll(&story.state.clients()?);
+        // What happened before (start-up chatter, earlier blocks) is not part of the story.
+        story.skip_events()?;
         Ok(story)
     }
 
@@ -92,12 +138,19 @@ impl Story {
     /// Prints the next numbered step.
     pub(super) fn step(&mut self, text: &str) {
         self.step += 1;
-        println!("\n[{}] {text}", self.step);
+        self.narration.tell(format!("\n[{}] {text}", self.step));
     }
 
     /// Prints a line under the current step.
     pub(super) fn say(&self, text: &str) {
-        println!("    {text}");
+        self.narration.tell(format!("    {text}"));
+    }
+
+    /// Tells the verdict's report, line by line.
+    pub(super) fn report(&self, report: &str) {
+        for line in report.lines() {
+            self.narration.tell(line.to_string());
+        }
     }
 
     pub(super) fn node(&self, name: &str) -> Result<&DevnetNode, DevnetError> {
@@ -113,8 +166,12 @@ impl Story {
         self.node(name)?.call(method, params)
     }
 
-    /// Tells what the nodes did since the last look, one line per event.
+    /// Tells what the nodes did since the last look, one line per event (the web view's
+    /// timeline tells them already).
     pub(super) fn tell_events(&mut self) -> Result<(), DevnetError> {
+        if !matches!(self.narration, Narration::Terminal) {
+            return Ok(());
+        }
         let batch = self.follower.poll(&self.state.clients()?);
         for problem in &batch.problems {
             self.say(&format!("(events: {problem})"));
@@ -125,10 +182,11 @@ impl Story {
         Ok(())
     }
 
-    /// Reads and forgets what the nodes did so far (a long warm-up tells nothing new).
+    /// Forgets what the nodes did so far (a long warm-up tells nothing new).
     pub(super) fn skip_events(&mut self) -> Result<(), DevnetError> {
-        let clients = self.state.clients()?;
-        while !self.follower.poll(&clients).events.is_empty() {}
+        for (name, client) in self.state.clients()? {
+            self.follower.skip_history(&name, &client, 0);
+        }
         Ok(())
     }
 
@@ -301,6 +359,12 @@ impl Story {
         Ok(None)
     }
 
+    /// The coins `name`'s wallet can spend now (confirmed and mature).
+    pub(super) fn spendable(&self, name: &str) -> Result<f64, DevnetError> {
+        let balances = self.call(name, "getbalances", vec![])?;
+        Ok(balances["mine"]["trusted"].as_f64().unwrap_or(0.0))
+    }
+
     pub(super) fn in_mempool(&self, name: &str, txid: &str) -> Result<bool, DevnetError> {
         let pool = self.call(name, "getrawmempool", vec![])?;
         Ok(pool
@@ -320,6 +384,9 @@ impl Story {
 
     /// Draws the block tree as the nodes see it, each tip labelled with the nodes on it.
     pub(super) fn show_fork(&self) -> Result<(), DevnetError> {
+        if !matches!(self.narration, Narration::Terminal) {
+            return Ok(());
+        }
         let options = RenderOptions {
             color: std::io::stdout().is_terminal(),
             collapse_linear_after: Some(3),
@@ -332,8 +399,12 @@ impl Story {
     }
 
     /// Stops the devnet and removes its directory, unless asked to keep it for a look around.
+    /// A devnet the story did not start is left as it is.
     pub(super) fn finish(self, keep: bool) -> Result<(), DevnetError> {
-        let dir = state::pretty(&self.root);
+        let Some(root) = self.root else {
+            return Ok(());
+        };
+        let dir = state::pretty(&root);
         if keep {
             let flags = format!(
                 "--network {} devnet --dir {}",
@@ -347,9 +418,9 @@ impl Story {
             );
             return Ok(());
         }
-        down(&self.root, true)?;
+        down(&root, true)?;
         // The directory held only the scenario's devnet: nothing of it is left.
-        let _ = std::fs::remove_dir(&self.root);
+        let _ = std::fs::remove_dir(&root);
         Ok(())
     }
 }

@@ -1,12 +1,14 @@
 //! The web view's controls: each does what the matching CLI command does (partition, isolate,
 //! heal, latency, mine blocks on a node, pay from one node to another, start and stop a node's
-//! miner) and answers with what happened or the CLI's error.
+//! miner, play a scenario) and answers with what happened or the CLI's error.
 //!
 //! Owns turning a control request into devnet calls. Must not hold state between requests.
 
+use super::super::scenario::{self, ScenarioName};
 use super::super::{control, view, DevnetError, DevnetState};
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::mpsc;
 
 /// The most blocks one click may mine.
 const MAX_MINE_BLOCKS: u64 = 100;
@@ -33,10 +35,18 @@ pub(super) enum Control {
     },
     /// `setgenerate ON` on one node.
     Mining { node: String, on: bool },
+    /// `devnet scenario NAME`, played on this devnet (`scenario::play_on`); `web` runs it in
+    /// the background, not `apply`.
+    Scenario { name: String },
 }
 
-/// Carries out `request` on the devnet; the sentence says what happened.
-pub(super) fn apply(state: &DevnetState, request: Control) -> Result<String, DevnetError> {
+/// Carries out `request` on the devnet; the sentence says what happened. A scenario tells its
+/// story to `timeline` as it plays.
+pub(super) fn apply(
+    state: &DevnetState,
+    request: Control,
+    timeline: mpsc::Sender<String>,
+) -> Result<String, DevnetError> {
     match request {
         Control::Partition { groups } => {
             let groups = control::partition(state, &groups)?;
@@ -89,6 +99,16 @@ pub(super) fn apply(state: &DevnetState, request: Control) -> Result<String, Dev
                 "{node} {} mining",
                 if on { "started" } else { "stopped" }
             ))
+        }
+        Control::Scenario { name } => {
+            let scenario = ScenarioName::parse(&name)?;
+            let verdict = scenario::play_on(scenario, state, timeline)?;
+            let outcome = if verdict.passed() {
+                "passed: every node converged on the most-work tip"
+            } else {
+                "failed: see its checks above"
+            };
+            Ok(format!("{} {outcome}", scenario.name()))
         }
     }
 }

@@ -10,7 +10,10 @@
 mod controls;
 mod snapshot;
 
+use super::scenario::ScenarioName;
 use super::{DevnetError, DevnetState};
+use crate::clock::unix_now_ms;
+use crate::observe::narrate::timeline_line;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -44,7 +47,9 @@ struct Shared {
     /// What a control did, for the timeline.
     done: std::sync::mpsc::Sender<String>,
     /// One control at a time, in the order they came: a partition, then blocks on each side.
-    controls: tokio::sync::Semaphore,
+    controls: Arc<tokio::sync::Semaphore>,
+    /// The scenario playing on the devnet, if one is: controls are refused until it ends.
+    playing: std::sync::Mutex<Option<&'static str>>,
     /// Room for live streams; each open stream holds a permit.
     streams: Arc<tokio::sync::Semaphore>,
 }
@@ -75,7 +80,8 @@ pub fn serve(
             devnet,
             latest,
             done,
-            controls: tokio::sync::Semaphore::new(1),
+            controls: Arc::new(tokio::sync::Semaphore::new(1)),
+            playing: std::sync::Mutex::new(None),
             streams: Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
         });
         on_ready(addr);
@@ -161,6 +167,8 @@ async fn stream(State(shared): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
+/// Carries out a control and answers with what happened or the CLI's error. A scenario is
+/// answered as soon as it starts: its story and report come in the timeline.
 async fn control(State(shared): State<Arc<Shared>>, body: String) -> Response {
     let request: controls::Control = match serde_json::from_str(&body) {
         Ok(request) => request,
@@ -169,28 +177,83 @@ async fn control(State(shared): State<Arc<Shared>>, body: String) -> Response {
             return (StatusCode::BAD_REQUEST, Json(answer)).into_response();
         }
     };
-    let Ok(_turn) = shared.controls.acquire().await else {
+    let scenario = match admit(&shared, &request) {
+        Ok(scenario) => scenario,
+        Err(error) => return Json(failure(&error)).into_response(),
+    };
+    let Ok(turn) = Arc::clone(&shared.controls).acquire_owned().await else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "the web view is stopping\n",
         )
             .into_response();
     };
-    let shared = Arc::clone(&shared);
+    let background = Arc::clone(&shared);
     let done = tokio::task::spawn_blocking(move || {
-        let outcome = controls::apply(&shared.devnet, request);
-        if let Ok(message) = &outcome {
-            let _ = shared.done.send(message.clone());
-        }
+        let _turn = turn;
+        let shared = background;
+        let _playing = scenario.map(|_| Playing(&shared.playing));
+        let outcome = controls::apply(&shared.devnet, request, shared.done.clone());
+        // A scenario's report already ends its story; only its failure to play is news.
+        let told = match (&outcome, scenario) {
+            (Ok(message), None) => message.clone(),
+            (Err(error), Some(name)) => format!("{name} stopped: {error}"),
+            _ => return outcome,
+        };
+        let _ = shared
+            .done
+            .send(timeline_line(unix_now_ms(), "devnet", &told));
         outcome
-    })
-    .await;
-    let answer: Value = match done {
+    });
+    if let Some(name) = scenario {
+        let message = format!("{name} started: its story comes in the timeline");
+        return Json(json!({"ok": true, "message": message})).into_response();
+    }
+    let answer: Value = match done.await {
         Ok(Ok(message)) => json!({"ok": true, "message": message}),
-        Ok(Err(error)) => json!({"ok": false, "error": error.to_string(), "code": error.code()}),
+        Ok(Err(error)) => failure(&error),
         Err(_) => json!({"ok": false, "error": "the control failed unexpectedly"}),
     };
     Json(answer).into_response()
+}
+
+/// Refuses every control while a scenario plays; a scenario that can play on this devnet is
+/// marked as playing, and its name returned.
+fn admit(
+    shared: &Shared,
+    request: &controls::Control,
+) -> Result<Option<&'static str>, DevnetError> {
+    let mut playing = lock(&shared.playing);
+    if let Some(name) = *playing {
+        return Err(DevnetError::ScenarioPlaying(name));
+    }
+    let controls::Control::Scenario { name } = request else {
+        return Ok(None);
+    };
+    let scenario = ScenarioName::parse(name)?;
+    super::scenario::fits(scenario, &shared.devnet)?;
+    *playing = Some(scenario.name());
+    Ok(Some(scenario.name()))
+}
+
+/// Marks the scenario as over when dropped, however it ended.
+struct Playing<'a>(&'a std::sync::Mutex<Option<&'static str>>);
+
+impl Drop for Playing<'_> {
+    fn drop(&mut self) {
+        *lock(self.0) = None;
+    }
+}
+
+fn failure(error: &DevnetError) -> Value {
+    json!({"ok": false, "error": error.to_string(), "code": error.code()})
+}
+
+/// The lock, even if a control panicked while holding it: what it guards is one name.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Best effort: `xdg-open` (Linux) or `open` (macOS); the address is printed either way.

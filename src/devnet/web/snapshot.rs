@@ -8,10 +8,8 @@
 use super::super::status::{self, NodeHealth, NodeStatus};
 use super::super::view::{drain, running_clients};
 use super::super::DevnetState;
-use crate::clock::unix_now_ms;
 use crate::events::EventKind;
 use crate::miner::format_hashrate;
-use crate::observe::narrate::clock;
 use crate::observe::{narrate_all, EventFollower, NodeEvent, RenderOptions, TreeView, Verbosity};
 use crate::rpc::RpcClient;
 use crate::types::Hash256;
@@ -25,6 +23,8 @@ const TIMELINE_EVENTS: usize = 200;
 /// Events of each node's past read when the view starts: a long-running devnet's history is
 /// not read whole (50 nodes × 10,000 blocks would be half a million events).
 const HISTORY_EVENTS: u64 = 40;
+/// The `HH:MM:SS.mmm` a timeline line starts with.
+const CLOCK_CHARS: usize = 12;
 /// Blocks whose spread the view keeps.
 const SPREADS: usize = 12;
 /// Heights below the highest tip the tree shows.
@@ -46,21 +46,21 @@ pub(super) struct Watcher {
     follower: EventFollower,
     timeline: VecDeque<String>,
     spreads: VecDeque<Spread>,
-    /// What the page's controls did (a heal with its measured convergence, a partition), told
-    /// in the timeline beside the nodes' own events.
-    done: mpsc::Receiver<String>,
+    /// Timeline lines of what the page's controls did (a heal with its measured convergence,
+    /// a partition, a scenario's story), told beside the nodes' own events.
+    told: mpsc::Receiver<String>,
     /// Nodes whose event log the follower was moved near the end of.
     positioned: HashSet<String>,
 }
 
 impl Watcher {
-    pub(super) fn new(state: DevnetState, done: mpsc::Receiver<String>) -> Watcher {
+    pub(super) fn new(state: DevnetState, told: mpsc::Receiver<String>) -> Watcher {
         Watcher {
             state,
             follower: EventFollower::new(),
             timeline: VecDeque::new(),
             spreads: VecDeque::new(),
-            done,
+            told,
             positioned: HashSet::new(),
         }
     }
@@ -68,16 +68,9 @@ impl Watcher {
     /// Moves the follower to the last `HISTORY_EVENTS` of each node it has not read yet.
     fn position(&mut self, clients: &[(String, RpcClient)]) {
         for (name, client) in clients {
-            if self.positioned.contains(name) {
-                continue;
-            }
-            // No events asked for: the answer only says where the log is.
-            let Ok(answer) = client.call("getevents", vec![json!(u64::MAX), json!(0)]) else {
-                continue;
-            };
-            if let Some(last) = answer["last_seq"].as_u64() {
-                self.follower
-                    .skip_to(name, last.saturating_sub(HISTORY_EVENTS));
+            if !self.positioned.contains(name)
+                && self.follower.skip_history(name, client, HISTORY_EVENTS)
+            {
                 self.positioned.insert(name.clone());
             }
         }
@@ -90,11 +83,12 @@ impl Watcher {
         let batch = drain(&mut self.follower, &clients);
         notes.extend(batch.problems.iter().map(ToString::to_string));
         let names = self.state.names_by_addr();
-        for line in narrate_all(&batch.events, &names, Verbosity::Concise) {
-            push_bounded(&mut self.timeline, line, TIMELINE_EVENTS);
-        }
-        while let Ok(done) = self.done.try_recv() {
-            let line = format!("{} devnet  {done}", clock(unix_now_ms()));
+        let mut lines = narrate_all(&batch.events, &names, Verbosity::Concise);
+        lines.extend(self.told.try_iter());
+        // Every line starts with its own time: the nodes' events and what the controls and a
+        // scenario told interleave as they happened, not as they were read.
+        lines.sort_by(|a, b| a.get(..CLOCK_CHARS).cmp(&b.get(..CLOCK_CHARS)));
+        for line in lines {
             push_bounded(&mut self.timeline, line, TIMELINE_EVENTS);
         }
         self.follow_spreads(&batch.events);
