@@ -13,7 +13,7 @@ mod browser;
 #[path = "../tests/support/devnet.rs"]
 mod devnet;
 
-use browser::{chromedriver, connect_browser, devnet_web, free_port, wait_for_port};
+use browser::{chromedriver, connect_browser, devnet_web, free_port, rss_kib, wait_for_port};
 use devnet::{up_args, Devnet};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -22,18 +22,6 @@ const NODES: &str = "50";
 const BLOCKS: u64 = 10_000;
 const UPDATES: usize = 20;
 const PATIENCE: Duration = Duration::from_secs(600);
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
-                .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

@@ -30,6 +30,19 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// The resident memory of process `pid` in KiB (0 if it cannot be read).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Waits up to `patience` until something listens on `port`.
 pub fn wait_for_port(port: u16, patience: Duration) {
     let deadline = Instant::now() + patience;
