@@ -1,5 +1,5 @@
 //! Block download: which blocks are wanted, which peers have them, what is in flight from whom
-//! and since when, and how many to ask of one peer at a time; plus the transactions asked for.
+//! and since when, and how many to ask of one peer at a time. Transactions: `tx_requests`.
 //!
 //! Blocks waiting to be asked for and blocks in flight are kept apart: the first can number a
 //! whole chain's worth during a sync, the second at most a window per peer, so the bookkeeping
@@ -10,7 +10,7 @@ use super::{
     MIN_BLOCKS_IN_FLIGHT_PER_PEER,
 };
 use crate::params::MAX_BLOCK_BYTES;
-use crate::types::{Hash256, Txid};
+use crate::types::Hash256;
 use foldhash::HashMap;
 use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
@@ -72,7 +72,7 @@ struct InFlight {
     delivered: bool,
 }
 
-/// The block download queue and in-flight requests, plus the transactions asked for.
+/// The block download queue and in-flight requests.
 pub(super) struct BlockDownload {
     /// Blocks wanted and not asked for yet, with the peers known to have them.
     queued: HashMap<Hash256, Sources>,
@@ -83,7 +83,6 @@ pub(super) struct BlockDownload {
     per_peer: HashMap<PeerId, usize>,
     /// Encoded size of the blocks arriving lately, leaning to the largest: sets the window.
     block_bytes: usize,
-    tx_requests: HashMap<Txid, PeerId>,
 }
 
 impl Default for BlockDownload {
@@ -95,7 +94,6 @@ impl Default for BlockDownload {
             per_peer: HashMap::default(),
             // Until blocks arrive, assume the largest: the window starts at its minimum.
             block_bytes: MAX_BLOCK_BYTES,
-            tx_requests: HashMap::default(),
         }
     }
 }
@@ -298,25 +296,6 @@ impl BlockDownload {
         });
         let queued = &self.queued;
         self.order.retain(|hash| queued.contains_key(hash));
-        self.tx_requests.retain(|_, from| *from != peer);
-    }
-
-    pub(super) fn request_tx(&mut self, txid: Txid, peer: PeerId) {
-        self.tx_requests.insert(txid, peer);
-    }
-
-    pub(super) fn is_tx_requested(&self, txid: &Txid) -> bool {
-        self.tx_requests.contains_key(txid)
-    }
-
-    /// A transaction arrived from `peer`; whether we had asked it for that one.
-    pub(super) fn tx_arrived(&mut self, txid: &Txid, peer: PeerId) -> bool {
-        if self.tx_requests.get(txid) == Some(&peer) {
-            self.tx_requests.remove(txid);
-            true
-        } else {
-            false
-        }
     }
 }
 

@@ -17,6 +17,7 @@ mod reason;
 mod received;
 mod relay;
 mod sync;
+mod tx_requests;
 
 pub use driver::{drive, Links, ResumeWhen};
 pub use io::{Host, Input, Output, PeerId, ProtocolConfig};
@@ -24,16 +25,18 @@ pub use peer::PeerInfo;
 pub use reason::DisconnectReason;
 use received::Kind;
 pub use received::Received;
+pub use tx_requests::{MAX_PEER_TX_ANNOUNCEMENTS, TX_REQUEST_TIMEOUT_MS};
 
 use crate::chain::Chain;
 use crate::events::EventKind;
 use crate::types::{Hash256, HashedBlock};
-use crate::wire::{InvItem, Message, PeerAddress, PROTOCOL_VERSION};
+use crate::wire::{InvItem, InvKind, Message, PeerAddress, PROTOCOL_VERSION};
 use addrs::AddressBook;
 use download::BlockDownload;
 use peer::{Peer, PeerPhase};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
+use tx_requests::TxRequests;
 
 /// A peer that has not finished the handshake by then is dropped.
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
@@ -72,6 +75,10 @@ pub struct Protocol {
     peers: BTreeMap<PeerId, Peer>,
     addresses: AddressBook,
     download: BlockDownload,
+    tx_requests: TxRequests,
+    /// Transactions moved on to their next announcer (a request timed out, was not found, or
+    /// its peer left), asked for at the end of the input.
+    txs_to_ask: Vec<(PeerId, Hash256)>,
     network_active: bool,
     outputs: Vec<Output>,
     /// A block announced on arrival, to be validated on `Input::Resume`.
@@ -95,6 +102,8 @@ impl Protocol {
             peers: BTreeMap::new(),
             addresses,
             download: BlockDownload::default(),
+            tx_requests: TxRequests::default(),
+            txs_to_ask: Vec::new(),
             network_active: true,
             outputs: Vec::new(),
             early_block: None,
@@ -132,7 +141,11 @@ impl Protocol {
             Input::Disconnected { peer } => {
                 self.forget_peer(now_ms, peer, &DisconnectReason::ConnectionClosed);
             }
-            Input::Tick => self.on_tick(now_ms, host.chain()),
+            Input::Tick => {
+                self.on_tick(now_ms, host.chain());
+                let next = self.tx_requests.expired(now_ms);
+                self.txs_to_ask.extend(next);
+            }
             Input::NewLocalBlock => self.announce_tip(host.chain(), None),
             Input::AnnounceTx(txid) => self.announce(InvItem::tx(txid), None),
             Input::AddPeer(addr) => self.addresses.add_configured(addr, now_ms),
@@ -154,6 +167,7 @@ impl Protocol {
                 self.validate_waiting_blocks(now_ms, host);
             }
         }
+        self.ask_for_txs(host);
         self.schedule(now_ms, host);
         if self.early_block.is_some() || !self.blocks_to_validate.is_empty() {
             self.outputs.push(Output::Resume);
@@ -395,14 +409,23 @@ impl Protocol {
                 Ok(())
             }
             Message::Inv(items) => {
-                self.on_inv(id, items, host);
+                self.on_inv(now_ms, id, items, host);
                 Ok(())
             }
             Message::GetData(items) => self.on_getdata(id, items, host),
             Message::NotFound(items) => {
+                let mut next = Vec::new();
                 for item in items {
-                    self.download.not_found(id, &item.hash);
+                    match item.kind {
+                        InvKind::Block => self.download.not_found(id, &item.hash),
+                        InvKind::Tx => next.extend(
+                            self.tx_requests
+                                .not_found(&item.hash, id, now_ms)
+                                .map(|to| (to, item.hash)),
+                        ),
+                    }
                 }
+                self.txs_to_ask.extend(next);
                 Ok(())
             }
             Message::Tx(tx) => self.on_tx(id, tx, host),
@@ -523,6 +546,27 @@ impl Protocol {
         }
     }
 
+    /// Asks for the transactions moved on to another announcer, one `getdata` per peer, unless
+    /// they reached the mempool meanwhile.
+    fn ask_for_txs(&mut self, host: &impl Host) {
+        let mut asks = std::mem::take(&mut self.txs_to_ask);
+        asks.sort_unstable();
+        for batch in asks.chunk_by(|a, b| a.0 == b.0) {
+            let peer = batch[0].0;
+            let mut items = Vec::new();
+            for (_, txid) in batch {
+                if host.mempool().contains(txid) {
+                    self.tx_requests.forget(txid);
+                } else {
+                    items.push(InvItem::tx(*txid));
+                }
+            }
+            if !items.is_empty() {
+                self.send(peer, Message::GetData(items));
+            }
+        }
+    }
+
     fn drop_peer(&mut self, now_ms: u64, id: PeerId, reason: DisconnectReason) {
         let Some(peer) = self.peers.get(&id) else {
             return;
@@ -551,6 +595,8 @@ impl Protocol {
         // Its blocks not validated yet go back to the queue with those it did not deliver.
         self.blocks_to_validate.retain(|(from, _)| *from != id);
         self.download.peer_gone(id);
+        let next = self.tx_requests.peer_gone(id, now_ms);
+        self.txs_to_ask.extend(next);
         if !peer.inbound {
             self.addresses.disconnected(peer.addr, now_ms);
         }

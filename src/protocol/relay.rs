@@ -15,7 +15,8 @@ use crate::wire::{InvItem, InvKind, Message};
 use foldhash::HashSet;
 
 impl Protocol {
-    pub(super) fn on_inv(&mut self, id: PeerId, items: &[InvItem], host: &impl Host) {
+    pub(super) fn on_inv(&mut self, now_ms: u64, id: PeerId, items: &[InvItem], host: &impl Host) {
+        let preferred = self.peers.get(&id).is_some_and(|peer| !peer.inbound);
         let mut wanted = Vec::new();
         for item in items {
             if let Some(peer) = self.peers.get_mut(&id) {
@@ -30,10 +31,11 @@ impl Protocol {
                     }
                 }
                 InvKind::Tx => {
+                    // Every announcer is remembered (within its bound): if the one asked
+                    // withholds it, the next is asked.
                     if !host.mempool().contains(&item.hash)
-                        && !self.download.is_tx_requested(&item.hash)
+                        && self.tx_requests.announced(item.hash, id, preferred, now_ms)
                     {
-                        self.download.request_tx(item.hash, id);
                         wanted.push(*item);
                     }
                 }
@@ -110,7 +112,7 @@ impl Protocol {
 
     pub(super) fn on_tx(&mut self, id: PeerId, tx: &Transaction, host: &mut impl Host) -> Handled {
         let txid = tx.txid();
-        if !self.download.tx_arrived(&txid, id) {
+        if !self.tx_requests.arrived(&txid, id) {
             // Unrequested transactions are ignored rather than punished: they cost little.
             return Ok(());
         }

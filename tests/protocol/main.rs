@@ -24,6 +24,7 @@ mod connections;
 mod deny;
 mod early_relay;
 mod reasons;
+mod tx_requests;
 mod waiting_blocks;
 
 const NODE_NONCE: u64 = 0x5eed_0001;
