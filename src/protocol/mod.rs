@@ -11,6 +11,7 @@ mod addrs;
 mod deny;
 mod download;
 mod driver;
+mod eviction;
 mod io;
 mod peer;
 mod reason;
@@ -197,13 +198,16 @@ impl Protocol {
     }
 
     fn on_connected(&mut self, now_ms: u64, id: PeerId, addr: SocketAddr, inbound: bool) {
+        let discouraged = self.addresses.is_discouraged(addr.ip(), now_ms);
+        let full = inbound && self.count(true) >= self.config.max_inbound;
         let refuse = if !self.network_active {
             Some(DisconnectReason::NetworkDisabled)
-        } else if self.addresses.is_discouraged(addr.ip(), now_ms) {
-            Some(DisconnectReason::Discouraged)
         } else if self.addresses.is_denied(addr) {
             Some(DisconnectReason::Denied)
-        } else if inbound && self.count(true) >= self.config.max_inbound {
+        } else if discouraged && (!inbound || full) {
+            // A discouraged address is let in while there is room, never at anyone's cost.
+            Some(DisconnectReason::Discouraged)
+        } else if full && !self.evict_for_newcomer(now_ms) {
             Some(DisconnectReason::InboundFull)
         } else {
             None
@@ -218,10 +222,36 @@ impl Protocol {
         if !inbound {
             self.addresses.connected(addr);
         }
-        self.peers.insert(id, Peer::new(id, addr, inbound, now_ms));
+        let mut peer = Peer::new(id, addr, inbound, now_ms);
+        peer.discouraged = discouraged;
+        self.peers.insert(id, peer);
         if !inbound {
             self.send_version(id, 0);
         }
+    }
+
+    /// Makes room for a new inbound peer by evicting one not protected by useful behaviour;
+    /// false when every one is protected.
+    fn evict_for_newcomer(&mut self, now_ms: u64) -> bool {
+        let candidates = self
+            .peers
+            .values()
+            .filter(|peer| peer.inbound)
+            .map(|peer| eviction::Candidate {
+                id: peer.id,
+                ip: peer.addr.ip(),
+                connected_ms: peer.connected_ms,
+                ping_ms: peer.ping_rtt_ms,
+                last_tx_ms: peer.last_tx_ms,
+                last_block_ms: peer.last_block_ms,
+                discouraged: peer.discouraged,
+            })
+            .collect();
+        let Some(victim) = eviction::choose(candidates, self.config.nonce) else {
+            return false;
+        };
+        self.drop_peer(now_ms, victim, DisconnectReason::Evicted);
+        true
     }
 
     fn send_version(&mut self, peer: PeerId, best_height: u32) {
@@ -573,7 +603,12 @@ impl Protocol {
         };
         let addr = peer.addr;
         if reason.discourages() {
-            self.addresses.discourage(addr.ip(), now_ms + DISCOURAGE_MS);
+            // Every process on this machine shares a loopback address (a devnet's nodes all
+            // do): discouraging it would shut out the innocent with the offender, who is
+            // disconnected all the same.
+            if !addr.ip().is_loopback() {
+                self.addresses.discourage(addr.ip(), now_ms + DISCOURAGE_MS);
+            }
             self.outputs.push(Output::Event(EventKind::PeerMisbehaved {
                 peer: id,
                 addr,

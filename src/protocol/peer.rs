@@ -71,6 +71,13 @@ pub(super) struct Peer {
     pub(super) unconnecting_headers: u32,
     /// When we last asked it for headers.
     pub(super) last_sync_ms: u64,
+    /// When it last gave us a transaction the mempool took (0: never); protects it from
+    /// eviction.
+    pub(super) last_tx_ms: u64,
+    /// When it last gave us a block new to us (0: never); protects it from eviction.
+    pub(super) last_block_ms: u64,
+    /// It connected from a discouraged address while there was room: first to be evicted.
+    pub(super) discouraged: bool,
     /// By `inventory_key`: a quarter of the memory of whole hashes, and cheap to hash.
     known: HashSet<u64>,
     known_order: VecDeque<u64>,
@@ -95,6 +102,9 @@ impl Peer {
             listen_addr: None,
             unconnecting_headers: 0,
             last_sync_ms: now_ms,
+            last_tx_ms: 0,
+            last_block_ms: 0,
+            discouraged: false,
             known: HashSet::default(),
             known_order: VecDeque::new(),
         }

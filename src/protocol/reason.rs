@@ -107,11 +107,15 @@ pub enum DisconnectReason {
     /// The peer's send queue is full: it does not read what it asked for (the shell's reason).
     #[error("send queue full: too slow to keep up")]
     SendQueueFull,
+    /// Every inbound slot was taken and this peer, not protected by useful behaviour, made room
+    /// for a newcomer.
+    #[error("evicted to make room for a new inbound peer")]
+    Evicted,
 }
 
 impl DisconnectReason {
     /// Every code, in the order the variants are declared.
-    pub const CODES: [&'static str; 25] = [
+    pub const CODES: [&'static str; 26] = [
         "network-disabled",
         "discouraged",
         "denied",
@@ -137,6 +141,7 @@ impl DisconnectReason {
         "invalid-headers",
         "connection-closed",
         "send-queue-full",
+        "evicted",
     ];
 
     /// The stable code.
@@ -167,6 +172,7 @@ impl DisconnectReason {
             DisconnectReason::InvalidHeaders(_) => "invalid-headers",
             DisconnectReason::ConnectionClosed => "connection-closed",
             DisconnectReason::SendQueueFull => "send-queue-full",
+            DisconnectReason::Evicted => "evicted",
         }
     }
 
@@ -217,6 +223,7 @@ mod tests {
             DisconnectReason::InvalidHeaders(_) => 22,
             DisconnectReason::ConnectionClosed => 23,
             DisconnectReason::SendQueueFull => 24,
+            DisconnectReason::Evicted => 25,
         }
     }
 
@@ -250,6 +257,7 @@ mod tests {
             DisconnectReason::InvalidHeaders(rule),
             DisconnectReason::ConnectionClosed,
             DisconnectReason::SendQueueFull,
+            DisconnectReason::Evicted,
         ];
         assert_eq!(reasons.len(), DisconnectReason::CODES.len());
         for reason in &reasons {

@@ -121,6 +121,9 @@ impl Protocol {
         }
         match host.submit_transaction(tx.clone()) {
             Ok(_) => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.last_tx_ms = peer.last_heard_ms;
+                }
                 self.announce(InvItem::tx(txid), Some(id));
                 Ok(())
             }
@@ -219,6 +222,11 @@ impl Protocol {
                     outcome.invalid.iter().find(|(invalid, _)| *invalid == hash)
                 {
                     return Err(DisconnectReason::InvalidBlock { hash, rule: *rule });
+                }
+                if outcome.accepted.contains(&hash) {
+                    if let Some(peer) = self.peers.get_mut(&id) {
+                        peer.last_block_ms = peer.last_heard_ms;
+                    }
                 }
                 if outcome.orphaned {
                     // Fetch the missing ancestors: headers from our tip up to this block.

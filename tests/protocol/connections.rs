@@ -179,3 +179,33 @@ fn addresses_are_asked_for_learned_dialed_and_shared() {
         .expect("GetAddr is answered with Addr");
     assert!(shared.contains(&PeerAddress::from(learned)), "{shared:?}");
 }
+
+/// Finding 4 of the hostile-peer report: 300 connections that hold every inbound slot (from
+/// one address, answering pings) kept an honest newcomer out for as long as they lasted. Each
+/// newcomer now takes the place of a peer of the flood, and a peer that relays blocks is never
+/// the one to go however long the flood goes on.
+#[test]
+fn a_connection_flood_locks_no_one_out_and_evicts_no_useful_peer() {
+    let mut node = Node::with_inbound(32);
+    let honest: PeerId = 1;
+    node.handshake_at(0, honest, remote_addr(200), true);
+    let block = solved(&node.host.chain, 1);
+    let hash = block.hash();
+    node.recv(1, honest, &Message::Inv(vec![InvItem::block(hash)]));
+    node.recv(2, honest, &Message::Block(block.into()));
+    assert_eq!(node.tip(), hash);
+
+    let mut now_ms = 10;
+    for attacker in 2..=300 {
+        now_ms += 10;
+        let out = node.handshake_at(now_ms, attacker, peer_addr((attacker % 250) as u8), true);
+        assert!(!disconnects(&out, honest), "attacker {attacker}: {out:?}");
+        assert!(answers_ping(&mut node, now_ms, attacker));
+    }
+    let newcomer: PeerId = 1_000;
+    let out = node.handshake_at(now_ms + 10, newcomer, remote_addr(201), true);
+    assert!(!disconnects(&out, newcomer), "{out:?}");
+    assert!(!disconnects(&out, honest), "{out:?}");
+    assert!(answers_ping(&mut node, now_ms + 20, honest));
+    assert!(answers_ping(&mut node, now_ms + 20, newcomer));
+}

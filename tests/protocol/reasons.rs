@@ -38,15 +38,18 @@ fn network_disabled() {
 
 #[test]
 fn discouraged() {
-    let mut node = with_peer();
+    let mut node = Node::with_inbound(1);
+    node.handshake_at(0, 1, remote_addr(1), true);
     let mut block = solved(&node.host.chain, 1);
     block.header.nonce = block.header.nonce.wrapping_add(1);
     while check_header(&block.header, node.host.chain.params()).is_ok() {
         block.header.nonce = block.header.nonce.wrapping_add(1);
     }
     node.recv(1, 1, &headers_of(&[block]));
-    let out = node.connect(2, 2, 1, true);
-    assert_dropped_for(&out, 2, "discouraged");
+    node.connect_from(2, 2, remote_addr(2), true);
+    // The only slot is taken: a discouraged address evicts no one.
+    let out = node.connect_from(2, 3, remote_addr(1), true);
+    assert_dropped_for(&out, 3, "discouraged");
 }
 
 #[test]
@@ -65,6 +68,19 @@ fn inbound_full() {
         out = node.connect(0, peer, peer as u8, true);
     }
     assert_dropped_for(&out, 17, "inbound-full");
+}
+
+#[test]
+fn evicted() {
+    let mut node = Node::with_inbound(32);
+    for peer in 1..=32 {
+        node.connect(peer, peer, peer as u8, true);
+    }
+    let out = node.connect(100, 33, 33, true);
+    let evicted: Vec<PeerId> = (1..=32).filter(|p| disconnects(&out, *p)).collect();
+    assert_eq!(evicted.len(), 1, "{out:?}");
+    assert_dropped_for(&out, evicted[0], "evicted");
+    assert!(!disconnects(&out, 33));
 }
 
 #[test]
