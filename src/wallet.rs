@@ -20,7 +20,11 @@ use std::fmt;
 
 const KEY_DOMAIN: &[u8] = b"nakachain-wallet-key";
 const FILE_MAGIC: [u8; 8] = *b"nkwallet";
-const FILE_VERSION: u32 = 1;
+/// Version 2 adds a checksum over the body; version 1 files (without) still open, and are
+/// written as version 2 from then on.
+const FILE_VERSION: u32 = 2;
+const FILE_VERSION_UNCHECKED: u32 = 1;
+const CHECKSUM_DOMAIN: &[u8] = b"nakachain-wallet-checksum";
 /// A version-1 file is 56 bytes; the limit leaves room for later versions and refuses the rest
 /// before decoding.
 const MAX_FILE_BYTES: usize = 1024;
@@ -110,6 +114,23 @@ struct FileEnvelope {
 struct FileBodyV1 {
     seed: [u8; 32],
     key_count: u32,
+}
+
+/// Version 2's body: version 1's, then its checksum. A flipped bit in the seed would otherwise
+/// open as another wallet, with other keys and no coins.
+#[derive(Serialize, Deserialize)]
+struct FileBodyV2 {
+    seed: [u8; 32],
+    key_count: u32,
+    checksum: [u8; 32],
+}
+
+/// SHA-256 over a domain tag, the seed and the key count.
+fn body_checksum(seed: &[u8; 32], key_count: u32) -> [u8; 32] {
+    let mut data = CHECKSUM_DOMAIN.to_vec();
+    data.extend_from_slice(seed);
+    data.extend_from_slice(&key_count.to_le_bytes());
+    sha256(&data)
 }
 
 /// Keys derived from one seed.
@@ -221,12 +242,14 @@ impl Wallet {
         }
     }
 
-    /// The wallet file's bytes: magic, version, seed and key count.
+    /// The wallet file's bytes: magic, version, seed, key count and checksum.
     pub fn encode(&self) -> Vec<u8> {
-        let body = FileBodyV1 {
+        // Cannot truncate: `new_address` stops deriving at MAX_KEYS, which fits in u32.
+        let key_count = self.keys.len() as u32;
+        let body = FileBodyV2 {
             seed: self.seed,
-            // Cannot truncate: `new_address` stops deriving at MAX_KEYS, which fits in u32.
-            key_count: self.keys.len() as u32,
+            key_count,
+            checksum: body_checksum(&self.seed, key_count),
         };
         codec::encode(&FileEnvelope {
             magic: FILE_MAGIC,
@@ -244,11 +267,28 @@ impl Wallet {
         }
         let envelope: FileEnvelope = codec::decode(bytes, MAX_FILE_BYTES)
             .map_err(|e| WalletError::Corrupt(format!("{}: {e}", e.code())))?;
-        if envelope.version != FILE_VERSION {
-            return Err(WalletError::UnsupportedVersion(envelope.version));
-        }
-        let body: FileBodyV1 = codec::decode(&envelope.body, MAX_FILE_BYTES)
-            .map_err(|e| WalletError::Corrupt(format!("body {}: {e}", e.code())))?;
+        let corrupt_body =
+            |e: codec::CodecError| WalletError::Corrupt(format!("body {}: {e}", e.code()));
+        let body = match envelope.version {
+            FILE_VERSION_UNCHECKED => {
+                codec::decode::<FileBodyV1>(&envelope.body, MAX_FILE_BYTES).map_err(corrupt_body)?
+            }
+            FILE_VERSION => {
+                let body: FileBodyV2 =
+                    codec::decode(&envelope.body, MAX_FILE_BYTES).map_err(corrupt_body)?;
+                if body.checksum != body_checksum(&body.seed, body.key_count) {
+                    return Err(WalletError::Corrupt(
+                        "checksum mismatch: the file is damaged (restore it from a backup)"
+                            .to_string(),
+                    ));
+                }
+                FileBodyV1 {
+                    seed: body.seed,
+                    key_count: body.key_count,
+                }
+            }
+            other => return Err(WalletError::UnsupportedVersion(other)),
+        };
         if body.key_count > MAX_KEYS {
             return Err(WalletError::Corrupt(format!(
                 "claims {} keys, over the limit of {MAX_KEYS}",

@@ -170,6 +170,30 @@ fn a_torn_tail_is_dropped_and_mid_file_corruption_stops_the_node_with_the_offset
     );
 }
 
+/// Finding 8 of the hostile-peer report: a flipped byte in the wallet's seed started the node
+/// with other keys and a balance of 0. It stops with a clear error now, the file untouched.
+#[test]
+fn a_flipped_byte_in_the_wallet_stops_the_node_and_the_file_is_left_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let datadir = dir.path().join("node");
+    let port = free_port();
+    let node = NodeProcess::start(&datadir, port);
+    node.call("getnewaddress", vec![]);
+    node.stop();
+
+    let wallet = datadir.join("wallet.dat");
+    let mut bytes = std::fs::read(&wallet).expect("read the wallet");
+    // Inside the seed: past the magic, the version and the body's length.
+    bytes[30] ^= 0x01;
+    std::fs::write(&wallet, &bytes).expect("flip a byte");
+    let stderr = failed_start(&datadir, port);
+    assert!(
+        stderr.contains("wallet-corrupt") || stderr.contains("checksum mismatch"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&wallet).expect("read the wallet"), bytes);
+}
+
 #[test]
 fn a_second_node_on_the_same_datadir_or_port_is_refused_clearly() {
     let dir = tempfile::tempdir().expect("tempdir");

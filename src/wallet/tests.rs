@@ -92,7 +92,7 @@ fn file_round_trip_restores_every_address() {
         wallet.new_address();
     }
     let bytes = wallet.encode();
-    assert_eq!(bytes.len(), 56);
+    assert_eq!(bytes.len(), 88);
     let restored = Wallet::decode(&bytes).unwrap();
     assert_eq!(
         restored.addresses().collect::<Vec<_>>(),
@@ -134,13 +134,53 @@ fn decode_refuses_bad_files_with_clear_errors() {
         })
     };
     assert!(matches!(
-        Wallet::decode(&envelope(2, body(1))),
-        Err(WalletError::UnsupportedVersion(2))
+        Wallet::decode(&envelope(3, body(1))),
+        Err(WalletError::UnsupportedVersion(3))
     ));
     let message = corrupt(&envelope(1, body(MAX_KEYS + 1)));
     assert_eq!(message, "wallet-corrupt");
     corrupt(&envelope(1, vec![1, 2, 3]));
-    assert!(Wallet::decode(&envelope(1, body(2))).is_ok());
+    // A version 2 body without its checksum is no version 2 body.
+    corrupt(&envelope(2, body(2)));
+}
+
+/// Finding 8 of the hostile-peer report: one flipped byte inside the seed opened as another
+/// wallet with other keys and a balance of 0. Every byte flipped anywhere is refused now.
+#[test]
+fn any_flipped_byte_is_refused() {
+    let mut wallet = Wallet::from_seed(SEED);
+    wallet.new_address();
+    let good = wallet.encode();
+    for index in 0..good.len() {
+        for flip in [0x01, 0x80, 0xff] {
+            let mut bad = good.clone();
+            bad[index] ^= flip;
+            match Wallet::decode(&bad) {
+                Err(WalletError::Corrupt(_) | WalletError::UnsupportedVersion(_)) => {}
+                other => panic!("byte {index} ^ {flip:#x} opened: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_file_without_a_checksum_opens_and_gains_one_when_written() {
+    let old = envelope(
+        1,
+        codec::encode(&FileBodyV1 {
+            seed: SEED,
+            key_count: 2,
+        }),
+    );
+    let wallet = Wallet::decode(&old).expect("a version 1 file still opens");
+    assert_eq!(wallet.addresses().count(), 2);
+    let rewritten = wallet.encode();
+    assert_ne!(rewritten, old);
+    let reopened = Wallet::decode(&rewritten).expect("the rewritten file opens");
+    assert_eq!(
+        reopened.addresses().collect::<Vec<_>>(),
+        wallet.addresses().collect::<Vec<_>>()
+    );
 }
 
 #[test]
