@@ -194,6 +194,36 @@ fn a_flipped_byte_in_the_wallet_stops_the_node_and_the_file_is_left_alone() {
     assert_eq!(std::fs::read(&wallet).expect("read the wallet"), bytes);
 }
 
+/// Finding 6 of the hostile-peer report: 70 clients that call `waitforblockheight` far ahead and
+/// hang up left every RPC place taken, `stop` included. Each hang-up frees its place now.
+#[test]
+fn abandoned_long_polls_leave_the_node_answering() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let node = NodeProcess::start(&dir.path().join("node"), port);
+    let cookie = node.client_cookie_header();
+    let body = r#"{"method":"waitforblockheight","params":[1000000]}"#;
+    for _ in 0..70 {
+        let mut stream =
+            std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the RPC port");
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: {cookie}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        std::io::Write::write_all(&mut stream, request.as_bytes()).expect("send the call");
+        // Hang up without waiting for the answer, as a Ctrl-C on `nakachain rpc` does.
+    }
+    let answered = (0..200).find_map(|_| match node.client().call("getblockcount", vec![]) {
+        Ok(count) => Some(count),
+        Err(_) => {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            None
+        }
+    });
+    assert_eq!(answered, Some(json!(0)));
+    node.stop();
+}
+
 #[test]
 fn a_second_node_on_the_same_datadir_or_port_is_refused_clearly() {
     let dir = tempfile::tempdir().expect("tempdir");

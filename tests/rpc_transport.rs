@@ -2,8 +2,8 @@
 //! the blocking `RpcClient` and by hand-written raw HTTP.
 
 use nakachain::rpc::{
-    serve, ClientError, Cookie, RestInterface, RpcCall, RpcClient, RpcError, MAX_BODY_BYTES,
-    MAX_CONNECTIONS,
+    serve, ClientError, Cookie, RestInterface, RpcCall, RpcClient, RpcError, HEADER_READ_TIMEOUT,
+    MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_OPEN_CONNECTIONS,
 };
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -23,11 +23,18 @@ struct TestServer {
     thread: Option<JoinHandle<()>>,
 }
 
-/// The test node: "echo" returns its params, "fail" a rejection, anything else is unknown.
+/// The test node: "echo" returns its params, "fail" a rejection, "hang" nothing ever, anything
+/// else is unknown.
 async fn answer_calls(mut calls: mpsc::Receiver<RpcCall>) {
+    let mut hanging = Vec::new();
     while let Some(call) = calls.recv().await {
         let outcome = match call.method.as_str() {
             "echo" => Ok(Value::Array(call.params)),
+            // Never answered while the test node runs: the reply is kept, not dropped.
+            "hang" => {
+                hanging.push(call.reply);
+                continue;
+            }
             "fail" => Err(RpcError::verify_rejected("rejected for the test")),
             other => Err(RpcError::method_not_found(other)),
         };
@@ -205,10 +212,12 @@ fn wrong_or_missing_cookie_is_unauthorized_and_the_node_keeps_serving() {
     let body = br#"{"jsonrpc":"2.0","id":1,"method":"echo","params":[]}"#;
     let missing = post(server.addr, None, body);
     assert_eq!(missing.status, 401);
+    // Header names are case-insensitive; hyper writes this one `Www-Authenticate`.
     assert!(
         missing
             .head
-            .contains("WWW-Authenticate: Basic realm=\"jsonrpc\""),
+            .to_ascii_lowercase()
+            .contains("www-authenticate: basic realm=\"jsonrpc\""),
         "{}",
         missing.head
     );
@@ -391,25 +400,114 @@ fn a_gone_node_task_is_an_error_answer() {
 }
 
 #[test]
-fn connections_over_the_limit_get_503_and_service_resumes() {
+fn idle_connections_make_room_for_a_newcomer() {
     let server = TestServer::start();
-    let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+    let mut idle: Vec<TcpStream> = (0..MAX_OPEN_CONNECTIONS)
         .map(|_| TcpStream::connect(server.addr).expect("connect"))
         .collect();
-    // Accepted in order, so the server holds every idle connection before this one.
-    let mut extra = TcpStream::connect(server.addr).unwrap();
-    extra.set_read_timeout(Some(RAW_READ_TIMEOUT)).unwrap();
-    assert_eq!(read_response(&mut extra).status, 503);
+    // Every connection is taken, none in a request: the newcomer takes the oldest one's place.
+    assert_eq!(
+        server.client().call("echo", vec![]).expect("served"),
+        json!([])
+    );
+    let oldest = &mut idle[0];
+    // Closed now, not at the end of its head's time (which this read would not wait for).
+    oldest
+        .set_read_timeout(Some(HEADER_READ_TIMEOUT / 2))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(
+        oldest.read(&mut byte).ok(),
+        Some(0),
+        "the oldest was closed"
+    );
+}
 
-    drop(idle);
-    // The server frees a slot once it sees the close; retry (for up to ~10 s) until it has.
+/// Sends a call to "hang" (which the test node never answers) on a raw connection.
+fn hanging_call(addr: SocketAddr, cookie: &str) -> TcpStream {
+    let body = br#"{"method":"hang","params":[]}"#;
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {cookie}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("send head");
+    stream.write_all(body).expect("send body");
+    stream
+}
+
+/// Finding 6 of the hostile-peer report: clients that start a long poll and hang up left their
+/// connections taken for good, and every later call got 503. A full house of calls in progress
+/// still answers 503, but a client that hangs up frees its connection at once.
+#[test]
+fn calls_in_progress_fill_the_house_and_a_client_that_hangs_up_frees_its_place() {
+    let server = TestServer::start();
+    let cookie = server.cookie.authorization_header();
+    let waiting: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+        .map(|_| hanging_call(server.addr, &cookie))
+        .collect();
     let client = server.client();
-    let served = (0..200).find_map(|_| match client.call("echo", vec![]) {
+    // Every connection is in a call now (the server has read them all once one call is refused).
+    let refused = (0..200).find_map(|_| match client.call("echo", vec![]) {
+        Err(ClientError::Http(text)) if text.starts_with("HTTP 503") => Some(text),
+        _ => {
+            std::thread::sleep(Duration::from_millis(20));
+            None
+        }
+    });
+    assert_eq!(
+        refused.as_deref(),
+        Some("HTTP 503: too many RPC connections, try again")
+    );
+    drop(waiting);
+    let served = (0..200).find_map(|_| match client.call("echo", vec![json!(1)]) {
         Ok(answer) => Some(answer),
         Err(_) => {
             std::thread::sleep(Duration::from_millis(50));
             None
         }
     });
-    assert_eq!(served, Some(json!([])));
+    assert_eq!(served, Some(json!([1])));
+}
+
+/// Finding 7 of the hostile-peer report: 200 unauthenticated connections dripping a request
+/// head byte by byte took every connection before any credentials were read, and honest calls
+/// got 503. Each honest call is answered now while the drip goes on.
+#[test]
+fn a_slowloris_flood_does_not_keep_honest_calls_out() {
+    let server = TestServer::start();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let addr = server.addr;
+    let dripping = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut streams: Vec<TcpStream> = Vec::new();
+            let head = b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+            let mut round = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Keep 200 open, reopening any the server closed, each a byte further.
+                streams.retain_mut(|stream| stream.write_all(b"a").is_ok());
+                while streams.len() < 200 {
+                    match TcpStream::connect(addr) {
+                        Ok(mut stream) => {
+                            let _ = stream.write_all(&head[..(round % head.len()) + 1]);
+                            streams.push(stream);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                round += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let client = server.client();
+    for index in 0..50 {
+        let answer = client.call("echo", vec![json!(index)]);
+        assert_eq!(answer.expect("an honest call is answered"), json!([index]));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    dripping.join().expect("the dripping thread");
 }

@@ -23,11 +23,55 @@ pub(crate) struct Refused {
     pub(crate) error: RpcError,
 }
 
+/// The most JSON values (numbers, strings, arrays, objects, keys) one request may hold. Parsed,
+/// a value costs up to sixteen times its text (`[0,0,…]`: two bytes each, 32 in memory), so
+/// they are counted in the text before anything is parsed. Every method's parameters need a
+/// handful; a hex string, however long, is one.
+pub(crate) const MAX_JSON_VALUES: usize = 65_536;
+
+/// Whether `body` holds at most `max` JSON values, counting the separators and openers outside
+/// strings (an upper bound for any text that parses).
+fn values_within(body: &[u8], max: usize) -> bool {
+    let mut values = 1usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in body {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b',' | b'[' | b'{' | b':' => {
+                values += 1;
+                if values > max {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
 pub(crate) fn parse_request(body: &[u8]) -> Result<Request, Refused> {
     let refused = |id: &Value, error| Refused {
         id: id.clone(),
         error,
     };
+    if !values_within(body, MAX_JSON_VALUES) {
+        return Err(refused(
+            &Value::Null,
+            RpcError::invalid_request(format!(
+                "the request holds more than {MAX_JSON_VALUES} JSON values"
+            )),
+        ));
+    }
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         refused(
             &Value::Null,
@@ -164,5 +208,27 @@ mod tests {
             failed,
             json!({"jsonrpc":"2.0","result":null,"error":{"code":-1,"message":"no"},"id":"a"})
         );
+    }
+
+    /// Finding 9 of the hostile-peer report: a body of `[0,0,…]` cost nine times its size in
+    /// memory before it was refused. It is refused now before anything is parsed.
+    #[test]
+    fn too_many_values_are_refused_before_parsing_and_strings_count_as_one() {
+        let mut zeros = b"[0".to_vec();
+        for _ in 0..MAX_JSON_VALUES {
+            zeros.extend_from_slice(b",0");
+        }
+        zeros.push(b']');
+        let refused = parse_request(&zeros).unwrap_err();
+        assert_eq!(refused.error.code, RpcError::invalid_request("").code);
+        assert!(refused
+            .error
+            .message
+            .contains("more than 65536 JSON values"));
+
+        let long = "[,{:".repeat(MAX_JSON_VALUES);
+        let body = format!(r#"{{"id":1,"method":"echo","params":["{long}", "a\"[,"]}}"#);
+        let request = parse_request(body.as_bytes()).expect("one long string is one value");
+        assert_eq!(request.params.len(), 2);
     }
 }

@@ -1,6 +1,7 @@
 //! rpc: JSON-RPC 2.0 over HTTP/1.1 on loopback with cookie auth — the transport, not the methods.
 //!
-//! Owns the small HTTP layer (bounded reads, timeouts, status codes), the JSON-RPC envelope,
+//! Owns the HTTP server (hyper: bounded reads, timeouts, status codes, connection limits), the
+//! client's small HTTP layer, the JSON-RPC envelope,
 //! cookie credentials, the blocking client the CLI uses (and how its arguments and answers
 //! read on a command line), and helpers that read positional params
 //! with clear errors.
@@ -23,5 +24,6 @@ pub use auth::{Cookie, CookieError, COOKIE_USER};
 pub use client::{ClientError, RpcClient, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
 pub use error::RpcError;
 pub use server::{
-    serve, RestInterface, RpcCall, MAX_BODY_BYTES, MAX_CONNECTIONS, REQUEST_READ_TIMEOUT,
+    serve, RestInterface, RpcCall, HEADER_READ_TIMEOUT, MAX_BODY_BYTES, MAX_CONNECTIONS,
+    MAX_OPEN_CONNECTIONS, REQUEST_READ_TIMEOUT,
 };

@@ -55,6 +55,14 @@ impl NodeProcess {
         )
     }
 
+    /// The `Authorization` header value of the node's cookie.
+    pub fn client_cookie_header(&self) -> String {
+        let cookie = DataDir::read_cookie(&self.datadir).expect("cookie");
+        Cookie::parse(&cookie)
+            .expect("cookie parses")
+            .authorization_header()
+    }
+
     pub fn call(&self, method: &str, params: Vec<Value>) -> Value {
         self.client()
             .call(method, params)

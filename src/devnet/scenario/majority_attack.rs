@@ -53,6 +53,7 @@ pub(super) fn play(story: &mut Story) -> Result<Verdict, DevnetError> {
         "The merchant receives PAY; the honest miners give it {MERCHANT_CONFIRMATIONS} confirmations"
     ));
     story.broadcast(MERCHANT, &pay)?;
+    story.wait_for_mempool(&["node-1"], &pay.txid)?;
     let honest_tip = story.generate("node-1", MERCHANT_CONFIRMATIONS)?;
     story.wait_for_tip(&HONEST, &honest_tip)?;
     let paid_at = story.confirmed_at(MERCHANT, &pay.txid, MERCHANT_CONFIRMATIONS)?;

@@ -53,6 +53,7 @@ pub(super) fn play(story: &mut Story) -> Result<Verdict, DevnetError> {
     // and P3 would fall with P1.
     let p3 = story.pay("node-1", "node-0", "3")?;
     story.broadcast("node-0", &p1)?;
+    story.wait_for_mempool(&["node-1"], &p1.txid)?;
     let minority_tip = story.generate("node-1", MINORITY_BLOCKS)?;
     story.wait_for_tip(&MINORITY, &minority_tip)?;
     let p1_height = story.confirmed_at("node-0", &p1.txid, MINORITY_BLOCKS)?;
@@ -67,6 +68,7 @@ pub(super) fn play(story: &mut Story) -> Result<Verdict, DevnetError> {
         "Majority side, with more hashrate: P2 is broadcast and node-3 mines {MAJORITY_BLOCKS} blocks on it"
     ));
     story.broadcast("node-2", &p2)?;
+    story.wait_for_mempool(&["node-3"], &p2.txid)?;
     let majority_tip = story.generate("node-3", MAJORITY_BLOCKS)?;
     story.wait_for_tip(&MAJORITY, &majority_tip)?;
     story.say(&format!(

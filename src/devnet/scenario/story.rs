@@ -359,6 +359,19 @@ impl Story {
         Ok(None)
     }
 
+    /// Waits until `txid` is in the mempool of every node in `names`: a block mined before a
+    /// payment reached its miner would leave the payment out.
+    pub(super) fn wait_for_mempool(&self, names: &[&str], txid: &str) -> Result<(), DevnetError> {
+        self.wait(
+            &format!("{} to reach {}", short(txid), names.join(", ")),
+            || {
+                names
+                    .iter()
+                    .try_fold(true, |all, name| Ok(all && self.in_mempool(name, txid)?))
+            },
+        )
+    }
+
     /// The coins `name`'s wallet can spend now (confirmed and mature).
     pub(super) fn spendable(&self, name: &str) -> Result<f64, DevnetError> {
         let balances = self.call(name, "getbalances", vec![])?;
