@@ -117,6 +117,11 @@ impl BlockDownload {
         self.queued.contains_key(hash) || self.in_flight.contains_key(hash)
     }
 
+    /// Blocks wanted and not asked for yet.
+    pub(super) fn queued_len(&self) -> usize {
+        self.queued.len()
+    }
+
     /// Whether some block is wanted from a peer that has it (a sync, or a relay, under way).
     pub(super) fn is_fetching(&self) -> bool {
         !self.queued.is_empty() || !self.in_flight.is_empty()
@@ -296,6 +301,12 @@ impl BlockDownload {
         });
         let queued = &self.queued;
         self.order.retain(|hash| queued.contains_key(hash));
+        // What a peer that left had us queue (a flood of headers it never meant to serve) is
+        // given back, not kept as capacity.
+        if self.queued.capacity() > 4 * self.queued.len() + SCHEDULE_WINDOW {
+            self.queued.shrink_to_fit();
+            self.order.shrink_to_fit();
+        }
     }
 }
 

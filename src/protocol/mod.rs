@@ -65,6 +65,12 @@ pub(crate) const DISCOURAGE_MS: u64 = 10 * 60 * 1000;
 /// How often each peer is asked for headers past our tip, so a lost announcement or a missed
 /// reply never leaves a node behind for long.
 pub(crate) const SYNC_INTERVAL_MS: u64 = 10_000;
+/// Blocks wanted and not yet asked for, at most: more headers are asked for once the queue has
+/// room again. A peer's headers cost memory only as their blocks are queued, so a flood of
+/// headers it never means to serve (cheap at the minimum difficulty) stays bounded: about 15 MB
+/// here, and given back when the peer is dropped for stalling. An honest chain still syncs,
+/// this many blocks ahead of the download at a time.
+pub const MAX_QUEUED_BLOCKS: usize = 100_000;
 /// Headers that connect to nothing we know, tolerated per peer before it is dropped.
 pub const MAX_UNCONNECTING_HEADERS: u32 = 8;
 
@@ -174,6 +180,11 @@ impl Protocol {
             self.outputs.push(Output::Resume);
         }
         std::mem::take(&mut self.outputs)
+    }
+
+    /// Blocks wanted and not yet asked of anyone.
+    pub fn blocks_queued(&self) -> usize {
+        self.download.queued_len()
     }
 
     /// Blocks of a sync that arrived and wait to be validated.
@@ -531,7 +542,31 @@ impl Protocol {
         for (peer, reason) in drops {
             self.drop_peer(now_ms, peer, reason);
         }
+        self.resume_headers();
         self.dial_due(now_ms);
+    }
+
+    /// Asks the peers whose headers were held back for the next ones, once the download queue
+    /// has drained to half.
+    fn resume_headers(&mut self) {
+        if self.download.queued_len() > MAX_QUEUED_BLOCKS / 2 {
+            return;
+        }
+        let mut resumed = Vec::new();
+        for peer in self.peers.values_mut() {
+            if let Some(last) = peer.headers_paused_at.take() {
+                resumed.push((peer.id, last));
+            }
+        }
+        for (peer, last) in resumed {
+            self.send(
+                peer,
+                Message::GetHeaders {
+                    locator: vec![last],
+                    stop: Hash256::ZERO,
+                },
+            );
+        }
     }
 
     /// Dials every address that is due, within the outbound room.

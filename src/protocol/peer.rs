@@ -78,6 +78,9 @@ pub(super) struct Peer {
     pub(super) last_block_ms: u64,
     /// It connected from a discouraged address while there was room: first to be evicted.
     pub(super) discouraged: bool,
+    /// The last header of a full `headers` message whose follow-up we held back because the
+    /// download queue was full: asked from once the queue has room.
+    pub(super) headers_paused_at: Option<Hash256>,
     /// By `inventory_key`: a quarter of the memory of whole hashes, and cheap to hash.
     known: HashSet<u64>,
     known_order: VecDeque<u64>,
@@ -105,6 +108,7 @@ impl Peer {
             last_tx_ms: 0,
             last_block_ms: 0,
             discouraged: false,
+            headers_paused_at: None,
             known: HashSet::default(),
             known_order: VecDeque::new(),
         }

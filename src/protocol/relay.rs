@@ -4,7 +4,7 @@
 use super::peer::PeerPhase;
 use super::{
     sync, DisconnectReason, Handled, Host, PeerId, Protocol, BLOCKS_PER_TURN,
-    MAX_BLOCKS_PER_GETDATA, MAX_UNCONNECTING_HEADERS,
+    MAX_BLOCKS_PER_GETDATA, MAX_QUEUED_BLOCKS, MAX_UNCONNECTING_HEADERS,
 };
 use crate::chain::{BlockError, Chain};
 use crate::consensus::rules::check_header_hashed;
@@ -274,21 +274,36 @@ impl Protocol {
                         peer.knows(*last);
                     }
                 }
-                for (hash, _) in checked.iter().filter(|(_, new)| *new) {
-                    self.download.want(*hash, id);
+                // Queued up to the bound; past it the rest are asked for again once the queue
+                // has room, from the last header queued (or known).
+                let mut resume_from = headers.headers().first().map(|first| first.prev_hash);
+                let mut full = false;
+                for (hash, new) in &checked {
+                    if *new {
+                        if self.download.queued_len() >= MAX_QUEUED_BLOCKS {
+                            full = true;
+                            break;
+                        }
+                        self.download.want(*hash, id);
+                    }
+                    resume_from = Some(*hash);
                 }
-                if let (crate::wire::MAX_HEADERS, Some((last, _))) =
-                    (headers.headers().len(), checked.last())
-                {
+                let more = headers.headers().len() == crate::wire::MAX_HEADERS;
+                match resume_from {
+                    Some(last) if full => {
+                        if let Some(peer) = self.peers.get_mut(&id) {
+                            peer.headers_paused_at = Some(last);
+                        }
+                    }
                     // More may follow: ask from the last one we were given.
-                    let last = *last;
-                    self.send(
+                    Some(last) if more => self.send(
                         id,
                         Message::GetHeaders {
                             locator: vec![last],
                             stop: Hash256::ZERO,
                         },
-                    );
+                    ),
+                    _ => {}
                 }
                 Ok(())
             }

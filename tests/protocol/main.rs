@@ -23,6 +23,7 @@ use std::sync::atomic::AtomicBool;
 mod connections;
 mod deny;
 mod early_relay;
+mod header_flood;
 mod reasons;
 mod tx_requests;
 mod waiting_blocks;
