@@ -18,7 +18,7 @@ use super::envelope::{parse_request, response_body};
 use super::error::RpcError;
 use super::rest::RestRequest;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -43,6 +43,10 @@ pub const MAX_OPEN_CONNECTIONS: usize = 256;
 /// A request body may not exceed this: a 1 MB block's `submitblock` is 2 MB of hex. What one
 /// request can cost is about twice its body (the bytes, then the strings parsed from them).
 pub const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+/// Bytes of request bodies read and being answered at once, over every connection: a body waits
+/// for room before it is read. Eight bodies of the largest size, so a crowd of large calls
+/// cannot cost more than this (and as much again in the strings parsed from them).
+pub const MAX_BODY_BYTES_IN_FLIGHT: usize = 32 * 1024 * 1024;
 /// The body must arrive within this once the head has, or the client is dropped.
 pub const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The request head must arrive within this from the first byte.
@@ -85,6 +89,8 @@ struct Shared {
     rest: RestInterface,
     /// Calls in progress on every connection.
     busy: AtomicUsize,
+    /// Room for request bodies, in KiB (`MAX_BODY_BYTES_IN_FLIGHT`).
+    body_room: tokio::sync::Semaphore,
 }
 
 /// A connection being served: when it came, whether a request of it is under way, and how to
@@ -110,6 +116,7 @@ pub async fn serve(
         calls,
         rest,
         busy: AtomicUsize::new(0),
+        body_room: tokio::sync::Semaphore::new(MAX_BODY_BYTES_IN_FLIGHT / 1024),
     });
     let mut connections = JoinSet::new();
     let mut live: Vec<Live> = Vec::new();
@@ -311,11 +318,11 @@ async fn handle(request: Request<Incoming>, shared: &Shared) -> Answer {
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
-    match length {
+    let length = match length {
         Some(length) if length > MAX_BODY_BYTES => {
             return refuse(StatusCode::PAYLOAD_TOO_LARGE, "request body over 4 MiB")
         }
-        Some(_) => {}
+        Some(length) => length,
         None if headers.contains_key(header::TRANSFER_ENCODING) => {
             return refuse(
                 StatusCode::LENGTH_REQUIRED,
@@ -323,13 +330,16 @@ async fn handle(request: Request<Incoming>, shared: &Shared) -> Answer {
             )
         }
         None => return refuse(StatusCode::LENGTH_REQUIRED, "Content-Length is required"),
-    }
-    // Within the bound checked above: hyper stops the body at its Content-Length.
-    let limit = usize::try_from(MAX_BODY_BYTES).unwrap_or(usize::MAX);
-    let read = Limited::new(request.into_body(), limit).collect();
+    };
+    // Within MAX_BODY_BYTES, checked above: the count fits in u32 and the body in memory.
+    let kib = u32::try_from(length.div_ceil(1024)).unwrap_or(u32::MAX);
+    let Ok(_room) = shared.body_room.acquire_many(kib).await else {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
+    };
+    let read = read_body(request.into_body(), length);
     let body = match tokio::time::timeout(REQUEST_READ_TIMEOUT, read).await {
-        Ok(Ok(body)) => body.to_bytes(),
-        Ok(Err(_)) => return refuse(StatusCode::BAD_REQUEST, "the request body broke off"),
+        Ok(Some(body)) => body,
+        Ok(None) => return refuse(StatusCode::BAD_REQUEST, "the request body broke off"),
         Err(_) => {
             return refuse(
                 StatusCode::REQUEST_TIMEOUT,
@@ -339,6 +349,18 @@ async fn handle(request: Request<Incoming>, shared: &Shared) -> Answer {
     };
     let reply = call(&body, &shared.calls).await;
     answer(StatusCode::OK, "application/json", reply)
+}
+
+/// Reads a body of `length` bytes into one buffer of that size (hyper stops it at its
+/// Content-Length); `None` if it breaks off.
+async fn read_body(mut body: Incoming, length: u64) -> Option<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(usize::try_from(length).ok()?);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.ok()?.into_data() {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Some(bytes)
 }
 
 /// Answers a REST request through the RPC call that serves it.
