@@ -3,59 +3,120 @@
 //! Random parents make random trees, a random arrival order makes orphans, and some blocks pay
 //! their coinbase one unit too much so they fail when connected. The model: the tip is the
 //! block with the most chainwork among blocks in the tree whose whole ancestry is valid, the
-//! earliest inserted into the tree winning a tie. Every regtest block has the same work, so
-//! chainwork is height.
+//! earliest inserted into the tree winning a tie. Blocks come at random intervals under a fast
+//! ASERT (a half-life of one spacing), so their difficulty, and so their work, differs: the
+//! most-work chain is often not the longest. A shorter chain of harder blocks beats a longer one
+//! in whichever order they arrive.
 
 use nakachain::chain::Chain;
+use nakachain::consensus::pow::{compact_to_target, next_bits, RetargetInput};
 use nakachain::consensus::UtxoView;
 use nakachain::miner::{assemble_block, solve_block, BlockSpec};
 use nakachain::params::Params;
 use nakachain::types::{Address, Amount, Block, Hash256, OutPoint};
+use primitive_types::U256;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 
 const MAX_BLOCKS: usize = 30;
+/// Seconds between a block and its parent to draw from: faster than the spacing makes the next
+/// block harder, slower makes it easier (down to the limit).
+const BLOCK_INTERVALS_SECS: [u32; 5] = [1, 2, 4, 4, 12];
+
+/// Regtest with a fast ASERT: a 4 s spacing and a 4 s half-life, so each block's difficulty
+/// follows its parent's interval closely.
+fn unequal_work_params() -> Params {
+    Params {
+        target_spacing_secs: 4,
+        asert_half_life_secs: Some(4),
+        ..Params::regtest()
+    }
+}
+
+/// The work a block of `bits` proves: 2^256 / (target + 1).
+fn work(bits: u32) -> U256 {
+    let target = compact_to_target(bits).expect("valid bits");
+    (!target / (target + U256::one())) + U256::one()
+}
 
 /// Block `i` of a generated tree; block ids are 1-based, 0 is genesis.
 struct TreeBlock {
     block: Block,
     parent: usize,
     height: u32,
+    /// Its own work plus all its ancestors'.
+    chainwork: U256,
     /// Fails when connected (the coinbase overpays).
     bad: bool,
 }
 
-/// Builds blocks 1..=n: block `i`'s parent is one of the blocks before it.
-fn build_tree(params: &Params, parents: &[Index], bad: &[bool]) -> Vec<TreeBlock> {
-    let mut blocks = vec![TreeBlock {
+/// A block on `parent` of `blocks`, `interval_secs` after it, at the difficulty it requires.
+fn child(
+    params: &Params,
+    blocks: &[TreeBlock],
+    parent: usize,
+    interval_secs: u32,
+    overpay: bool,
+    extra_nonce: u64,
+) -> TreeBlock {
+    let parent_block = &blocks[parent].block;
+    let grandparent_time = (parent != 0).then(|| blocks[blocks[parent].parent].block.header.time);
+    let bits = next_bits(
+        params,
+        RetargetInput {
+            parent_bits: parent_block.header.bits,
+            parent_time: parent_block.header.time,
+            grandparent_time,
+        },
+    );
+    let height = blocks[parent].height + 1;
+    let subsidy = params.subsidy(height);
+    let spec = BlockSpec {
+        prev_hash: parent_block.hash(),
+        height,
+        bits,
+        time: parent_block.header.time + interval_secs,
+        payout: Address([7; 20]),
+        coinbase_value: Amount(subsidy.0 + u64::from(overpay)),
+        extra_nonce,
+    };
+    let mut block = assemble_block(&spec, Vec::new());
+    assert!(solve_block(&mut block, &AtomicBool::new(false)));
+    TreeBlock {
+        block,
+        parent,
+        height,
+        chainwork: blocks[parent].chainwork + work(bits),
+        bad: overpay,
+    }
+}
+
+fn genesis(params: &Params) -> TreeBlock {
+    TreeBlock {
         block: params.genesis.clone(),
         parent: 0,
         height: 0,
+        chainwork: work(params.genesis.header.bits),
         bad: false,
-    }];
-    for (i, (parent_pick, is_bad)) in parents.iter().zip(bad).enumerate() {
+    }
+}
+
+/// Builds blocks 1..=n: block `i`'s parent is one of the blocks before it, `intervals[i]` after it.
+fn build_tree(
+    params: &Params,
+    parents: &[Index],
+    bad: &[bool],
+    intervals: &[Index],
+) -> Vec<TreeBlock> {
+    let mut blocks = vec![genesis(params)];
+    for (i, ((parent_pick, is_bad), interval)) in parents.iter().zip(bad).zip(intervals).enumerate()
+    {
         let parent = parent_pick.index(i + 1);
-        let height = blocks[parent].height + 1;
-        let subsidy = params.subsidy(height);
-        let spec = BlockSpec {
-            prev_hash: blocks[parent].block.hash(),
-            height,
-            bits: params.pow_limit_bits,
-            time: blocks[parent].block.header.time + 60,
-            payout: Address([7; 20]),
-            coinbase_value: Amount(subsidy.0 + u64::from(*is_bad)),
-            extra_nonce: i as u64,
-        };
-        let mut block = assemble_block(&spec, Vec::new());
-        assert!(solve_block(&mut block, &AtomicBool::new(false)));
-        blocks.push(TreeBlock {
-            block,
-            parent,
-            height,
-            bad: *is_bad,
-        });
+        let interval_secs = BLOCK_INTERVALS_SECS[interval.index(BLOCK_INTERVALS_SECS.len())];
+        let block = child(params, &blocks, parent, interval_secs, *is_bad, i as u64);
+        blocks.push(block);
     }
     blocks
 }
@@ -71,11 +132,11 @@ fn valid_chain(blocks: &[TreeBlock], excluded: Option<usize>, mut id: usize) -> 
     true
 }
 
-/// The model's tip: most height among valid inserted blocks, earliest inserted on a tie.
+/// The model's tip: most chainwork among valid inserted blocks, earliest inserted on a tie.
 fn model_tip(blocks: &[TreeBlock], inserted: &[usize], excluded: Option<usize>) -> usize {
     let mut best = 0;
     for &id in inserted {
-        if valid_chain(blocks, excluded, id) && blocks[id].height > blocks[best].height {
+        if valid_chain(blocks, excluded, id) && blocks[id].chainwork > blocks[best].chainwork {
             best = id;
         }
     }
@@ -125,11 +186,14 @@ fn check_served(chain: &Chain, blocks: &[TreeBlock], inserted: &[usize], hints: 
     }
 }
 
-fn tree_strategy() -> impl Strategy<Value = (Vec<Index>, Vec<bool>, Vec<usize>, Index)> {
+type Tree = (Vec<Index>, Vec<bool>, Vec<Index>, Vec<usize>, Index);
+
+fn tree_strategy() -> impl Strategy<Value = Tree> {
     (1..=MAX_BLOCKS).prop_flat_map(|n| {
         (
             prop::collection::vec(any::<Index>(), n),
             prop::collection::vec(prop::bool::weighted(0.15), n),
+            prop::collection::vec(any::<Index>(), n),
             Just((1..=n).collect::<Vec<usize>>()).prop_shuffle(),
             any::<Index>(),
         )
@@ -141,11 +205,11 @@ proptest! {
 
     #[test]
     fn tip_is_the_first_seen_most_work_valid_block(
-        (parents, bad, order, invalidate_pick) in tree_strategy()
+        (parents, bad, intervals, order, invalidate_pick) in tree_strategy()
     ) {
-        let params = Params::regtest();
+        let params = unequal_work_params();
         let now = u64::from(params.genesis.header.time) + 1_000_000;
-        let blocks = build_tree(&params, &parents, &bad);
+        let blocks = build_tree(&params, &parents, &bad, &intervals);
         let ids: HashMap<Hash256, usize> = blocks
             .iter()
             .enumerate()
@@ -229,5 +293,48 @@ proptest! {
             prop_assert_eq!(chain.tip().hash, tip_before);
             check_active_chain(&chain, &blocks, &ids);
         }
+    }
+}
+
+/// Two branches from genesis: four blocks a second apart (each harder than the last) and six at
+/// the spacing (each as hard as genesis). The short one holds more work and wins, whichever
+/// arrives first, and replaces the long one when it comes second.
+#[test]
+fn a_shorter_chain_of_harder_blocks_beats_a_longer_one() {
+    let params = unequal_work_params();
+    let now = u64::from(params.genesis.header.time) + 1_000_000;
+    let mut blocks = vec![genesis(&params)];
+    let mut tip = 0;
+    for index in 0..4 {
+        blocks.push(child(&params, &blocks, tip, 1, false, index));
+        tip = blocks.len() - 1;
+    }
+    let short_tip = tip;
+    tip = 0;
+    for index in 0..6 {
+        blocks.push(child(&params, &blocks, tip, 4, false, 100 + index));
+        tip = blocks.len() - 1;
+    }
+    let long_tip = tip;
+    assert!(blocks[short_tip].height < blocks[long_tip].height);
+    assert!(blocks[short_tip].chainwork > blocks[long_tip].chainwork);
+
+    for (first, second) in [(1..5, 5..11), (5..11, 1..5)] {
+        let mut chain = Chain::new(params.clone());
+        for id in first.clone().chain(second) {
+            chain
+                .process_block(blocks[id].block.clone(), now)
+                .expect("a valid block");
+        }
+        assert_eq!(
+            chain.tip().hash,
+            blocks[short_tip].block.hash(),
+            "{first:?} first"
+        );
+        assert_eq!(chain.height(), 4);
+        assert_eq!(
+            chain.entry(&chain.tip().hash).map(|entry| entry.chainwork),
+            Some(blocks[short_tip].chainwork)
+        );
     }
 }

@@ -307,3 +307,54 @@ fn an_isolated_node_catches_up_after_the_heal() {
         );
     }
 }
+
+/// Fork choice by work, not height, across a real partition: under a fast ASERT (4 s spacing,
+/// 4 s half-life) A's side mines four blocks a second apart, each harder than the last, then C's
+/// side six blocks eight seconds apart, none harder than the fork point. After the heal every
+/// node follows A's shorter chain: it holds more work.
+#[test]
+fn a_shorter_branch_of_harder_blocks_wins_the_heal() {
+    let params = nakachain::params::Params {
+        target_spacing_secs: 4,
+        asert_half_life_secs: Some(4),
+        coinbase_maturity: 1,
+        ..nakachain::params::Params::regtest()
+    };
+    for seed in 200..208 {
+        let config = SimConfig {
+            nodes: 4,
+            seed,
+            latency_ms: (2, 40),
+            loss: 0.0,
+        };
+        let mut sim = Sim::with_params(&config, params.clone());
+        sim.run_for(5_000);
+        sim.mine(A);
+        settle(&mut sim, "before the split");
+        sim.partition(&[&[A, B], &[C, D]]);
+        for _ in 0..4 {
+            sim.run_for(1_000);
+            sim.mine(A);
+        }
+        settle_pair(&mut sim, A, B);
+        for _ in 0..6 {
+            sim.run_for(8_000);
+            sim.mine(C);
+        }
+        settle_pair(&mut sim, C, D);
+        let harder = sim.node(A).host.chain.tip().clone();
+        let longer = sim.node(C).host.chain.tip().clone();
+        assert!(harder.height < longer.height, "seed {seed}");
+        assert!(harder.chainwork > longer.chainwork, "seed {seed}");
+
+        sim.heal();
+        settle(&mut sim, "after the heal");
+        for node in [A, B, C, D] {
+            assert_eq!(
+                sim.node(node).host.chain.tip().hash,
+                harder.hash,
+                "seed {seed}: node {node} follows the most work, not the most blocks"
+            );
+        }
+    }
+}

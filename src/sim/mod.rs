@@ -80,7 +80,11 @@ pub fn sim_params() -> Params {
 impl Sim {
     /// `config.nodes` nodes, each told to keep connected to every node before it (a full mesh).
     pub fn new(config: &SimConfig) -> Sim {
-        let params = sim_params();
+        Sim::with_params(config, sim_params())
+    }
+
+    /// As `new`, on a network of other consensus parameters (a retargeting one, say).
+    pub fn with_params(config: &SimConfig, params: Params) -> Sim {
         let mut rng = StdRng::seed_from_u64(config.seed);
         let nodes = (0..config.nodes)
             .map(|index| {
