@@ -34,6 +34,8 @@
 //!   convergence figures
 //! - [`devnet`]: N node processes on one machine: start, wire, watch, partition, stop
 //!
+//! [`fuzz`] holds the entry points the fuzz targets (`fuzz/`) and their corpus replay share.
+//!
 //! `docs/DESIGN.md` describes the design: the sans-I/O boundary, consensus rules, wire
 //! protocol, storage format, events, and how a block travels from a socket to the chain.
 
@@ -50,6 +52,7 @@ pub mod codec;
 pub mod consensus;
 pub mod devnet;
 pub mod events;
+pub mod fuzz;
 pub mod mempool;
 pub mod miner;
 pub mod node;

@@ -13,11 +13,11 @@
 pub mod auth;
 pub mod cli;
 pub mod client;
-mod envelope;
+pub(crate) mod envelope;
 pub mod error;
 mod http;
 pub mod params;
-mod rest;
+pub(crate) mod rest;
 pub mod server;
 
 pub use auth::{Cookie, CookieError, COOKIE_USER};

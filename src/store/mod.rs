@@ -8,7 +8,7 @@
 
 mod block_log;
 mod datadir;
-mod record;
+pub(crate) mod record;
 
 pub use block_log::{BlockLog, Replay, TornTail};
 pub use datadir::{DataDir, DEFAULT_NODE_NAME, MAX_WALLET_BYTES};

@@ -34,7 +34,7 @@ pub(super) fn append_record(magic: [u8; 4], block: &Block, out: &mut Vec<u8>) ->
 
 /// What a clean scan found: every block, and where the good records end.
 #[derive(Debug)]
-pub(super) struct Scan {
+pub(crate) struct Scan {
     pub blocks: Vec<Block>,
     /// Bytes holding complete, valid records; anything after is a torn tail to drop.
     pub valid_len: usize,
@@ -42,7 +42,7 @@ pub(super) struct Scan {
 
 /// A record that is damaged while good data may follow it, so it must not be dropped.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct Corruption {
+pub(crate) struct Corruption {
     pub offset: usize,
     pub reason: String,
 }
@@ -89,7 +89,7 @@ fn next_valid_record(bytes: &[u8], from: usize, magic: [u8; 4]) -> Option<usize>
 /// Scans a whole log. A damaged final record is a torn tail (reported through `valid_len`) only
 /// when no valid record starts after its header: otherwise the damage is in the middle and
 /// truncating would drop good blocks.
-pub(super) fn scan(bytes: &[u8], magic: [u8; 4]) -> Result<Scan, Corruption> {
+pub(crate) fn scan(bytes: &[u8], magic: [u8; 4]) -> Result<Scan, Corruption> {
     let mut blocks = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
