@@ -23,10 +23,8 @@ pub fn frame_decoder(data: &[u8]) {
     let split = usize::from(split).min(stream.len());
     let mut decoder = FrameDecoder::new(Params::regtest().magic);
     for part in [&stream[..split], &stream[split..]] {
-        for frame in decoder.feed(part) {
-            if let Ok(message) = frame {
-                let _ = message.command();
-            }
+        for message in decoder.feed(part).flatten() {
+            let _ = message.command();
         }
     }
 }
