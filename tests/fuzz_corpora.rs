@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-const TARGETS: [(&str, fn(&[u8])); 7] = [
+/// A fuzz target's name and the entry point it calls.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: [Target; 7] = [
     ("frame_decoder", nakachain::fuzz::frame_decoder),
     ("message", nakachain::fuzz::message),
     ("block", nakachain::fuzz::block),
