@@ -60,6 +60,7 @@ impl RunningNode {
             listen,
             connect,
             rest: false,
+            abort_in_reorg: None,
         };
         let thread = thread::spawn(move || run(config).expect("the node runs"));
         let deadline = Instant::now() + Duration::from_secs(60);

@@ -119,6 +119,10 @@ enum Command {
         peers: PeerArgs,
         #[command(flatten)]
         at: NodeAt,
+        /// A failpoint for tests and the chaos scenario: abort the process once a reorg of at
+        /// least this many blocks is chosen, before its blocks are stored
+        #[arg(long, hide = true, value_name = "DEPTH")]
+        abort_in_reorg: Option<usize>,
     },
     /// Run a node that mines; on a terminal, a live line shows height, hashrate and difficulty
     #[command(
@@ -296,11 +300,20 @@ fn main() -> ExitCode {
             block_time,
             peers,
             at,
+            abort_in_reorg,
         } => {
             init_logging(false);
             let threads = mine.then(|| threads.unwrap_or_else(default_threads));
             match block_time.params(network) {
-                Ok(params) => run_node(&target(at), params, threads, None, false, peers),
+                Ok(params) => run_node(
+                    &target(at),
+                    params,
+                    threads,
+                    None,
+                    false,
+                    peers,
+                    abort_in_reorg,
+                ),
                 Err(error) => usage_error(error),
             }
         }
@@ -326,6 +339,7 @@ fn main() -> ExitCode {
                 blocks,
                 interactive,
                 peers,
+                None,
             )
         }
         Command::BenchHash {
@@ -405,8 +419,10 @@ fn run_node(
     stop_after_mined: Option<u64>,
     status_line: bool,
     peers: PeerArgs,
+    abort_in_reorg: Option<usize>,
 ) -> ExitCode {
     let config = NodeConfig {
+        abort_in_reorg,
         rest: peers.rest,
         listen: peers.listen,
         connect: peers.connect,

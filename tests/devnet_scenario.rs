@@ -161,3 +161,50 @@ fn both_stories_converge_on_the_heavier_chain_and_undo_the_lighter_sides_payment
         regtest.display()
     );
 }
+
+/// Chaos on devnet (its miners need a pace): a short seeded run plays its schedule, every check
+/// holds, and nothing is left running.
+#[test]
+fn a_short_chaos_run_passes_its_checks_and_leaves_nothing_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(env!("CARGO_BIN_EXE_nakachain"))
+        .current_dir(dir.path())
+        .args([
+            "devnet",
+            "scenario",
+            "chaos",
+            "--seconds",
+            "20",
+            "--seed",
+            "3",
+            "--base-port",
+            "24640",
+        ])
+        .output()
+        .expect("run nakachain");
+    let story = text(&output.stdout);
+    assert!(output.status.success(), "{story}\n{}", text(&output.stderr));
+    assert!(story.contains("schedule:"), "{story}");
+    for check in [
+        "[ok] every restart came up",
+        "[ok] no node lost a block its RPC reported",
+        "[ok] no coin spent twice on the final chain",
+    ] {
+        assert!(story.contains(check), "{check}: {story}");
+    }
+    assert!(story.contains("PASSED"), "{story}");
+    assert!(processes_under(dir.path()).is_empty());
+}
+
+/// Chaos needs devnet's paced miners: on regtest it is refused with the reason.
+#[test]
+fn chaos_is_refused_on_regtest_with_a_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = nakachain(dir.path(), &["scenario", "chaos", "--seconds", "1"]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("chaos needs devnet"),
+        "{}",
+        text(&output.stderr)
+    );
+}

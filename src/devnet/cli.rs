@@ -179,7 +179,7 @@ pub enum DevnetCommand {
     },
     /// Play a story of forks and reorgs on a fresh devnet, narrated, and report what changed
     #[command(
-        after_help = "Examples:\n  nakachain --network regtest devnet scenario partition-heal\n  nakachain devnet scenario 51-percent --keep\n\nOn devnet blocks take about a second each (the scenario runs a 1 s devnet); on regtest\nthey are instant. Exits non-zero unless every node converged on the most-work tip."
+        after_help = "Examples:\n  nakachain --network regtest devnet scenario partition-heal\n  nakachain devnet scenario 51-percent --keep\n  nakachain devnet scenario chaos --seconds 300 --seed 7\n\nOn devnet blocks take about a second each (the scenario runs a 1 s devnet); on regtest\nthey are instant. Exits non-zero unless every node converged on the most-work tip."
     )]
     Scenario {
         #[arg(value_enum)]
@@ -193,6 +193,12 @@ pub enum DevnetCommand {
         /// one [default: 19500 devnet, 29500 regtest]
         #[arg(long, value_name = "P")]
         base_port: Option<u16>,
+        /// chaos: seconds of strikes before the final heal and the checks
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// chaos: the seed of every choice the nemesis makes
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// The transaction generator process that `up --tx-rate` starts
     #[command(hide = true)]
@@ -401,8 +407,11 @@ fn execute(command: DevnetCommand, network: Network, root: &Path) -> Result<(), 
             name,
             keep,
             base_port,
+            seconds,
+            seed,
         } => {
-            let verdict = scenario::run(name, network, root, keep, base_port)?;
+            let chaos = scenario::ChaosOptions { seconds, seed };
+            let verdict = scenario::run(name, network, root, keep, base_port, chaos)?;
             if verdict.passed() {
                 Ok(())
             } else {

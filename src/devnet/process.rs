@@ -42,6 +42,8 @@ pub(crate) struct NodeLaunch {
     pub block_time: Option<u32>,
     /// Where its stdout and stderr go.
     pub log: PathBuf,
+    /// The failpoint armed for the chaos scenario (`--abort-in-reorg`), if any.
+    pub abort_in_reorg: Option<usize>,
 }
 
 impl NodeLaunch {
@@ -72,6 +74,9 @@ impl NodeLaunch {
         }
         if let Some(secs) = self.block_time {
             args.extend(["--block-time".to_string(), secs.to_string()]);
+        }
+        if let Some(depth) = self.abort_in_reorg {
+            args.extend(["--abort-in-reorg".to_string(), depth.to_string()]);
         }
         args
     }
@@ -279,6 +284,7 @@ mod tests {
             mining_threads: 2,
             block_time: Some(1),
             log: PathBuf::from("/d/node-1/node.log"),
+            abort_in_reorg: None,
         };
         assert_eq!(
             launch.args().join(" "),

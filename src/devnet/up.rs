@@ -171,23 +171,70 @@ fn check_ports_free(state: &DevnetState) -> Result<(), DevnetError> {
     Ok(())
 }
 
-fn start(state: &mut DevnetState, options: &UpOptions, root: &Path) -> Result<(), DevnetError> {
+/// How node `index` of `state` is started: its ports, its data directory, the peers its
+/// topology has it dial, its miner.
+fn launch_of(state: &DevnetState, index: usize) -> NodeLaunch {
     let dials = state.topology.dials(state.nodes.len());
-    let launches: Vec<NodeLaunch> = state
-        .nodes
-        .iter()
-        .zip(&dials)
-        .map(|(node, dials)| NodeLaunch {
-            name: node.name.clone(),
-            network: state.network,
-            datadir: node.datadir.clone(),
-            rpc_port: node.rpc_port,
-            listen: node.p2p_addr,
-            connect: dials.iter().map(|&j| state.nodes[j].p2p_addr).collect(),
-            mining_threads: node.mining_threads,
-            block_time: state.block_time,
-            log: node.log_path(),
-        })
+    let node = &state.nodes[index];
+    NodeLaunch {
+        name: node.name.clone(),
+        network: state.network,
+        datadir: node.datadir.clone(),
+        rpc_port: node.rpc_port,
+        listen: node.p2p_addr,
+        connect: dials
+            .get(index)
+            .into_iter()
+            .flatten()
+            .map(|&j| state.nodes[j].p2p_addr)
+            .collect(),
+        mining_threads: node.mining_threads,
+        block_time: state.block_time,
+        log: node.log_path(),
+        abort_in_reorg: None,
+    }
+}
+
+/// Starts node `index` of the devnet in `root` again, as `up` started it (after it died or was
+/// killed), optionally with the `--abort-in-reorg` failpoint armed; saves its new pid and waits
+/// until its RPC answers.
+pub(crate) fn restart_node(
+    state: &mut DevnetState,
+    root: &Path,
+    index: usize,
+    abort_in_reorg: Option<usize>,
+) -> Result<(), DevnetError> {
+    let launch = NodeLaunch {
+        abort_in_reorg,
+        ..launch_of(state, index)
+    };
+    let node = &mut state.nodes[index];
+    let marker = node.datadir.display().to_string();
+    node.pid = Some(process::spawn_detached(
+        &launch.name,
+        &launch.args(),
+        &launch.log,
+        &marker,
+    )?);
+    state::save(root, state)?;
+    let node = &state.nodes[index];
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while node.call("getblockcount", vec![]).is_err() {
+        if !node.pid.is_some_and(|pid| is_node_running(node, pid)) || Instant::now() >= deadline {
+            return Err(DevnetError::NodeExited {
+                node: node.name.clone(),
+                log: state::pretty(&node.log_path()),
+                tail: process::log_tail(&node.log_path(), LOG_TAIL_LINES),
+            });
+        }
+        sleep(READY_POLL);
+    }
+    Ok(())
+}
+
+fn start(state: &mut DevnetState, options: &UpOptions, root: &Path) -> Result<(), DevnetError> {
+    let launches: Vec<NodeLaunch> = (0..state.nodes.len())
+        .map(|index| launch_of(state, index))
         .collect();
     for (node, launch) in state.nodes.iter_mut().zip(&launches) {
         let marker = node.datadir.display().to_string();

@@ -53,6 +53,9 @@ pub struct NodeConfig {
     /// Answer Bitcoin Core's read-only REST requests (`GET /rest/…`, no credentials) on the RPC
     /// port too, for tools that fetch headers that way.
     pub rest: bool,
+    /// A failpoint for tests and the chaos scenario: abort once a reorg of at least this many
+    /// blocks is chosen, before its blocks are stored (a kill at the worst moment).
+    pub abort_in_reorg: Option<usize>,
 }
 
 /// Runs a node until Ctrl-C, SIGTERM, RPC `stop`, or the requested number of mined blocks.
@@ -84,7 +87,8 @@ fn io_workers() -> usize {
 ///    (the `stop` that ended the loop among them) get a short grace to be answered;
 /// 4. the cookie file, removed last, so a client never finds a cookie without a server.
 async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
-    let node = Node::open(config.params.clone(), &config.datadir)?;
+    let mut node = Node::open(config.params.clone(), &config.datadir)?;
+    node.abort_in_reorg = config.abort_in_reorg;
     let rpc_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, config.rpc_port));
     let rpc_listener = tokio::net::TcpListener::bind(rpc_addr)
         .await

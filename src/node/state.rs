@@ -117,6 +117,8 @@ pub struct Node {
     /// Transactions to announce to peers: admitted from this node's own RPC, or returned to the
     /// mempool by a reorg.
     txs_to_announce: Vec<Txid>,
+    /// The failpoint `NodeConfig::abort_in_reorg`.
+    pub(crate) abort_in_reorg: Option<usize>,
 }
 
 impl Node {
@@ -159,6 +161,7 @@ impl Node {
             invalidated,
             store_failure: None,
             txs_to_announce: Vec::new(),
+            abort_in_reorg: None,
         })
     }
 
@@ -197,6 +200,15 @@ impl Node {
         let hash = block.hash();
         let now_ms = unix_now_ms();
         let outcome = self.chain.process_hashed_block(block, now_ms / 1000)?;
+        if let (Some(depth), Some(change)) = (self.abort_in_reorg, &outcome.tip_changed) {
+            if change.disconnected.len() >= depth {
+                tracing::error!(
+                    depth = change.disconnected.len(),
+                    "failpoint abort-in-reorg: aborting before the reorg's blocks are stored"
+                );
+                std::process::abort();
+            }
+        }
         let accepted: Vec<_> = outcome
             .accepted
             .iter()

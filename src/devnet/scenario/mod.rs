@@ -8,7 +8,9 @@
 //!
 //! - `story`: the stage (start, steps, waits, payments, events)
 //! - `partition_heal`, `majority_attack`: the scripts
+//! - `chaos`: a seeded nemesis on a mining devnet, with the checks that must hold after it
 
+mod chaos;
 mod majority_attack;
 mod partition_heal;
 mod story;
@@ -17,6 +19,7 @@ use super::up::default_base_port;
 use super::{view, DevnetError, DevnetState};
 use crate::observe::Convergence;
 use crate::params::Network;
+pub use chaos::ChaosOptions;
 use serde_json::json;
 use std::path::Path;
 use std::sync::mpsc;
@@ -36,6 +39,11 @@ pub enum ScenarioName {
     /// secret longer chain.
     #[value(name = "51-percent")]
     FiftyOnePercent,
+    /// Five mining nodes and a payment generator while a seeded nemesis partitions, isolates,
+    /// slows, kills and restarts them (some in the middle of a reorg) for `--seconds`; then
+    /// checks every node is on the most-work tip, no reported block was lost, no coin was
+    /// spent twice and every restart came up.
+    Chaos,
 }
 
 impl ScenarioName {
@@ -44,6 +52,7 @@ impl ScenarioName {
         match self {
             ScenarioName::PartitionHeal => "partition-heal",
             ScenarioName::FiftyOnePercent => "51-percent",
+            ScenarioName::Chaos => "chaos",
         }
     }
 
@@ -61,6 +70,7 @@ impl ScenarioName {
         match self {
             ScenarioName::PartitionHeal => partition_heal::NODES,
             ScenarioName::FiftyOnePercent => majority_attack::NODES,
+            ScenarioName::Chaos => 0,
         }
     }
 
@@ -68,6 +78,7 @@ impl ScenarioName {
         match self {
             ScenarioName::PartitionHeal => partition_heal::play(story),
             ScenarioName::FiftyOnePercent => majority_attack::play(story),
+            ScenarioName::Chaos => Err(chaos_on_its_own()),
         }
     }
 }
@@ -120,9 +131,13 @@ pub fn run(
     devnets: &Path,
     keep: bool,
     base_port: Option<u16>,
+    chaos: ChaosOptions,
 ) -> Result<Verdict, DevnetError> {
     // Ports of their own too, so a scenario can play beside a devnet started with the defaults.
     let base_port = base_port.unwrap_or(default_base_port(network) + SCENARIO_PORT_OFFSET);
+    if name == ScenarioName::Chaos {
+        return chaos::run(network, devnets, chaos, keep, base_port);
+    }
     let root = devnets.join(format!("scenario-{}", name.name()));
     let mut story = Story::start(network, &root, name.nodes(), Some(base_port))?;
     let played = name.play(&mut story);
@@ -167,6 +182,9 @@ pub fn play_on(
 
 /// Whether `name` can play on `state`: it needs the scenario's number of nodes.
 pub fn fits(name: ScenarioName, state: &DevnetState) -> Result<(), DevnetError> {
+    if name == ScenarioName::Chaos {
+        return Err(chaos_on_its_own());
+    }
     if state.nodes.len() == name.nodes() {
         return Ok(());
     }
@@ -175,6 +193,14 @@ pub fn fits(name: ScenarioName, state: &DevnetState) -> Result<(), DevnetError> 
         needs: name.nodes(),
         has: state.nodes.len(),
     })
+}
+
+fn chaos_on_its_own() -> DevnetError {
+    DevnetError::Scenario(
+        "chaos kills and restarts nodes: it plays on a devnet of its own, \
+         `nakachain devnet scenario chaos`"
+            .to_string(),
+    )
 }
 
 /// Stops every node's miner; returns the nodes that were mining, with their thread counts.
