@@ -7,13 +7,14 @@
 //! blocks, a tenth of an hour of looks); `NAKACHAIN_BLOCK_MS=1000` makes it the real hour.
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`.
 
-use fantoccini::Locator;
 #[path = "../tests/support/browser.rs"]
 mod browser;
 #[path = "../tests/support/devnet.rs"]
 mod devnet;
 
-use browser::{chromedriver, connect_browser, devnet_web, free_port, rss_kib, wait_for_port};
+use browser::{
+    chromedriver, connect_browser, devnet_web, free_port, rss_kib, wait_drawn, wait_for_port,
+};
 use devnet::{up_args, Devnet};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -73,21 +74,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(block_ms)).await;
     }
     // The page still follows: the last block is drawn.
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let tree = client
-            .find(Locator::Css("#tree"))
-            .await
-            .expect("tree")
-            .html(true)
-            .await
-            .unwrap_or_default();
-        if tree.contains(&last_hash) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the last block was never drawn");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_drawn(&client, &last_hash, PATIENCE).await;
     let _ = client.close().await;
     devnet.ok(&["down"]);
 

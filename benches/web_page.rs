@@ -13,7 +13,9 @@ mod browser;
 #[path = "../tests/support/devnet.rs"]
 mod devnet;
 
-use browser::{chromedriver, connect_browser, devnet_web, free_port, rss_kib, wait_for_port};
+use browser::{
+    chromedriver, connect_browser, devnet_web, free_port, rss_kib, wait_drawn, wait_for_port,
+};
 use devnet::{up_args, Devnet};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -80,21 +82,7 @@ async fn main() {
     for _ in 0..UPDATES {
         let mined = miner.call("generate", vec![json!(1)]).expect("generate");
         let hash = mined[0].as_str().expect("hash").to_string();
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let tree = client
-                .find(Locator::Css("#tree"))
-                .await
-                .expect("tree")
-                .html(true)
-                .await
-                .unwrap_or_default();
-            if tree.contains(&hash) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "block {hash} never drawn");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_drawn(&client, &hash, PATIENCE).await;
         let ms: f64 = body
             .attr("data-render-ms")
             .await

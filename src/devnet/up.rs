@@ -208,14 +208,7 @@ pub(crate) fn restart_node(
         abort_in_reorg,
         ..launch_of(state, index)
     };
-    let node = &mut state.nodes[index];
-    let marker = node.datadir.display().to_string();
-    node.pid = Some(process::spawn_detached(
-        &launch.name,
-        &launch.args(),
-        &launch.log,
-        &marker,
-    )?);
+    spawn(&mut state.nodes[index], &launch)?;
     state::save(root, state)?;
     let node = &state.nodes[index];
     let deadline = Instant::now() + READY_TIMEOUT;
@@ -232,18 +225,24 @@ pub(crate) fn restart_node(
     Ok(())
 }
 
+/// Starts `node`'s process as `launch` says and keeps its pid (marked by its data directory).
+fn spawn(node: &mut DevnetNode, launch: &NodeLaunch) -> Result<(), DevnetError> {
+    let marker = node.datadir.display().to_string();
+    node.pid = Some(process::spawn_detached(
+        &launch.name,
+        &launch.args(),
+        &launch.log,
+        &marker,
+    )?);
+    Ok(())
+}
+
 fn start(state: &mut DevnetState, options: &UpOptions, root: &Path) -> Result<(), DevnetError> {
     let launches: Vec<NodeLaunch> = (0..state.nodes.len())
         .map(|index| launch_of(state, index))
         .collect();
     for (node, launch) in state.nodes.iter_mut().zip(&launches) {
-        let marker = node.datadir.display().to_string();
-        node.pid = Some(process::spawn_detached(
-            &launch.name,
-            &launch.args(),
-            &launch.log,
-            &marker,
-        )?);
+        spawn(node, launch)?;
     }
     // Saved before waiting, so `down` finds the nodes even if this command is interrupted.
     state::save(root, state)?;

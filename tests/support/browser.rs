@@ -43,6 +43,22 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Waits up to `patience` until the page's block tree draws block `hash`.
+pub async fn wait_drawn(client: &Client, hash: &str, patience: Duration) {
+    let deadline = Instant::now() + patience;
+    loop {
+        let tree = match client.find(fantoccini::Locator::Css("#tree")).await {
+            Ok(tree) => tree.html(true).await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if tree.contains(hash) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "block {hash} was never drawn");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits up to `patience` until something listens on `port`.
 pub fn wait_for_port(port: u16, patience: Duration) {
     let deadline = Instant::now() + patience;
