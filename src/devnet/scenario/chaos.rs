@@ -39,6 +39,8 @@ const MAX_DOWN_MS: u64 = 2_000;
 /// How long a node with the failpoint armed mines alone before the heal that makes it reorg, at
 /// most, in milliseconds: longer makes the reorg it dies in deeper.
 const MAX_ALONE_MS: u64 = 8_000;
+/// What a node logs when its `--abort-in-reorg` failpoint fires (`node::state`).
+const FAILPOINT_FIRED: &str = "failpoint abort-in-reorg";
 /// How long the nodes get to agree once the chaos is over.
 const CONVERGE_PATIENCE: Duration = Duration::from_secs(120);
 
@@ -132,12 +134,28 @@ impl Nemesis {
                     self.armed.insert(index);
                 }
             }
+            // Armed, it may reorg onto its peers' chain as it starts, and die there as asked.
+            Err(_) if abort_in_reorg.is_some() && self.failpoint_fired(index) => {
+                self.failpoint_aborts += 1;
+                self.log(&format!(
+                    "{} aborted in the middle of a reorg as it started (failpoint); restarting it",
+                    self.name(index)
+                ));
+                self.restart(index, None);
+            }
             Err(error) => {
                 let name = self.name(index);
                 self.log(&format!("{name} did not come back: {error}"));
                 self.failed_restarts.push(format!("{name}: {error}"));
             }
         }
+    }
+
+    /// Whether node `index`'s log ends with its failpoint firing.
+    fn failpoint_fired(&self, index: usize) -> bool {
+        process::log_tail(&self.state.nodes[index].log_path(), 3)
+            .iter()
+            .any(|line| line.contains(FAILPOINT_FIRED))
     }
 
     fn kill(&mut self, index: usize) {
