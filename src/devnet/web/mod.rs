@@ -181,6 +181,9 @@ async fn control(State(shared): State<Arc<Shared>>, body: String) -> Response {
         Ok(scenario) => scenario,
         Err(error) => return Json(failure(&error)).into_response(),
     };
+    // From here the scenario is marked as playing until this guard goes, wherever that is: in
+    // the task that plays it, or here if the page hangs up while waiting for its turn.
+    let playing = scenario.map(|_| Playing(Arc::clone(&shared)));
     let Ok(turn) = Arc::clone(&shared.controls).acquire_owned().await else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -191,8 +194,8 @@ async fn control(State(shared): State<Arc<Shared>>, body: String) -> Response {
     let background = Arc::clone(&shared);
     let done = tokio::task::spawn_blocking(move || {
         let _turn = turn;
+        let _playing = playing;
         let shared = background;
-        let _playing = scenario.map(|_| Playing(&shared.playing));
         let outcome = controls::apply(&shared.devnet, request, shared.done.clone());
         // A scenario's report already ends its story; only its failure to play is news.
         let told = match (&outcome, scenario) {
@@ -237,11 +240,11 @@ fn admit(
 }
 
 /// Marks the scenario as over when dropped, however it ended.
-struct Playing<'a>(&'a std::sync::Mutex<Option<&'static str>>);
+struct Playing(Arc<Shared>);
 
-impl Drop for Playing<'_> {
+impl Drop for Playing {
     fn drop(&mut self) {
-        *lock(self.0) = None;
+        *lock(&self.0.playing) = None;
     }
 }
 
