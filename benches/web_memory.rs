@@ -12,9 +12,7 @@ mod browser;
 #[path = "../tests/support/devnet.rs"]
 mod devnet;
 
-use browser::{
-    chromedriver, connect_browser, devnet_web, free_port, rss_kib, wait_drawn, wait_for_port,
-};
+use browser::{rss_kib, wait_drawn, WebSession};
 use devnet::{up_args, Devnet};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -33,19 +31,10 @@ async fn main() {
     devnet.ok(&up_args("4", "25300"));
     let nodes = devnet.state().nodes;
 
-    let web_port = free_port();
-    let web = devnet_web(devnet.dir.path(), web_port);
-    let driver_port = free_port();
-    let _driver = chromedriver(driver_port);
-    wait_for_port(web_port, PATIENCE);
-    wait_for_port(driver_port, PATIENCE);
-    let profile = tempfile::tempdir().expect("profile");
-    let client = connect_browser(driver_port, profile.path(), PATIENCE).await;
-    client
-        .goto(&format!("http://127.0.0.1:{web_port}/"))
-        .await
-        .expect("open the page");
-    let web_pid = web.0.id();
+    let session = WebSession::start(devnet.dir.path(), PATIENCE).await;
+    let client = &session.client;
+    client.goto(&session.url()).await.expect("open the page");
+    let web_pid = session.web.0.id();
     println!(
         "{BLOCKS} blocks {block_ms} ms apart, a page open; devnet web's memory at the start: {} KiB",
         rss_kib(web_pid)
@@ -74,8 +63,8 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(block_ms)).await;
     }
     // The page still follows: the last block is drawn.
-    wait_drawn(&client, &last_hash, PATIENCE).await;
-    let _ = client.close().await;
+    wait_drawn(client, &last_hash, PATIENCE).await;
+    let _ = client.clone().close().await;
     devnet.ok(&["down"]);
 
     let warm = samples[SAMPLES / 4];

@@ -13,9 +13,7 @@ mod browser;
 #[path = "../tests/support/devnet.rs"]
 mod devnet;
 
-use browser::{
-    chromedriver, connect_browser, devnet_web, free_port, rss_kib, wait_drawn, wait_for_port,
-};
+use browser::{rss_kib, wait_drawn, WebSession};
 use devnet::{up_args, Devnet};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -52,18 +50,9 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let web_port = free_port();
-    let web = devnet_web(devnet.dir.path(), web_port);
-    let driver_port = free_port();
-    let _driver = chromedriver(driver_port);
-    wait_for_port(web_port, PATIENCE);
-    wait_for_port(driver_port, PATIENCE);
-    let profile = tempfile::tempdir().expect("profile");
-    let client = connect_browser(driver_port, profile.path(), PATIENCE).await;
-    client
-        .goto(&format!("http://127.0.0.1:{web_port}/"))
-        .await
-        .expect("open the page");
+    let session = WebSession::start(devnet.dir.path(), PATIENCE).await;
+    let client = &session.client;
+    client.goto(&session.url()).await.expect("open the page");
     let deadline = Instant::now() + PATIENCE;
     while client
         .find_all(Locator::Css("#nodes tr"))
@@ -74,7 +63,7 @@ async fn main() {
         assert!(Instant::now() < deadline, "the page never listed the nodes");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let web_pid = web.0.id();
+    let web_pid = session.web.0.id();
     let rss_before = rss_kib(web_pid);
 
     let body = client.find(Locator::Css("body")).await.expect("body");
@@ -82,7 +71,7 @@ async fn main() {
     for _ in 0..UPDATES {
         let mined = miner.call("generate", vec![json!(1)]).expect("generate");
         let hash = mined[0].as_str().expect("hash").to_string();
-        wait_drawn(&client, &hash, PATIENCE).await;
+        wait_drawn(client, &hash, PATIENCE).await;
         let ms: f64 = body
             .attr("data-render-ms")
             .await
@@ -93,7 +82,7 @@ async fn main() {
         update_ms.push(ms);
     }
     let rss_after = rss_kib(web_pid);
-    let _ = client.close().await;
+    let _ = client.clone().close().await;
     devnet.ok(&["down"]);
 
     update_ms.sort_by(f64::total_cmp);

@@ -15,7 +15,7 @@ mod browser;
 #[path = "support/devnet.rs"]
 mod devnet;
 
-use browser::{chromedriver, connect_browser, devnet_web, free_port, wait_for_port};
+use browser::WebSession;
 use browser::{CHROMEDRIVER, CHROMIUM};
 use devnet::{up_args, Devnet, PATIENCE};
 use fantoccini::{Client, Locator};
@@ -238,14 +238,8 @@ async fn partition_and_heal_from_the_browser() {
     }
     let devnet = Devnet::new();
     devnet.ok(&up_args("4", "24720"));
-    let web_port = free_port();
-    let _web = devnet_web(devnet.dir.path(), web_port);
-    let driver_port = free_port();
-    let _driver = chromedriver(driver_port);
-    wait_for_port(web_port, PATIENCE);
-    wait_for_port(driver_port, PATIENCE);
-    let profile = tempfile::tempdir().expect("a browser profile");
-    let client = connect_browser(driver_port, profile.path(), PATIENCE).await;
+    let session = WebSession::start(devnet.dir.path(), PATIENCE).await;
+    let (client, web_port) = (session.client.clone(), session.port);
     let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     let shots = std::env::var_os("NAKACHAIN_SCREENSHOTS").map_or(target.clone(), PathBuf::from);
     let page = Page { client, shots };

@@ -43,6 +43,45 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// `devnet web` serving the devnet in a directory, and a headless Chromium session to look at it;
+/// both processes stop when this is dropped.
+pub struct WebSession {
+    /// The `devnet web` process.
+    pub web: Running,
+    /// The port the page is served on.
+    pub port: u16,
+    /// The browser, not yet on the page.
+    pub client: Client,
+    _driver: Running,
+    _profile: tempfile::TempDir,
+}
+
+impl WebSession {
+    /// Starts `devnet web` in `dir` and a browser session, each given up to `patience`.
+    pub async fn start(dir: &Path, patience: Duration) -> WebSession {
+        let port = free_port();
+        let web = devnet_web(dir, port);
+        let driver_port = free_port();
+        let driver = chromedriver(driver_port);
+        wait_for_port(port, patience);
+        wait_for_port(driver_port, patience);
+        let profile = tempfile::tempdir().expect("a browser profile");
+        let client = connect_browser(driver_port, profile.path(), patience).await;
+        WebSession {
+            web,
+            port,
+            client,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    /// The page's address.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
 /// Waits up to `patience` until the page's block tree draws block `hash`.
 pub async fn wait_drawn(client: &Client, hash: &str, patience: Duration) {
     let deadline = Instant::now() + patience;
