@@ -21,7 +21,7 @@ mod rounds;
 use chain_support::regtest_chain;
 use nakachain::chain::Chain;
 use nakachain::params::Params;
-use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig, Received};
+use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig, Timers, Received};
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Block, Hash256};
 use nakachain::wire::{BlockFrames, Message};
@@ -42,7 +42,7 @@ const CLOCK_SECS: u64 = u32::MAX as u64;
 
 /// A fresh simulated node state with the bench clock.
 fn empty_host() -> SimHost {
-    let mut host = SimHost::new(sim_params());
+    let mut host = SimHost::new(sim_params(), true);
     host.set_clock_ms(CLOCK_SECS * 1_000);
     host
 }
@@ -84,6 +84,8 @@ fn config(nonce: u64) -> ProtocolConfig {
         max_inbound: 8,
         max_outbound: 8,
         connect: Vec::new(),
+        known: Vec::new(),
+        timers: Timers::default(),
     }
 }
 

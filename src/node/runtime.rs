@@ -11,7 +11,7 @@ use super::peers::Connections;
 use super::state::{os_random_bytes, Node, NodeError};
 use super::task::{NodeTask, TaskParts};
 use crate::params::Params;
-use crate::protocol::{Protocol, ProtocolConfig};
+use crate::protocol::{Protocol, ProtocolConfig, Timers};
 use crate::rpc::{serve, Cookie, RestInterface, RpcCall};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -132,6 +132,8 @@ async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
             max_inbound: MAX_INBOUND_PEERS,
             max_outbound: MAX_OUTBOUND_PEERS,
             connect: config.connect.clone(),
+            known: Vec::new(),
+            timers: Timers::default(),
         },
         config.params.network_id(),
         0,

@@ -260,6 +260,15 @@ impl BlockDownload {
         }
     }
 
+    /// When the oldest request not delivered yet was made.
+    pub(super) fn oldest_undelivered_ms(&self) -> Option<u64> {
+        self.in_flight
+            .values()
+            .filter(|asked| !asked.delivered)
+            .map(|asked| asked.since_ms)
+            .min()
+    }
+
     /// Requests older than `timeout_ms` and not delivered go back to the queue; returns the
     /// peers that stalled.
     pub(super) fn stalled(&mut self, now_ms: u64, timeout_ms: u64) -> Vec<PeerId> {

@@ -5,7 +5,7 @@
 //! Owns these shapes only. Must not hold behaviour: the protocol decides, the driver and the
 //! shells carry out.
 
-use super::{DisconnectReason, Received};
+use super::{DisconnectReason, Received, Timers};
 use crate::chain::{BlockError, BlockOutcome, Chain};
 use crate::events::EventKind;
 use crate::mempool::{Mempool, MempoolError};
@@ -53,6 +53,11 @@ pub struct ProtocolConfig {
     pub max_outbound: usize,
     /// Peers to keep connected to, reconnecting with backoff.
     pub connect: Vec<SocketAddr>,
+    /// Addresses known from the start (as from a peers file or seeds), dialed while there is
+    /// outbound room as learned ones are.
+    pub known: Vec<SocketAddr>,
+    /// How often ready peers are pinged and asked for headers.
+    pub timers: Timers,
 }
 
 /// Something that happened to the node.

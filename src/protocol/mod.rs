@@ -18,6 +18,7 @@ mod reason;
 mod received;
 mod relay;
 mod sync;
+mod timers;
 mod tx_requests;
 
 pub use driver::{drive, Links, ResumeWhen};
@@ -26,6 +27,7 @@ pub use peer::PeerInfo;
 pub use reason::DisconnectReason;
 use received::Kind;
 pub use received::Received;
+pub use timers::Timers;
 pub use tx_requests::{MAX_PEER_TX_ANNOUNCEMENTS, TX_REQUEST_TIMEOUT_MS};
 
 use crate::chain::Chain;
@@ -102,7 +104,7 @@ type Handled = Result<(), DisconnectReason>;
 impl Protocol {
     /// A protocol for a node on the network `network_id` (`Params::network_id`).
     pub fn new(config: ProtocolConfig, network_id: Hash256, now_ms: u64) -> Protocol {
-        let addresses = AddressBook::new(&config.connect, now_ms);
+        let addresses = AddressBook::new(&config.connect, &config.known, config.nonce, now_ms);
         Protocol {
             config,
             network_id,
@@ -497,101 +499,6 @@ impl Protocol {
         }
     }
 
-    fn on_tick(&mut self, now_ms: u64, chain: &Chain) {
-        let mut drops = Vec::new();
-        let mut resync = Vec::new();
-        for peer in self.peers.values_mut() {
-            match peer.phase {
-                PeerPhase::Ready => {
-                    if now_ms.saturating_sub(peer.last_sync_ms) >= SYNC_INTERVAL_MS {
-                        peer.last_sync_ms = now_ms;
-                        resync.push(peer.id);
-                    }
-                    if peer.ping_nonce.is_some()
-                        && now_ms.saturating_sub(peer.last_ping_sent_ms) > PING_TIMEOUT_MS
-                    {
-                        drops.push((peer.id, DisconnectReason::PingTimeout));
-                    } else if peer.ping_nonce.is_none()
-                        && now_ms.saturating_sub(peer.last_ping_sent_ms) > PING_INTERVAL_MS
-                    {
-                        let nonce = now_ms ^ peer.id.rotate_left(32);
-                        peer.ping_nonce = Some(nonce);
-                        peer.last_ping_sent_ms = now_ms;
-                        self.outputs.push(Output::Send {
-                            peer: peer.id,
-                            message: Message::Ping(nonce),
-                        });
-                    }
-                }
-                _ => {
-                    if now_ms.saturating_sub(peer.connected_ms) > HANDSHAKE_TIMEOUT_MS {
-                        drops.push((peer.id, DisconnectReason::HandshakeTimeout));
-                    }
-                }
-            }
-        }
-        resync.sort_unstable();
-        for peer in resync {
-            self.request_headers(peer, chain, Hash256::ZERO);
-        }
-        for peer in self.download.stalled(now_ms, BLOCK_STALL_TIMEOUT_MS) {
-            drops.push((peer, DisconnectReason::BlockDownloadStalled));
-        }
-        drops.sort_by_key(|(peer, _)| *peer);
-        drops.dedup_by_key(|(peer, _)| *peer);
-        for (peer, reason) in drops {
-            self.drop_peer(now_ms, peer, reason);
-        }
-        self.resume_headers();
-        self.dial_due(now_ms);
-    }
-
-    /// Asks the peers whose headers were held back for the next ones, once the download queue
-    /// has drained to half.
-    fn resume_headers(&mut self) {
-        if self.download.queued_len() > MAX_QUEUED_BLOCKS / 2 {
-            return;
-        }
-        let mut resumed = Vec::new();
-        for peer in self.peers.values_mut() {
-            if let Some(last) = peer.headers_paused_at.take() {
-                resumed.push((peer.id, last));
-            }
-        }
-        for (peer, last) in resumed {
-            self.send(
-                peer,
-                Message::GetHeaders {
-                    locator: vec![last],
-                    stop: Hash256::ZERO,
-                },
-            );
-        }
-    }
-
-    /// Dials every address that is due, within the outbound room.
-    fn dial_due(&mut self, now_ms: u64) {
-        if !self.network_active {
-            return;
-        }
-        // A peer that dialed us is connected too: its listen address is not worth a dial, and
-        // nor is an address that turned out to reach a peer we already had.
-        let connected: Vec<SocketAddr> = self
-            .peers
-            .values()
-            .flat_map(|peer| {
-                [peer.addr]
-                    .into_iter()
-                    .chain(peer.listen_addr)
-                    .chain(peer.also_reached_at.iter().copied())
-            })
-            .collect();
-        let room = self.config.max_outbound.saturating_sub(self.count(false));
-        for addr in self.addresses.due_dials(now_ms, &connected, room) {
-            self.outputs.push(Output::Connect { addr });
-        }
-    }
-
     /// Asks ready peers for wanted blocks, up to each one's in-flight window.
     fn schedule(&mut self, now_ms: u64, host: &impl Host) {
         for peer in self.peers.values() {
@@ -670,6 +577,8 @@ impl Protocol {
         if !peer.inbound {
             self.addresses.disconnected(peer.addr, now_ms);
         }
+        // Its addresses are free to dial again, and there may be room for a dial.
+        self.addresses.recheck(now_ms);
         if peer.phase == PeerPhase::Ready {
             self.outputs
                 .push(Output::Event(EventKind::PeerDisconnected {

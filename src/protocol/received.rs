@@ -33,6 +33,12 @@ impl From<Message> for Received {
 }
 
 impl Received {
+    /// A block already hashed where it came from (the simulator hashes each block once for
+    /// all its nodes).
+    pub fn block(block: HashedBlock) -> Received {
+        Received(Kind::Block(block))
+    }
+
     /// The message's command name, as `Message::command` gives it.
     pub fn command(&self) -> &'static str {
         match &self.0 {

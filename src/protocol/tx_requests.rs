@@ -115,6 +115,11 @@ impl TxRequests {
         self.ask_next(txid, now_ms)
     }
 
+    /// When the next request may time out (its entry may be of a request answered meanwhile).
+    pub(super) fn next_expiry_ms(&self) -> Option<u64> {
+        self.expiries.front().map(|(expires_ms, _, _)| *expires_ms)
+    }
+
     /// Requests that timed out by `now_ms`, moved on: `(peer, txid)` to ask now.
     pub(super) fn expired(&mut self, now_ms: u64) -> Vec<(PeerId, Txid)> {
         let mut next = Vec::new();

@@ -9,7 +9,8 @@ use crate::events::{explain_invalid_blocks, explain_tip_change, EventKind, Event
 use crate::mempool::{Mempool, MempoolError};
 use crate::params::Params;
 use crate::protocol::Host;
-use crate::types::{Block, HashedBlock, Transaction, Txid};
+use crate::types::{HashedBlock, Transaction, Txid};
+use super::record::Note;
 
 /// Mempool bound of a simulated node.
 const SIM_MEMPOOL_BYTES: usize = 4 * 1024 * 1024;
@@ -27,18 +28,30 @@ pub struct SimHost {
     clock_ms: u64,
     /// Transactions a reorg put back into the mempool, to announce (as the node does).
     returned: Vec<Txid>,
+    /// Whether events are recorded (a node that only measures skips telling its stories).
+    event_logs: bool,
+    /// What this node saw since the simulator last asked.
+    notes: Vec<Note>,
 }
 
 impl SimHost {
-    /// A node on `params` with only the genesis block, its clock at zero.
-    pub fn new(params: Params) -> SimHost {
+    /// A node on `params` with only the genesis block, its clock at zero; keeping an event
+    /// log if `event_logs`.
+    pub fn new(params: Params, event_logs: bool) -> SimHost {
         SimHost {
             chain: Chain::new(params),
             mempool: Mempool::new(SIM_MEMPOOL_BYTES, 1),
-            events: EventLog::new(SIM_EVENT_CAPACITY),
+            events: EventLog::new(if event_logs { SIM_EVENT_CAPACITY } else { 1 }),
             clock_ms: 0,
             returned: Vec::new(),
+            event_logs,
+            notes: Vec::new(),
         }
+    }
+
+    /// What the node saw since the last call.
+    pub(super) fn take_notes(&mut self) -> Vec<Note> {
+        std::mem::take(&mut self.notes)
     }
 
     /// Sets the clock blocks are judged against (time-too-new) and events are stamped with, in
@@ -48,10 +61,10 @@ impl SimHost {
     }
 
     /// Submits a block the node mined itself; whether it entered the tree.
-    pub(super) fn submit_mined(&mut self, block: Block) -> bool {
+    pub(super) fn submit_mined(&mut self, block: HashedBlock) -> bool {
         let hash = block.hash();
         let accepted = self
-            .submit_block(HashedBlock::new(block))
+            .submit_block(block)
             .is_ok_and(|outcome| outcome.accepted.contains(&hash));
         let mined_height = accepted
             .then(|| self.chain.entry(&hash).map(|entry| entry.height))
@@ -76,13 +89,24 @@ impl Host for SimHost {
         let outcome = self
             .chain
             .process_hashed_block(block, self.clock_ms / 1_000)?;
-        for event in explain_invalid_blocks(&outcome.invalid) {
-            self.record(event);
+        self.notes
+            .extend(outcome.accepted.iter().copied().map(Note::Accepted));
+        if self.event_logs {
+            for event in explain_invalid_blocks(&outcome.invalid) {
+                self.record(event);
+            }
         }
         if let Some(change) = &outcome.tip_changed {
+            if change.is_reorg() {
+                self.notes.push(Note::Reorg {
+                    depth: change.disconnected.len(),
+                });
+            }
             let update = self.mempool.follow_chain(change, &self.chain);
-            for event in explain_tip_change(&self.chain, change, &update) {
-                self.record(event);
+            if self.event_logs {
+                for event in explain_tip_change(&self.chain, change, &update) {
+                    self.record(event);
+                }
             }
             self.returned.extend(update.returned);
         }
@@ -96,7 +120,9 @@ impl Host for SimHost {
     }
 
     fn record(&mut self, event: EventKind) {
-        self.events.push(self.clock_ms, event);
+        if self.event_logs {
+            self.events.push(self.clock_ms, event);
+        }
     }
 
     fn take_txs_to_announce(&mut self) -> Vec<Txid> {

@@ -1,36 +1,53 @@
-//! A deterministic many-node simulator over `protocol`: nodes with in-memory chains, mempools
-//! and event logs (the same reorg stories a node tells, `Sim::events`), a seeded network with
-//! per-link latency and loss, partitions, and a mining oracle that picks which node finds the
-//! next block. Each node's protocol is driven by the same driver as a real node's.
+//! A deterministic many-node simulator over `protocol`: every node runs the real `Protocol` and
+//! the real `Chain` (validation, most-work selection, reorgs) with its mempool and event log
+//! (the same reorg stories a node tells, `Sim::events`), over a seeded network with per-message
+//! latency, bandwidth, loss and partitions. One queue holds everything due, nodes included: a
+//! node is woken only when its protocol has something to do (`Protocol::next_wake_ms`), so the
+//! cost follows the messages, not the number of nodes times the simulated time.
 //!
 //! Owns simulated time and the simulated network. Everything random comes from the seed, so a
 //! failing run is reproduced from the seed it prints. Must not touch sockets, files or the
-//! real clock.
+//! real clock. `run` adds the mining process and the measurements of `nakachain sim`.
+//!
+//! - `topology`: addresses, regions, latency and bandwidth
+//! - `network`: connections and the queue of what is due
+//! - `host`: one node's chain, mempool and event log behind `Host`
+//! - `record`: what the simulator saw of each block (who mined it when, who had it when)
+//! - `actions`: mining, payments and partitions, as tests and runs call them
 
+mod actions;
 mod host;
 mod network;
+mod record;
+pub mod run;
+pub mod topology;
 
 pub use host::SimHost;
+pub use record::{BlockRecord, Note, Records, ReorgRecord};
 
 use crate::events::Event;
-use crate::miner::{assemble_block, solve_block, BlockSpec};
-use crate::params::{Params, MAX_BLOCK_BYTES};
-use crate::protocol::{drive, Host, Input, Protocol, ProtocolConfig, Received, ResumeWhen};
-use crate::types::{Address, Amount, Block, Hash256, Transaction, Txid};
-use crate::wallet::{Wallet, WalletError};
-use network::{node_addr, Delivery, Network, SimLinks};
+use crate::params::Params;
+use crate::protocol::{
+    drive, DisconnectReason, Input, PeerId, Protocol, ProtocolConfig, Received, ResumeWhen,
+    Timers,
+};
+use crate::types::{Address, Block, Hash256, HashedBlock};
+use crate::wire::{Message, FRAME_HEADER_BYTES};
+use crate::wallet::Wallet;
+use foldhash::HashMap;
+use network::{Due, Network};
 use rand::rngs::StdRng;
+use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use topology::{node_addr, node_of, Bandwidth, Latency, Links};
 
-/// Simulated time between a node's ticks.
-const TICK_MS: u64 = 1_000;
 /// The simulated clock starts this long after the genesis block's time, so the first blocks
 /// are not from before it.
 const CLOCK_START_AFTER_GENESIS_SECS: u64 = 3_600;
 
-/// How a simulation is set up.
+/// How a test simulation is set up: a full mesh over uniform latency, no bandwidth limit.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
     /// How many nodes.
@@ -41,6 +58,45 @@ pub struct SimConfig {
     pub latency_ms: (u64, u64),
     /// Probability that a message is lost.
     pub loss: f64,
+}
+
+/// Who connects to whom.
+#[derive(Clone, Debug)]
+pub enum Wiring {
+    /// Each node keeps connected to every node before it (`connect`).
+    FullMesh,
+    /// Each node knows a random sample of the others and dials `outbound` of them, as an
+    /// address manager's picks would; at most `max_inbound` peers dial it.
+    Random {
+        /// Outbound connections per node.
+        outbound: usize,
+        /// Inbound connections a node accepts.
+        max_inbound: usize,
+    },
+}
+
+/// Everything a simulation is built from.
+#[derive(Clone, Debug)]
+pub struct SimSetup {
+    /// How many nodes.
+    pub nodes: usize,
+    /// The seed every random choice comes from.
+    pub seed: u64,
+    /// The consensus parameters every node runs.
+    pub params: Params,
+    /// Latency and bandwidth of the links.
+    pub latency: Latency,
+    /// Bandwidth of the links.
+    pub bandwidth: Bandwidth,
+    /// Probability that a message is lost.
+    pub loss: f64,
+    /// Who connects to whom.
+    pub wiring: Wiring,
+    /// How often nodes ping their peers and ask them for headers.
+    pub timers: Timers,
+    /// Whether nodes keep event logs (the stories of their reorgs): a run that writes them out
+    /// does; one that only measures saves the work.
+    pub event_logs: bool,
 }
 
 /// One simulated node.
@@ -54,18 +110,25 @@ pub struct SimNode {
     /// The address it listens on.
     pub addr: SocketAddr,
     payout: Address,
+    /// When the node is next woken; `u64::MAX` when it asked for nothing.
+    wake_at_us: u64,
 }
 
 /// The simulation.
 pub struct Sim {
     /// The seed this run came from (printed when a test fails).
     pub seed: u64,
-    now_ms: u64,
+    now_us: u64,
     rng: StdRng,
     nodes: Vec<SimNode>,
     network: Network,
-    next_tick_ms: u64,
     params: Params,
+    /// Every block mined in the simulation, hashed once and shared by every node that gets it,
+    /// keyed by its allocation (the `Arc` every message and chain holds).
+    hashed: HashMap<usize, HashedBlock>,
+    records: Records,
+    /// Inputs handed to nodes so far.
+    inputs: u64,
 }
 
 /// The parameters simulated nodes run: regtest with coinbase maturity 1, so coins are
@@ -85,46 +148,92 @@ impl Sim {
 
     /// As `new`, on a network of other consensus parameters (a retargeting one, say).
     pub fn with_params(config: &SimConfig, params: Params) -> Sim {
-        let mut rng = StdRng::seed_from_u64(config.seed);
-        let nodes = (0..config.nodes)
-            .map(|index| {
-                let mut wallet = Wallet::from_seed(rng.random());
-                let payout = wallet.new_address();
-                let protocol = Protocol::new(
-                    ProtocolConfig {
-                        nonce: rng.random(),
-                        user_agent: format!("sim-{index}"),
-                        listen_port: node_addr(index).port(),
-                        max_inbound: 16,
-                        max_outbound: 8,
-                        connect: (0..index).map(node_addr).collect(),
-                    },
-                    params.network_id(),
-                    0,
-                );
-                SimNode {
-                    host: SimHost::new(params.clone()),
-                    protocol,
-                    wallet,
-                    addr: node_addr(index),
-                    payout,
-                }
-            })
-            .collect();
-        Sim {
+        Sim::build(&SimSetup {
+            nodes: config.nodes,
             seed: config.seed,
-            now_ms: 0,
-            network: Network::new(config.nodes, config.latency_ms, config.loss),
+            params,
+            latency: Latency::Uniform(config.latency_ms.0.max(1), config.latency_ms.1),
+            bandwidth: Bandwidth::Unlimited,
+            loss: config.loss,
+            wiring: Wiring::FullMesh,
+            timers: Timers::default(),
+            event_logs: true,
+        })
+    }
+
+    /// A simulation as `setup` says. Nodes start within the first second, each at its own time.
+    pub fn build(setup: &SimSetup) -> Sim {
+        let mut rng = StdRng::seed_from_u64(setup.seed);
+        let regions = topology::assign_regions(setup.nodes, &mut rng);
+        let mut nodes = Vec::with_capacity(setup.nodes);
+        for index in 0..setup.nodes {
+            let mut wallet = Wallet::from_seed(rng.random());
+            let payout = wallet.new_address();
+            let (connect, known, max_outbound, max_inbound) = match setup.wiring {
+                Wiring::FullMesh => ((0..index).map(node_addr).collect(), Vec::new(), 8, 16),
+                Wiring::Random {
+                    outbound,
+                    max_inbound,
+                } => {
+                    let known = known_sample(index, setup.nodes, 4 * outbound, &mut rng);
+                    (Vec::new(), known, outbound, max_inbound)
+                }
+            };
+            let protocol = Protocol::new(
+                ProtocolConfig {
+                    nonce: rng.random(),
+                    user_agent: format!("sim-{index}"),
+                    listen_port: node_addr(index).port(),
+                    max_inbound,
+                    max_outbound,
+                    connect,
+                    known,
+                    timers: setup.timers,
+                },
+                setup.params.network_id(),
+                0,
+            );
+            nodes.push(SimNode {
+                host: SimHost::new(setup.params.clone(), setup.event_logs),
+                protocol,
+                wallet,
+                addr: node_addr(index),
+                payout,
+                wake_at_us: u64::MAX,
+            });
+        }
+        let links = Links {
+            latency: setup.latency,
+            bandwidth: setup.bandwidth,
+            regions,
+        };
+        let mut network = Network::new(setup.nodes, links, setup.loss);
+        for (index, node) in nodes.iter_mut().enumerate() {
+            let start_us = rng.random_range(0..1_000_000);
+            node.wake_at_us = start_us;
+            network.push(start_us, Due::Wake { node: index });
+        }
+        Sim {
+            seed: setup.seed,
+            now_us: 0,
+            network,
             rng,
             nodes,
-            next_tick_ms: 0,
-            params,
+            params: setup.params.clone(),
+            hashed: HashMap::default(),
+            records: Records::default(),
+            inputs: 0,
         }
     }
 
     /// Simulated milliseconds since the start.
     pub fn now_ms(&self) -> u64 {
-        self.now_ms
+        self.now_us / 1_000
+    }
+
+    /// Simulated microseconds since the start.
+    pub fn now_us(&self) -> u64 {
+        self.now_us
     }
 
     /// Node `index`.
@@ -137,107 +246,32 @@ impl Sim {
         &self.nodes
     }
 
-    /// Splits the network: nodes in different groups cannot reach each other, and their
-    /// connections drop. Nodes in no group are isolated.
-    pub fn partition(&mut self, groups: &[&[usize]]) {
-        let cut = self.network.partition(groups);
-        self.deliver_cuts(cut);
+    /// What the simulator saw of every block mined.
+    pub fn records(&self) -> &Records {
+        &self.records
     }
 
-    /// Cuts one node off from every other.
-    pub fn isolate(&mut self, node: usize) {
-        let others: Vec<usize> = (0..self.nodes.len()).filter(|i| *i != node).collect();
-        self.partition(&[&[node], &others]);
+    /// Inputs handed to nodes so far (messages, connections, wake-ups, mined blocks).
+    pub fn inputs(&self) -> u64 {
+        self.inputs
     }
 
-    /// Lets every node reach every other again; they reconnect by themselves.
-    pub fn heal(&mut self) {
-        self.network.heal();
+    /// Items waiting in the network's queue.
+    pub fn queued(&self) -> usize {
+        self.network.queued()
     }
 
-    fn deliver_cuts(&mut self, cut: Vec<(usize, crate::protocol::PeerId)>) {
-        for (node, peer) in cut {
-            self.input(node, Input::Disconnected { peer });
-        }
-    }
-
-    /// Node `index` finds the next block on its tip, with its mempool's transactions.
-    pub fn mine(&mut self, index: usize) -> Hash256 {
-        let node = &self.nodes[index];
-        let chain = &node.host.chain;
-        let next = chain.next_block();
-        let selected = node.host.mempool.select_for_block(MAX_BLOCK_BYTES / 2);
-        let fees = selected.iter().fold(Amount::ZERO, |sum, (_, fee)| {
-            sum.checked_add(*fee).unwrap_or(sum)
-        });
-        let subsidy = self.params.subsidy(next.height);
-        let spec = BlockSpec {
-            prev_hash: next.prev_hash,
-            height: next.height,
-            bits: next.bits,
-            time: next.min_time.max(self.clock_secs()),
-            payout: node.payout,
-            coinbase_value: subsidy.checked_add(fees).unwrap_or(subsidy),
-            extra_nonce: self.rng.random(),
-        };
-        let mut block = assemble_block(&spec, selected.into_iter().map(|(tx, _)| tx).collect());
-        // Regtest's target is met by about every other hash: the oracle decides who finds a
-        // block, the hashing is only to make it a real one.
-        solve_block(&mut block, &AtomicBool::new(false));
-        let hash = block.hash();
-        let clock_ms = self.clock_ms();
-        let host = &mut self.nodes[index].host;
-        host.set_clock_ms(clock_ms);
-        if host.submit_mined(block) {
-            self.input(index, Input::NewLocalBlock);
-        }
-        hash
-    }
-
-    /// A payment from node `from`'s wallet, admitted to its mempool and announced.
-    pub fn pay(&mut self, from: usize, to: Address, amount: Amount) -> Result<Txid, WalletError> {
-        let tx = self.build_payment(from, to, amount)?;
-        Ok(self.submit_transaction(from, tx))
-    }
-
-    /// A signed payment from node `from`'s wallet, not yet sent anywhere.
-    pub fn build_payment(
-        &mut self,
-        from: usize,
-        to: Address,
-        amount: Amount,
-    ) -> Result<Transaction, WalletError> {
-        let node = &mut self.nodes[from];
-        let next_height = node.host.chain.height() + 1;
-        let spendable = node.wallet.spendable_coins(
-            node.host.chain.utxos().iter(),
-            next_height,
-            &self.params,
-            |outpoint| node.host.mempool.spender_of(outpoint).is_some(),
-        );
-        Ok(node.wallet.create_payment(to, amount, 1, &spendable)?.tx)
-    }
-
-    /// Gives node `index` a transaction as if it came from its RPC; returns its txid.
-    pub fn submit_transaction(&mut self, index: usize, tx: Transaction) -> Txid {
-        let txid = tx.txid();
-        if self.nodes[index].host.submit_transaction(tx).is_ok() {
-            self.input(index, Input::AnnounceTx(txid));
-        }
-        txid
-    }
-
-    /// Where node `index` mines to.
-    pub fn payout(&self, index: usize) -> Address {
-        self.nodes[index].payout
+    /// The consensus parameters the nodes run.
+    pub fn params(&self) -> &Params {
+        &self.params
     }
 
     /// The simulated wall clock in Unix milliseconds: blocks are stamped and judged by it, and
     /// events are stamped with it.
-    fn clock_ms(&self) -> u64 {
+    pub fn clock_ms(&self) -> u64 {
         let start_secs =
             u64::from(self.params.genesis.header.time) + CLOCK_START_AFTER_GENESIS_SECS;
-        start_secs * 1_000 + self.now_ms
+        start_secs * 1_000 + self.now_ms()
     }
 
     fn clock_secs(&self) -> u32 {
@@ -245,25 +279,38 @@ impl Sim {
     }
 
     /// Feeds one input to a node and carries out what its protocol asks for, resuming it at
-    /// once whenever it pauses.
+    /// once whenever it pauses; then notes what its host saw and when it wants waking.
     fn input(&mut self, index: usize, input: Input<'_>) {
+        self.inputs += 1;
         let clock_ms = self.clock_ms();
+        let now_ms = self.now_ms();
         let node = &mut self.nodes[index];
         node.host.set_clock_ms(clock_ms);
         let mut links = SimLinks {
             network: &mut self.network,
             rng: &mut self.rng,
-            now_ms: self.now_ms,
+            now_us: self.now_us,
             node: index,
+            hashed: &self.hashed,
         };
         drive(
             &mut node.protocol,
             &mut node.host,
             &mut links,
-            self.now_ms,
+            now_ms,
             input,
             ResumeWhen::AtOnce,
         );
+        for note in node.host.take_notes() {
+            self.records.note(index, self.now_us, note);
+        }
+        if let Some(wake_ms) = node.protocol.next_wake_ms(now_ms) {
+            let wake_us = (wake_ms * 1_000).max(self.now_us);
+            if wake_us < node.wake_at_us {
+                node.wake_at_us = wake_us;
+                self.network.push(wake_us, Due::Wake { node: index });
+            }
+        }
     }
 
     /// What happened at node `index`, oldest first: blocks connected and disconnected, reorgs
@@ -275,39 +322,49 @@ impl Sim {
 
     /// Runs until `condition` holds or `limit_ms` of simulated time pass; whether it held.
     pub fn run_until(&mut self, limit_ms: u64, mut condition: impl FnMut(&Sim) -> bool) -> bool {
-        let deadline = self.now_ms + limit_ms;
+        let deadline_us = self.now_us + limit_ms * 1_000;
         loop {
             if condition(self) {
                 return true;
             }
-            let next_delivery = self.network.next_time();
-            let next = next_delivery.map_or(self.next_tick_ms, |at| at.min(self.next_tick_ms));
-            if next > deadline {
-                self.now_ms = deadline;
+            if !self.step(deadline_us) {
+                self.now_us = deadline_us;
                 return condition(self);
-            }
-            self.now_ms = self.now_ms.max(next);
-            if next_delivery == Some(next) {
-                if let Some(delivery) = self.network.pop() {
-                    self.deliver(delivery);
-                }
-            } else {
-                self.next_tick_ms = self.now_ms + TICK_MS;
-                for index in 0..self.nodes.len() {
-                    self.input(index, Input::Tick);
-                }
             }
         }
     }
 
     /// Runs for `duration_ms` of simulated time.
     pub fn run_for(&mut self, duration_ms: u64) {
-        self.run_until(duration_ms, |_| false);
+        self.run_to_us(self.now_us + duration_ms * 1_000);
     }
 
-    fn deliver(&mut self, delivery: Delivery) {
-        match delivery {
-            Delivery::Connected {
+    /// Handles everything due up to `at_us`, then sets the clock there.
+    pub fn run_to_us(&mut self, at_us: u64) {
+        while self.step(at_us) {}
+        self.now_us = self.now_us.max(at_us);
+    }
+
+    /// Handles the next item due, if it is due by `deadline_us`; whether there was one.
+    fn step(&mut self, deadline_us: u64) -> bool {
+        if self
+            .network
+            .next_time_us()
+            .is_none_or(|at_us| at_us > deadline_us)
+        {
+            return false;
+        }
+        let Some((at_us, due)) = self.network.pop() else {
+            return false;
+        };
+        self.now_us = self.now_us.max(at_us);
+        self.deliver(due);
+        true
+    }
+
+    fn deliver(&mut self, due: Due) {
+        match due {
+            Due::Connected {
                 node,
                 peer,
                 addr,
@@ -320,22 +377,35 @@ impl Sim {
                     inbound,
                 },
             ),
-            Delivery::ConnectFailed { node, addr } => {
-                self.input(node, Input::ConnectFailed { addr })
-            }
-            Delivery::Message {
+            Due::ConnectFailed { node, addr } => self.input(node, Input::ConnectFailed { addr }),
+            Due::Message {
                 node,
                 peer,
                 message,
-            } => self.input(
-                node,
-                Input::Received {
-                    peer,
-                    message: Received::from(message),
-                },
-            ),
-            Delivery::Disconnected { node, peer } => self.input(node, Input::Disconnected { peer }),
+            } => {
+                let message = match message {
+                    Message::Block(block) => Received::block(self.hashed_block(&block)),
+                    other => Received::from(other),
+                };
+                self.input(node, Input::Received { peer, message });
+            }
+            Due::Disconnected { node, peer } => self.input(node, Input::Disconnected { peer }),
+            Due::Wake { node } => {
+                if self.nodes[node].wake_at_us == self.now_us {
+                    self.nodes[node].wake_at_us = u64::MAX;
+                    self.input(node, Input::Tick);
+                }
+            }
         }
+    }
+
+    /// `block` hashed: once per simulation for a block mined here, shared by every node.
+    fn hashed_block(&mut self, block: &Arc<Block>) -> HashedBlock {
+        let key = Arc::as_ptr(block) as usize;
+        self.hashed
+            .entry(key)
+            .or_insert_with(|| HashedBlock::new(Arc::clone(block)))
+            .clone()
     }
 
     /// Whether every node has the same tip.
@@ -363,11 +433,61 @@ impl Sim {
         self.rng.random_range(0..self.nodes.len())
     }
 
+    /// The seeded generator, for choices a run makes (who mines next, and when).
+    pub fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+
     /// The block mined by `hash` at any node, if one has it.
     pub fn block(&self, hash: &Hash256) -> Option<Block> {
         self.nodes
             .iter()
             .find_map(|node| node.host.chain.block(hash))
             .map(|block| Block::clone(&block))
+    }
+}
+
+/// `count` distinct random nodes other than `index`, out of `nodes`, as addresses.
+fn known_sample(index: usize, nodes: usize, count: usize, rng: &mut StdRng) -> Vec<SocketAddr> {
+    let others = nodes.saturating_sub(1);
+    sample(rng, others, count.min(others))
+        .into_iter()
+        .map(|pick| node_addr(if pick >= index { pick + 1 } else { pick }))
+        .collect()
+}
+
+/// One node's view of the network while the driver carries out its protocol's outputs.
+struct SimLinks<'a> {
+    network: &'a mut Network,
+    rng: &'a mut StdRng,
+    now_us: u64,
+    /// The node whose outputs these are.
+    node: usize,
+    hashed: &'a HashMap<usize, HashedBlock>,
+}
+
+impl crate::protocol::Links for SimLinks<'_> {
+    fn send(&mut self, peer: PeerId, message: Message) -> bool {
+        let bytes = match &message {
+            Message::Block(block) => self
+                .hashed
+                .get(&(Arc::as_ptr(block) as usize))
+                .map_or_else(|| block.encoded_len(), HashedBlock::encoded_len),
+            other => crate::codec::encoded_len(other),
+        } + FRAME_HEADER_BYTES;
+        self.network
+            .send(self.rng, self.now_us, peer, message, bytes);
+        true
+    }
+
+    fn connect(&mut self, addr: SocketAddr) {
+        let nodes = self.network.nodes();
+        let target = node_of(addr, nodes);
+        self.network
+            .connect(self.rng, self.now_us, self.node, target, addr);
+    }
+
+    fn disconnect(&mut self, peer: PeerId, _reason: &DisconnectReason) {
+        self.network.disconnect(self.rng, self.now_us, peer);
     }
 }

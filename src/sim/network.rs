@@ -1,53 +1,24 @@
-//! The simulated network: connections between nodes, messages in flight with seeded latency and
-//! loss (in order per direction, as TCP keeps them), and partitions.
+//! The simulated network: connections between nodes, and one queue of everything due (messages
+//! in flight, dials answered, connections closed, nodes' timers), ordered by time. A message
+//! arrives after its latency plus its size over the link's bandwidth; each direction of a
+//! connection carries one message at a time, in order, as TCP does. Partitions cut connections
+//! and refuse dials across the cut.
+//!
+//! Owns connections and the queue. Must not touch a node's state: it hands `Due` items to the
+//! simulator, which feeds them to the node.
 
-use crate::protocol::{DisconnectReason, Links, PeerId};
+use super::topology::{node_addr, Links};
+use crate::protocol::PeerId;
 use crate::wire::Message;
 use rand::rngs::StdRng;
 use rand::Rng;
-use std::collections::{BTreeMap, HashMap};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
 
-/// The port every simulated node listens on (each has its own loopback address).
-const SIM_PORT: u16 = 18_444;
-
-/// Where simulated node `index` listens.
-pub(super) fn node_addr(index: usize) -> SocketAddr {
-    let host = u8::try_from(index + 1).unwrap_or(u8::MAX);
-    SocketAddr::from((Ipv4Addr::new(127, 0, 1, host), SIM_PORT))
-}
-
-/// One node's view of the network while the driver carries out its protocol's outputs.
-pub(super) struct SimLinks<'a> {
-    pub(super) network: &'a mut Network,
-    pub(super) rng: &'a mut StdRng,
-    pub(super) now_ms: u64,
-    /// The node whose outputs these are.
-    pub(super) node: usize,
-}
-
-impl Links for SimLinks<'_> {
-    fn send(&mut self, peer: PeerId, message: Message) -> bool {
-        self.network
-            .send(self.rng, self.now_ms, self.node, peer, message);
-        true
-    }
-
-    fn connect(&mut self, addr: SocketAddr) {
-        let target = (0..self.network.nodes).find(|index| node_addr(*index) == addr);
-        self.network
-            .connect(self.rng, self.now_ms, self.node, target, addr);
-    }
-
-    fn disconnect(&mut self, peer: PeerId, _reason: &DisconnectReason) {
-        self.network
-            .disconnect(self.rng, self.now_ms, self.node, peer);
-    }
-}
-
-/// Something the network hands a node at a given time.
+/// Something due at a node at a given time.
 #[derive(Debug)]
-pub(super) enum Delivery {
+pub(super) enum Due {
     Connected {
         node: usize,
         peer: PeerId,
@@ -67,45 +38,97 @@ pub(super) enum Delivery {
         node: usize,
         peer: PeerId,
     },
+    /// The node's protocol asked to be woken (`Protocol::next_wake_ms`).
+    Wake { node: usize },
+}
+
+struct Scheduled {
+    at_us: u64,
+    seq: u64,
+    due: Due,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Scheduled) -> bool {
+        (self.at_us, self.seq) == (other.at_us, other.seq)
+    }
+}
+
+impl Eq for Scheduled {}
+
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Scheduled) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scheduled {
+    /// Reversed, so the max-heap pops the earliest (and of equal times, the first scheduled).
+    fn cmp(&self, other: &Scheduled) -> Ordering {
+        (other.at_us, other.seq).cmp(&(self.at_us, self.seq))
+    }
+}
+
+/// One direction of a connection: from the node at this end to the other end.
+struct End {
+    node: usize,
+    /// When the link finishes sending what is queued on it.
+    busy_until_us: u64,
+    /// When the last message sent arrives, so a later one never overtakes it.
+    last_arrival_us: u64,
+}
+
+struct Connection {
+    ends: [End; 2],
+    open: bool,
+}
+
+/// A connection's ends have peer ids `2c + 1` and `2c + 2` for connection number `c`: unique
+/// across the simulation (so within each node), and the connection is found by arithmetic.
+fn connection_of(peer: PeerId) -> (usize, usize) {
+    let index = usize::try_from(peer.saturating_sub(1)).unwrap_or(usize::MAX);
+    (index / 2, index % 2)
+}
+
+fn peer_id(connection: usize, side: usize) -> PeerId {
+    (connection as u64) * 2 + side as u64 + 1
 }
 
 pub(super) struct Network {
-    latency_ms: (u64, u64),
+    links: Links,
     loss: f64,
-    queue: BTreeMap<(u64, u64), Delivery>,
+    queue: BinaryHeap<Scheduled>,
     next_seq: u64,
-    next_peer: PeerId,
-    /// Each connection end, keyed by (node, its peer id), and the other end.
-    ends: HashMap<(usize, PeerId), (usize, PeerId)>,
-    /// When the last message sent from each end arrives, so later ones never overtake it.
-    last_arrival: HashMap<(usize, PeerId), u64>,
+    connections: Vec<Connection>,
     /// Each node's partition group; `None` when the network is whole.
     groups: Option<Vec<Option<usize>>>,
     nodes: usize,
 }
 
 impl Network {
-    pub(super) fn new(nodes: usize, latency_ms: (u64, u64), loss: f64) -> Network {
+    pub(super) fn new(nodes: usize, links: Links, loss: f64) -> Network {
         Network {
-            latency_ms: (latency_ms.0.max(1), latency_ms.1.max(latency_ms.0.max(1))),
+            links,
             loss,
-            queue: BTreeMap::new(),
+            queue: BinaryHeap::new(),
             next_seq: 0,
-            next_peer: 1,
-            ends: HashMap::new(),
-            last_arrival: HashMap::new(),
+            connections: Vec::new(),
             groups: None,
             nodes,
         }
     }
 
-    fn push(&mut self, at_ms: u64, delivery: Delivery) {
-        self.queue.insert((at_ms, self.next_seq), delivery);
-        self.next_seq += 1;
+    pub(super) fn nodes(&self) -> usize {
+        self.nodes
     }
 
-    fn latency_ms(&self, rng: &mut StdRng) -> u64 {
-        rng.random_range(self.latency_ms.0..=self.latency_ms.1)
+    pub(super) fn push(&mut self, at_us: u64, due: Due) {
+        self.queue.push(Scheduled {
+            at_us,
+            seq: self.next_seq,
+            due,
+        });
+        self.next_seq += 1;
     }
 
     fn reachable(&self, a: usize, b: usize) -> bool {
@@ -115,85 +138,123 @@ impl Network {
         }
     }
 
+    fn open_end(&self, peer: PeerId) -> Option<(usize, usize)> {
+        let (connection, side) = connection_of(peer);
+        self.connections
+            .get(connection)
+            .filter(|connection| connection.open)
+            .map(|_| (connection, side))
+    }
+
+    /// Sends `message` of `bytes` from `node`'s end `peer`, at `now_us`.
     pub(super) fn send(
         &mut self,
         rng: &mut StdRng,
-        now_ms: u64,
-        node: usize,
+        now_us: u64,
         peer: PeerId,
         message: Message,
+        bytes: usize,
     ) {
-        let Some(&(to_node, to_peer)) = self.ends.get(&(node, peer)) else {
+        let Some((connection, side)) = self.open_end(peer) else {
             return;
         };
-        if rng.random_bool(self.loss.clamp(0.0, 1.0)) {
+        if self.loss > 0.0 && rng.random_bool(self.loss.min(1.0)) {
             return;
         }
-        let arrival = (now_ms + self.latency_ms(rng))
-            .max(self.last_arrival.get(&(node, peer)).copied().unwrap_or(0));
-        self.last_arrival.insert((node, peer), arrival);
+        let to = &self.connections[connection].ends[1 - side];
+        let to_node = to.node;
+        let from_node = self.connections[connection].ends[side].node;
+        let latency_us = self.links.latency_us(from_node, to_node, rng);
+        let transfer_us = self.links.transfer_us(from_node, to_node, bytes);
+        let end = &mut self.connections[connection].ends[side];
+        let sent_us = end.busy_until_us.max(now_us) + transfer_us;
+        end.busy_until_us = sent_us;
+        let arrival_us = (sent_us + latency_us).max(end.last_arrival_us);
+        end.last_arrival_us = arrival_us;
         self.push(
-            arrival,
-            Delivery::Message {
+            arrival_us,
+            Due::Message {
                 node: to_node,
-                peer: to_peer,
+                peer: peer_id(connection, 1 - side),
                 message,
             },
         );
     }
 
+    /// `node` dials `target` (the node at the dialed address, if any).
     pub(super) fn connect(
         &mut self,
         rng: &mut StdRng,
-        now_ms: u64,
+        now_us: u64,
         node: usize,
         target: Option<usize>,
         addr: SocketAddr,
     ) {
-        let at = now_ms + self.latency_ms(rng);
         let Some(target) = target.filter(|t| self.reachable(node, *t)) else {
-            self.push(at, Delivery::ConnectFailed { node, addr });
+            let at_us = now_us + self.links.latency_us(node, node, rng);
+            self.push(at_us, Due::ConnectFailed { node, addr });
             return;
         };
-        let (ours, theirs) = (self.next_peer, self.next_peer + 1);
-        self.next_peer += 2;
-        self.ends.insert((node, ours), (target, theirs));
-        self.ends.insert((target, theirs), (node, ours));
+        // The dialer hears of the connection a round trip later (SYN, SYN-ACK), the acceptor
+        // half a round trip after that (ACK); each side's first message leaves then.
+        let there_us = now_us + self.links.latency_us(node, target, rng);
+        let back_us = there_us + self.links.latency_us(target, node, rng);
+        let accepted_us = back_us + self.links.latency_us(node, target, rng);
+        let connection = self.connections.len();
+        // Nothing the dialer sends arrives before the acceptor knows of the connection.
+        let end = |node, last_arrival_us| End {
+            node,
+            busy_until_us: 0,
+            last_arrival_us,
+        };
+        self.connections.push(Connection {
+            ends: [end(node, accepted_us), end(target, 0)],
+            open: true,
+        });
         // The accepting side sees an ephemeral port, not the dialer's listening one.
-        let ephemeral = u16::try_from(40_000 + theirs % 20_000).unwrap_or(40_000);
-        let from = SocketAddr::new(super::node_addr(node).ip(), ephemeral);
+        let ephemeral = u16::try_from(40_000 + connection % 20_000).unwrap_or(40_000);
+        let from = SocketAddr::new(node_addr(node).ip(), ephemeral);
         self.push(
-            at,
-            Delivery::Connected {
+            accepted_us,
+            Due::Connected {
                 node: target,
-                peer: theirs,
+                peer: peer_id(connection, 1),
                 addr: from,
                 inbound: true,
             },
         );
         self.push(
-            at,
-            Delivery::Connected {
+            back_us,
+            Due::Connected {
                 node,
-                peer: ours,
+                peer: peer_id(connection, 0),
                 addr,
                 inbound: false,
             },
         );
     }
 
-    pub(super) fn disconnect(&mut self, rng: &mut StdRng, now_ms: u64, node: usize, peer: PeerId) {
-        if let Some(other) = self.ends.remove(&(node, peer)) {
-            self.ends.remove(&other);
-            let at = now_ms + self.latency_ms(rng);
-            self.push(
-                at,
-                Delivery::Disconnected {
-                    node: other.0,
-                    peer: other.1,
-                },
-            );
-        }
+    /// `peer`'s end closes the connection; the other end hears of it after the messages already
+    /// on their way.
+    pub(super) fn disconnect(&mut self, rng: &mut StdRng, now_us: u64, peer: PeerId) {
+        let Some((connection, side)) = self.open_end(peer) else {
+            return;
+        };
+        let (from, to) = {
+            let ends = &self.connections[connection].ends;
+            (ends[side].node, ends[1 - side].node)
+        };
+        let latency_us = self.links.latency_us(from, to, rng);
+        let end = &self.connections[connection].ends[side];
+        let at_us = (end.busy_until_us.max(now_us) + latency_us).max(end.last_arrival_us);
+        self.connections[connection].open = false;
+        self.push(
+            at_us,
+            Due::Disconnected {
+                node: to,
+                peer: peer_id(connection, 1 - side),
+            },
+        );
     }
 
     /// Splits the nodes into `groups` (unlisted nodes reach nobody) and cuts every connection
@@ -208,15 +269,15 @@ impl Network {
             }
         }
         self.groups = Some(of);
-        let mut cut: Vec<(usize, PeerId)> = self
-            .ends
-            .iter()
-            .filter(|(end, other)| !self.reachable(end.0, other.0))
-            .map(|(end, _)| *end)
-            .collect();
-        cut.sort_unstable();
-        for end in &cut {
-            self.ends.remove(end);
+        let mut cut = Vec::new();
+        for index in 0..self.connections.len() {
+            let connection = &self.connections[index];
+            let (a, b) = (connection.ends[0].node, connection.ends[1].node);
+            if connection.open && !self.reachable(a, b) {
+                self.connections[index].open = false;
+                cut.push((a, peer_id(index, 0)));
+                cut.push((b, peer_id(index, 1)));
+            }
         }
         cut
     }
@@ -225,21 +286,27 @@ impl Network {
         self.groups = None;
     }
 
-    /// When the next delivery is due.
-    pub(super) fn next_time(&self) -> Option<u64> {
-        self.queue.keys().next().map(|(at, _)| *at)
+    /// When the next item is due.
+    pub(super) fn next_time_us(&self) -> Option<u64> {
+        self.queue.peek().map(|scheduled| scheduled.at_us)
     }
 
-    /// The next delivery; messages for connections that were cut meanwhile are dropped.
-    pub(super) fn pop(&mut self) -> Option<Delivery> {
-        while let Some((_, delivery)) = self.queue.pop_first() {
-            if let Delivery::Message { node, peer, .. } = &delivery {
-                if !self.ends.contains_key(&(*node, *peer)) {
+    /// The next item due, with its time; messages for connections that were cut meanwhile are
+    /// dropped.
+    pub(super) fn pop(&mut self) -> Option<(u64, Due)> {
+        while let Some(Scheduled { at_us, due, .. }) = self.queue.pop() {
+            if let Due::Message { peer, .. } = &due {
+                if self.open_end(*peer).is_none() {
                     continue;
                 }
             }
-            return Some(delivery);
+            return Some((at_us, due));
         }
         None
+    }
+
+    /// Items waiting in the queue.
+    pub(super) fn queued(&self) -> usize {
+        self.queue.len()
     }
 }

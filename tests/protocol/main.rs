@@ -11,7 +11,7 @@ use nakachain::protocol::{
     drive, DisconnectReason, Host, Input, Links, Output, PeerId, Protocol, ProtocolConfig,
     Received, ResumeWhen, BLOCK_STALL_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS,
     MAX_BLOCKS_IN_FLIGHT_PER_PEER, MAX_BLOCKS_PER_GETDATA, MAX_UNCONNECTING_HEADERS,
-    MIN_BLOCKS_IN_FLIGHT_PER_PEER, PING_INTERVAL_MS, PING_TIMEOUT_MS,
+    MIN_BLOCKS_IN_FLIGHT_PER_PEER, PING_INTERVAL_MS, PING_TIMEOUT_MS, Timers,
 };
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Address, Block, BlockHeader, Hash256, HashedBlock};
@@ -35,7 +35,7 @@ const NODE_NONCE: u64 = 0x5eed_0001;
 fn test_host() -> SimHost {
     let params = sim_params();
     let clock_secs = u64::from(params.genesis.header.time) + 1_000_000;
-    let mut host = SimHost::new(params);
+    let mut host = SimHost::new(params, true);
     host.set_clock_ms(clock_secs * 1_000);
     host
 }
@@ -126,6 +126,8 @@ impl Node {
             max_inbound,
             max_outbound,
             connect,
+            known: Vec::new(),
+            timers: Timers::default(),
         };
         Node {
             protocol: Protocol::new(config, sim_params().network_id(), 0),

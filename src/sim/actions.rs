@@ -1,0 +1,120 @@
+//! What tests and runs do to a simulation from outside: a node finds a block, a wallet pays, the
+//! network splits and heals.
+//!
+//! Owns these actions. Must not decide when they happen: the caller (a test, or `run`'s mining
+//! process) does.
+
+use super::Sim;
+use crate::miner::{assemble_block, solve_block, BlockSpec};
+use crate::params::MAX_BLOCK_BYTES;
+use crate::protocol::{Host, Input, PeerId};
+use crate::types::{Address, Amount, Hash256, HashedBlock, Transaction, Txid};
+use crate::wallet::WalletError;
+use rand::Rng;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+impl Sim {
+    /// Splits the network: nodes in different groups cannot reach each other, and their
+    /// connections drop. Nodes in no group are isolated.
+    pub fn partition(&mut self, groups: &[&[usize]]) {
+        let cut = self.network.partition(groups);
+        self.deliver_cuts(cut);
+    }
+
+    /// Cuts one node off from every other.
+    pub fn isolate(&mut self, node: usize) {
+        let others: Vec<usize> = (0..self.nodes.len()).filter(|i| *i != node).collect();
+        self.partition(&[&[node], &others]);
+    }
+
+    /// Lets every node reach every other again; they reconnect by themselves.
+    pub fn heal(&mut self) {
+        self.network.heal();
+    }
+
+    fn deliver_cuts(&mut self, cut: Vec<(usize, PeerId)>) {
+        for (node, peer) in cut {
+            self.input(node, Input::Disconnected { peer });
+        }
+    }
+
+    /// Node `index` finds the next block on its tip, with its mempool's transactions.
+    pub fn mine(&mut self, index: usize) -> Hash256 {
+        let node = &self.nodes[index];
+        let chain = &node.host.chain;
+        let next = chain.next_block();
+        let selected = node.host.mempool.select_for_block(MAX_BLOCK_BYTES / 2);
+        let fees = selected.iter().fold(Amount::ZERO, |sum, (_, fee)| {
+            sum.checked_add(*fee).unwrap_or(sum)
+        });
+        let subsidy = self.params.subsidy(next.height);
+        let spec = BlockSpec {
+            prev_hash: next.prev_hash,
+            height: next.height,
+            bits: next.bits,
+            time: next.min_time.max(self.clock_secs()),
+            payout: node.payout,
+            coinbase_value: subsidy.checked_add(fees).unwrap_or(subsidy),
+            extra_nonce: self.rng.random(),
+        };
+        let mut block = assemble_block(&spec, selected.into_iter().map(|(tx, _)| tx).collect());
+        // Regtest's target is met by about every other hash: the mining process decides who
+        // finds a block, the hashing is only to make it a real one.
+        solve_block(&mut block, &AtomicBool::new(false));
+        let hashed = HashedBlock::new(block);
+        let hash = hashed.hash();
+        self.hashed
+            .insert(Arc::as_ptr(hashed.block()) as usize, hashed.clone());
+        self.records
+            .mined(hash, next.prev_hash, next.height, index, self.now_us);
+        let clock_ms = self.clock_ms();
+        let host = &mut self.nodes[index].host;
+        host.set_clock_ms(clock_ms);
+        if host.submit_mined(hashed) {
+            for note in host.take_notes() {
+                self.records.note(index, self.now_us, note);
+            }
+            self.input(index, Input::NewLocalBlock);
+        }
+        hash
+    }
+
+    /// A payment from node `from`'s wallet, admitted to its mempool and announced.
+    pub fn pay(&mut self, from: usize, to: Address, amount: Amount) -> Result<Txid, WalletError> {
+        let tx = self.build_payment(from, to, amount)?;
+        Ok(self.submit_transaction(from, tx))
+    }
+
+    /// A signed payment from node `from`'s wallet, not yet sent anywhere.
+    pub fn build_payment(
+        &mut self,
+        from: usize,
+        to: Address,
+        amount: Amount,
+    ) -> Result<Transaction, WalletError> {
+        let node = &mut self.nodes[from];
+        let next_height = node.host.chain.height() + 1;
+        let spendable = node.wallet.spendable_coins(
+            node.host.chain.utxos().iter(),
+            next_height,
+            &self.params,
+            |outpoint| node.host.mempool.spender_of(outpoint).is_some(),
+        );
+        Ok(node.wallet.create_payment(to, amount, 1, &spendable)?.tx)
+    }
+
+    /// Gives node `index` a transaction as if it came from its RPC; returns its txid.
+    pub fn submit_transaction(&mut self, index: usize, tx: Transaction) -> Txid {
+        let txid = tx.txid();
+        if self.nodes[index].host.submit_transaction(tx).is_ok() {
+            self.input(index, Input::AnnounceTx(txid));
+        }
+        txid
+    }
+
+    /// Where node `index` mines to.
+    pub fn payout(&self, index: usize) -> Address {
+        self.nodes[index].payout
+    }
+}

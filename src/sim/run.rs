@@ -1,0 +1,1 @@
+//! `nakachain sim`: placeholder replaced below.
