@@ -21,7 +21,7 @@ mod rounds;
 use chain_support::regtest_chain;
 use nakachain::chain::Chain;
 use nakachain::params::Params;
-use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig, Timers, Received};
+use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig, Timers, MAX_LEARNED_ADDRESSES, Received};
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Block, Hash256};
 use nakachain::wire::{BlockFrames, Message};
@@ -85,6 +85,7 @@ fn config(nonce: u64) -> ProtocolConfig {
         max_outbound: 8,
         connect: Vec::new(),
         known: Vec::new(),
+        max_learned_addresses: MAX_LEARNED_ADDRESSES,
         timers: Timers::default(),
     }
 }

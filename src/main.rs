@@ -224,6 +224,12 @@ enum Command {
         after_help = "Examples:\n  nakachain devnet up --nodes 5 --block-time 2\n  nakachain devnet status\n  nakachain devnet partition node-0,node-1/node-2,node-3,node-4\n  nakachain devnet heal\n  nakachain devnet down"
     )]
     Devnet(DevnetArgs),
+    /// Simulate a network of thousands of nodes in one process, each running the node's own
+    /// protocol and chain: propagation, stale blocks, reorgs, partitions
+    #[command(
+        after_help = "Examples:\n  nakachain sim --nodes 1000 --blocks 100\n  nakachain sim --nodes 200 --block-time 10 --latency uniform:20-200 --json\n  nakachain sim --nodes 100 --partition 0.5@600-3000\n  nakachain sim sweep --block-time 2,10,60,600 --nodes 200 --blocks 300"
+    )]
+    Sim(nakachain::sim::cli::SimArgs),
 }
 
 /// The devnet's block spacing.
@@ -394,6 +400,14 @@ fn main() -> ExitCode {
             vec![Value::from(address), Value::from(amount)],
             print_json,
         ),
+        Command::Sim(args) => {
+            if before.is_set() {
+                return usage_error(
+                    "a simulation keeps its nodes in memory: --datadir and --rpc-port do not apply",
+                );
+            }
+            nakachain::sim::cli::run_command(args)
+        }
         Command::Devnet(command) => {
             if before.is_set() {
                 return usage_error(

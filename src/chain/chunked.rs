@@ -31,7 +31,11 @@ impl<T> Chunked<T> {
         match self.chunks.last_mut() {
             Some(chunk) if chunk.len() < CHUNK => chunk.push(value),
             _ => {
-                let mut chunk = Vec::with_capacity(CHUNK);
+                // The first chunk grows as a `Vec` does (moving at most one chunk's worth): a
+                // chain of a few blocks, as each of a simulation's thousands of nodes holds,
+                // does not reserve a whole chunk.
+                let capacity = if self.chunks.is_empty() { 0 } else { CHUNK };
+                let mut chunk = Vec::with_capacity(capacity);
                 chunk.push(value);
                 self.chunks.push(chunk);
             }

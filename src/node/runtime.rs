@@ -11,7 +11,7 @@ use super::peers::Connections;
 use super::state::{os_random_bytes, Node, NodeError};
 use super::task::{NodeTask, TaskParts};
 use crate::params::Params;
-use crate::protocol::{Protocol, ProtocolConfig, Timers};
+use crate::protocol::{Protocol, ProtocolConfig, Timers, MAX_LEARNED_ADDRESSES};
 use crate::rpc::{serve, Cookie, RestInterface, RpcCall};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -133,6 +133,7 @@ async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
             max_outbound: MAX_OUTBOUND_PEERS,
             connect: config.connect.clone(),
             known: Vec::new(),
+            max_learned_addresses: MAX_LEARNED_ADDRESSES,
             timers: Timers::default(),
         },
         config.params.network_id(),

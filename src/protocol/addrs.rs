@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 
-/// Addresses learned from gossip that are remembered.
-const MAX_LEARNED: usize = 1_000;
+/// Addresses learned from gossip that a node remembers.
+pub const MAX_LEARNED_ADDRESSES: usize = 1_000;
 /// Addresses remembered as our own; a node has a handful (one per interface it listens on).
 const MAX_OWN_ADDRESSES: usize = 64;
 const RECONNECT_MIN_MS: u64 = 1_000;
@@ -58,6 +58,8 @@ pub(super) struct AddressBook {
     configured: usize,
     /// Learned dials made and not answered yet: they take outbound room until they are.
     pending_learned: usize,
+    /// Learned addresses remembered, at most.
+    max_learned: usize,
     discouraged: HashMap<IpAddr, u64>,
     /// Sorted and without duplicates.
     denied: Vec<SocketAddr>,
@@ -68,11 +70,13 @@ pub(super) struct AddressBook {
 
 impl AddressBook {
     /// A book with the `configured` addresses to keep connected to, and `known` ones to dial
-    /// while there is room (as if learned), in an order keyed by `order_key`.
+    /// while there is room (as if learned), in an order keyed by `order_key`; it remembers at
+    /// most `max_learned` learned addresses.
     pub(super) fn new(
         configured: &[SocketAddr],
         known: &[SocketAddr],
         order_key: u64,
+        max_learned: usize,
         now_ms: u64,
     ) -> AddressBook {
         let mut book = AddressBook {
@@ -85,6 +89,7 @@ impl AddressBook {
             learned_due_ms: u64::MAX,
             configured: 0,
             pending_learned: 0,
+            max_learned,
             discouraged: HashMap::new(),
             denied: Vec::new(),
             own: BTreeSet::new(),
@@ -143,7 +148,7 @@ impl AddressBook {
     pub(super) fn learn(&mut self, addr: SocketAddr) {
         if !self.own.contains(&addr)
             && !self.dials.contains_key(&addr)
-            && self.dials.len() < MAX_LEARNED + self.configured
+            && self.dials.len() < self.max_learned + self.configured
         {
             self.dials.insert(addr, Dial::new(false, 0));
             self.due_at(false, 0);
@@ -177,12 +182,13 @@ impl AddressBook {
     }
 
     /// Every address worth telling a peer about.
+    /// In the book's own order, so the peers of different nodes do not all hear of the same
+    /// few first.
     pub(super) fn known(&self) -> Vec<SocketAddr> {
-        self.dials
-            .keys()
-            .copied()
-            .take(crate::wire::MAX_ADDRS)
-            .collect()
+        let mut known: Vec<SocketAddr> = self.dials.keys().copied().collect();
+        known.sort_by_cached_key(|addr| self.order_of(addr));
+        known.truncate(crate::wire::MAX_ADDRS);
+        known
     }
 
     pub(super) fn connected(&mut self, addr: SocketAddr) {
@@ -326,7 +332,7 @@ mod tests {
 
     #[test]
     fn configured_peers_are_redialed_with_growing_backoff() {
-        let mut book = AddressBook::new(&[addr(1)], &[], 0, 0);
+        let mut book = AddressBook::new(&[addr(1)], &[], 0, MAX_LEARNED_ADDRESSES, 0);
         assert_eq!(book.due_dials(0, &[], 0), vec![addr(1)]);
         assert!(
             book.due_dials(0, &[], 0).is_empty(),
@@ -345,7 +351,7 @@ mod tests {
 
     #[test]
     fn an_address_found_to_be_our_own_is_not_learned_again() {
-        let mut book = AddressBook::new(&[], &[], 0, 0);
+        let mut book = AddressBook::new(&[], &[], 0, MAX_LEARNED_ADDRESSES, 0);
         book.learn(addr(1));
         book.learn(addr(2));
         book.forget(addr(1));
@@ -356,7 +362,7 @@ mod tests {
 
     #[test]
     fn learned_peers_fill_only_the_outbound_room_and_discouraged_ones_wait() {
-        let mut book = AddressBook::new(&[], &[], 0, 0);
+        let mut book = AddressBook::new(&[], &[], 0, MAX_LEARNED_ADDRESSES, 0);
         for port in 1..=3 {
             book.learn(addr(port));
         }
@@ -383,12 +389,12 @@ mod tests {
     fn each_book_dials_learned_addresses_in_its_own_order_and_knows_when_the_next_is_due() {
         let known: Vec<SocketAddr> = (1..=20).map(addr).collect();
         let first_picks = |key: u64| {
-            let mut book = AddressBook::new(&[], &known, key, 0);
+            let mut book = AddressBook::new(&[], &known, key, MAX_LEARNED_ADDRESSES, 0);
             book.due_dials(0, &[], 4)
         };
         assert_eq!(first_picks(1), first_picks(1), "deterministic");
         assert_ne!(first_picks(1), first_picks(2), "keyed");
-        let mut book = AddressBook::new(&[addr(1)], &[], 0, 0);
+        let mut book = AddressBook::new(&[addr(1)], &[], 0, MAX_LEARNED_ADDRESSES, 0);
         assert_eq!(book.next_due_ms(0), Some(0), "a configured dial is due at once");
         assert_eq!(book.due_dials(0, &[], 0), vec![addr(1)]);
         assert_eq!(book.next_due_ms(8), None, "dialed, nothing else waits");

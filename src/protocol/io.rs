@@ -56,6 +56,8 @@ pub struct ProtocolConfig {
     /// Addresses known from the start (as from a peers file or seeds), dialed while there is
     /// outbound room as learned ones are.
     pub known: Vec<SocketAddr>,
+    /// Addresses learned from gossip remembered, at most (`MAX_LEARNED_ADDRESSES` for a node).
+    pub max_learned_addresses: usize,
     /// How often ready peers are pinged and asked for headers.
     pub timers: Timers,
 }

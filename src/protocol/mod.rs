@@ -27,6 +27,7 @@ pub use peer::PeerInfo;
 pub use reason::DisconnectReason;
 use received::Kind;
 pub use received::Received;
+pub use addrs::MAX_LEARNED_ADDRESSES;
 pub use timers::Timers;
 pub use tx_requests::{MAX_PEER_TX_ANNOUNCEMENTS, TX_REQUEST_TIMEOUT_MS};
 
@@ -36,8 +37,8 @@ use crate::types::{Hash256, HashedBlock};
 use crate::wire::{InvItem, InvKind, Message, PeerAddress, PROTOCOL_VERSION};
 use addrs::AddressBook;
 use download::BlockDownload;
-use peer::{Peer, PeerPhase};
-use std::collections::{BTreeMap, VecDeque};
+use peer::{Peer, PeerPhase, Peers};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use tx_requests::TxRequests;
 
@@ -81,7 +82,7 @@ pub struct Protocol {
     config: ProtocolConfig,
     network_id: Hash256,
     /// By id: iterating in id order keeps the outputs deterministic.
-    peers: BTreeMap<PeerId, Peer>,
+    peers: Peers,
     addresses: AddressBook,
     download: BlockDownload,
     tx_requests: TxRequests,
@@ -104,11 +105,17 @@ type Handled = Result<(), DisconnectReason>;
 impl Protocol {
     /// A protocol for a node on the network `network_id` (`Params::network_id`).
     pub fn new(config: ProtocolConfig, network_id: Hash256, now_ms: u64) -> Protocol {
-        let addresses = AddressBook::new(&config.connect, &config.known, config.nonce, now_ms);
+        let addresses = AddressBook::new(
+            &config.connect,
+            &config.known,
+            config.nonce,
+            config.max_learned_addresses,
+            now_ms,
+        );
         Protocol {
             config,
             network_id,
-            peers: BTreeMap::new(),
+            peers: Peers::default(),
             addresses,
             download: BlockDownload::default(),
             tx_requests: TxRequests::default(),
@@ -164,7 +171,7 @@ impl Protocol {
             Input::SetNetworkActive(active) => {
                 self.network_active = active;
                 if !active {
-                    let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+                    let ids = self.peers.ids();
                     for peer in ids {
                         self.drop_peer(now_ms, peer, DisconnectReason::NetworkDisabled);
                     }
@@ -237,7 +244,7 @@ impl Protocol {
         }
         let mut peer = Peer::new(id, addr, inbound, now_ms);
         peer.discouraged = discouraged;
-        self.peers.insert(id, peer);
+        self.peers.insert(peer);
         if !inbound {
             self.send_version(id, 0);
         }
@@ -501,6 +508,9 @@ impl Protocol {
 
     /// Asks ready peers for wanted blocks, up to each one's in-flight window.
     fn schedule(&mut self, now_ms: u64, host: &impl Host) {
+        if self.download.queued_len() == 0 {
+            return;
+        }
         for peer in self.peers.values() {
             if peer.phase != PeerPhase::Ready {
                 continue;

@@ -2,13 +2,17 @@
 
 use super::PeerId;
 use crate::types::Hash256;
+use crate::wire::{InvItem, InvKind};
 use foldhash::HashSet;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-/// Inventory remembered per peer (what it announced or we sent it), oldest forgotten first.
+/// Transactions remembered per peer (what it announced or we sent it), oldest forgotten first.
 const MAX_KNOWN_INVENTORY: usize = 10_000;
+/// Blocks remembered per peer. Only tips are announced, so the last few are all that can save
+/// an announcement, and a node with thousands of simulated peers' worth of them stays small.
+const KNOWN_BLOCKS: usize = 8;
 
 /// What the known-inventory set holds of a hash: its first eight bytes. Block hashes and txids
 /// are uniformly distributed, so two different items the set holds share a key with odds of
@@ -81,9 +85,13 @@ pub(super) struct Peer {
     /// The last header of a full `headers` message whose follow-up we held back because the
     /// download queue was full: asked from once the queue has room.
     pub(super) headers_paused_at: Option<Hash256>,
-    /// By `inventory_key`: a quarter of the memory of whole hashes, and cheap to hash.
+    /// Transactions, by `inventory_key`: a quarter of the memory of whole hashes, and cheap to
+    /// hash.
     known: HashSet<u64>,
     known_order: VecDeque<u64>,
+    /// The latest blocks, by `inventory_key`, in a ring.
+    known_blocks: [u64; KNOWN_BLOCKS],
+    next_known_block: usize,
 }
 
 impl Peer {
@@ -111,12 +119,14 @@ impl Peer {
             headers_paused_at: None,
             known: HashSet::default(),
             known_order: VecDeque::new(),
+            known_blocks: [0; KNOWN_BLOCKS],
+            next_known_block: 0,
         }
     }
 
-    /// Remembers that the peer has `hash`.
-    pub(super) fn knows(&mut self, hash: Hash256) {
-        let key = inventory_key(&hash);
+    /// Remembers that the peer has transaction `txid`.
+    pub(super) fn knows_tx(&mut self, txid: Hash256) {
+        let key = inventory_key(&txid);
         if self.known.insert(key) {
             self.known_order.push_back(key);
             if self.known_order.len() > MAX_KNOWN_INVENTORY {
@@ -127,16 +137,39 @@ impl Peer {
         }
     }
 
-    /// Whether the peer is known to have `hash` (it announced it, or we sent it).
-    pub(super) fn has_heard_of(&self, hash: &Hash256) -> bool {
-        self.known.contains(&inventory_key(hash))
+    /// Remembers that the peer has block `hash`.
+    pub(super) fn knows_block(&mut self, hash: Hash256) {
+        if !self.has_heard_of_block(&hash) {
+            self.known_blocks[self.next_known_block] = inventory_key(&hash);
+            self.next_known_block = (self.next_known_block + 1) % KNOWN_BLOCKS;
+        }
     }
 
-    /// Whether `hash` should be announced to the peer (it is not known to have it); remembers
+    /// Remembers that the peer has `item`.
+    pub(super) fn knows(&mut self, item: &InvItem) {
+        match item.kind {
+            InvKind::Block => self.knows_block(item.hash),
+            InvKind::Tx => self.knows_tx(item.hash),
+        }
+    }
+
+    /// Whether the peer is known to have block `hash` (it announced it, or we sent it).
+    pub(super) fn has_heard_of_block(&self, hash: &Hash256) -> bool {
+        self.known_blocks.contains(&inventory_key(hash))
+    }
+
+    fn has_heard_of(&self, item: &InvItem) -> bool {
+        match item.kind {
+            InvKind::Block => self.has_heard_of_block(&item.hash),
+            InvKind::Tx => self.known.contains(&inventory_key(&item.hash)),
+        }
+    }
+
+    /// Whether `item` should be announced to the peer (it is not known to have it); remembers
     /// that it will have been.
-    pub(super) fn announce(&mut self, hash: Hash256) -> bool {
-        let new = !self.has_heard_of(&hash);
-        self.knows(hash);
+    pub(super) fn announce(&mut self, item: &InvItem) -> bool {
+        let new = !self.has_heard_of(item);
+        self.knows(item);
         new
     }
 
@@ -154,6 +187,52 @@ impl Peer {
     }
 }
 
+/// The connected peers, in id order: a sorted `Vec`, so finding one is a binary search over
+/// contiguous memory (a node has a few dozen peers, and looks one up for every message) and
+/// iterating in id order keeps the protocol's outputs deterministic.
+#[derive(Default)]
+pub(super) struct Peers {
+    list: Vec<Peer>,
+}
+
+impl Peers {
+    fn position(&self, id: PeerId) -> Result<usize, usize> {
+        self.list.binary_search_by_key(&id, |peer| peer.id)
+    }
+
+    pub(super) fn get(&self, id: &PeerId) -> Option<&Peer> {
+        self.position(*id).ok().map(|at| &self.list[at])
+    }
+
+    pub(super) fn get_mut(&mut self, id: &PeerId) -> Option<&mut Peer> {
+        self.position(*id).ok().map(|at| &mut self.list[at])
+    }
+
+    /// Adds `peer` under its id, replacing one with the same id.
+    pub(super) fn insert(&mut self, peer: Peer) {
+        match self.position(peer.id) {
+            Ok(at) => self.list[at] = peer,
+            Err(at) => self.list.insert(at, peer),
+        }
+    }
+
+    pub(super) fn remove(&mut self, id: &PeerId) -> Option<Peer> {
+        self.position(*id).ok().map(|at| self.list.remove(at))
+    }
+
+    pub(super) fn values(&self) -> impl Iterator<Item = &Peer> {
+        self.list.iter()
+    }
+
+    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut Peer> {
+        self.list.iter_mut()
+    }
+
+    pub(super) fn ids(&self) -> Vec<PeerId> {
+        self.list.iter().map(|peer| peer.id).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,21 +247,35 @@ mod tests {
     fn known_inventory_is_remembered_announced_once_and_bounded() {
         let addr = SocketAddr::from(([127, 0, 0, 1], 1));
         let mut peer = Peer::new(1, addr, true, 0);
-        assert!(peer.announce(hash(0)), "new to the peer");
-        assert!(!peer.announce(hash(0)), "announced already");
-        peer.knows(hash(1));
-        assert!(peer.has_heard_of(&hash(1)));
-        assert!(!peer.has_heard_of(&hash(2)));
+        assert!(peer.announce(&InvItem::tx(hash(0))), "new to the peer");
+        assert!(!peer.announce(&InvItem::tx(hash(0))), "announced already");
+        peer.knows_tx(hash(1));
+        assert!(peer.has_heard_of(&InvItem::tx(hash(1))));
+        assert!(!peer.has_heard_of(&InvItem::tx(hash(2))));
+        assert!(!peer.has_heard_of_block(&hash(1)), "blocks are kept apart");
         for index in 2..MAX_KNOWN_INVENTORY as u32 + 2 {
-            peer.knows(hash(index));
+            peer.knows_tx(hash(index));
         }
         assert!(
-            !peer.has_heard_of(&hash(0)),
+            !peer.has_heard_of(&InvItem::tx(hash(0))),
             "the oldest is forgotten first"
         );
-        assert!(!peer.has_heard_of(&hash(1)));
-        assert!(peer.has_heard_of(&hash(2)));
-        assert!(peer.has_heard_of(&hash(MAX_KNOWN_INVENTORY as u32 + 1)));
+        assert!(!peer.has_heard_of(&InvItem::tx(hash(1))));
+        assert!(peer.has_heard_of(&InvItem::tx(hash(2))));
         assert_eq!(peer.known.len(), MAX_KNOWN_INVENTORY);
+    }
+
+    #[test]
+    fn the_latest_blocks_are_remembered() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+        let mut peer = Peer::new(1, addr, true, 0);
+        assert!(peer.announce(&InvItem::block(hash(0))));
+        assert!(!peer.announce(&InvItem::block(hash(0))));
+        for index in 1..=KNOWN_BLOCKS as u32 {
+            peer.knows_block(hash(index));
+            peer.knows_block(hash(index));
+        }
+        assert!(!peer.has_heard_of_block(&hash(0)), "the oldest made room");
+        assert!((1..=KNOWN_BLOCKS as u32).all(|index| peer.has_heard_of_block(&hash(index))));
     }
 }

@@ -20,7 +20,7 @@ impl Protocol {
         let mut wanted = Vec::new();
         for item in items {
             if let Some(peer) = self.peers.get_mut(&id) {
-                peer.knows(item.hash);
+                peer.knows(item);
             }
             match item.kind {
                 InvKind::Block => {
@@ -92,7 +92,7 @@ impl Protocol {
                 }
                 Some(message) => {
                     if let Some(peer) = self.peers.get_mut(&id) {
-                        peer.knows(item.hash);
+                        peer.knows_tx(item.hash);
                     }
                     self.send(id, message);
                 }
@@ -102,7 +102,7 @@ impl Protocol {
         // Blocks are announced only as tips, so the last one served is the one worth
         // remembering the peer has, as for the headers it is sent.
         if let (Some(hash), Some(peer)) = (last_block, self.peers.get_mut(&id)) {
-            peer.knows(hash);
+            peer.knows_block(hash);
         }
         if !missing.is_empty() {
             self.send(id, Message::NotFound(missing));
@@ -117,7 +117,7 @@ impl Protocol {
             return Ok(());
         }
         if let Some(peer) = self.peers.get_mut(&id) {
-            peer.knows(txid);
+            peer.knows_tx(txid);
         }
         match host.submit_transaction(tx.clone()) {
             Ok(_) => {
@@ -145,7 +145,7 @@ impl Protocol {
             return Err(DisconnectReason::UnsolicitedBlock(hash));
         }
         if let Some(peer) = self.peers.get_mut(&id) {
-            peer.knows(hash);
+            peer.knows_block(hash);
         }
         // During a sync (more blocks on their way) a block waits its turn: the messages that
         // arrived behind it are handled first. Above all the next headers, which the next
@@ -271,7 +271,7 @@ impl Protocol {
                     // peer's best known block), and 2,000 entries per message would push out
                     // what else the bounded memory holds.
                     if let Some((last, _)) = checked.last() {
-                        peer.knows(*last);
+                        peer.knows_block(*last);
                     }
                 }
                 // Queued up to the bound; past it the rest are asked for again once the queue
@@ -333,7 +333,7 @@ impl Protocol {
     /// (a sync from one peer), announcing early would only add a pause.
     fn someone_to_tell(&self, hash: &Hash256, source: PeerId) -> bool {
         self.peers.values().any(|peer| {
-            peer.phase == PeerPhase::Ready && peer.id != source && !peer.has_heard_of(hash)
+            peer.phase == PeerPhase::Ready && peer.id != source && !peer.has_heard_of_block(hash)
         })
     }
 
@@ -342,7 +342,7 @@ impl Protocol {
             .peers
             .values_mut()
             .filter(|peer| peer.phase == PeerPhase::Ready && Some(peer.id) != except)
-            .filter_map(|peer| peer.announce(item.hash).then_some(peer.id))
+            .filter_map(|peer| peer.announce(&item).then_some(peer.id))
             .collect();
         targets.sort_unstable();
         for peer in targets {

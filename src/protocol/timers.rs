@@ -167,7 +167,12 @@ impl Protocol {
 
     /// Dials every address that is due, within the outbound room.
     pub(super) fn dial_due(&mut self, now_ms: u64) {
-        if !self.network_active {
+        let room = self.outbound_room(self.count(false));
+        let due = self
+            .addresses
+            .next_due_ms(room)
+            .is_some_and(|due_ms| due_ms <= now_ms);
+        if !self.network_active || !due {
             return;
         }
         // A peer that dialed us is connected too: its listen address is not worth a dial, and
@@ -182,7 +187,6 @@ impl Protocol {
                     .chain(peer.also_reached_at.iter().copied())
             })
             .collect();
-        let room = self.outbound_room(self.count(false));
         for addr in self.addresses.due_dials(now_ms, &connected, room) {
             self.outputs.push(Output::Connect { addr });
         }

@@ -14,11 +14,16 @@
 //! - `host`: one node's chain, mempool and event log behind `Host`
 //! - `record`: what the simulator saw of each block (who mined it when, who had it when)
 //! - `actions`: mining, payments and partitions, as tests and runs call them
+//! - `run`: the mining process and the course of a `nakachain sim` run
+//! - `report`: propagation, stale rate against theory, reorgs, from a run's records
+//! - `cli`: the command's arguments, progress line and output
 
 mod actions;
+pub mod cli;
 mod host;
 mod network;
 mod record;
+pub mod report;
 pub mod run;
 pub mod topology;
 
@@ -29,7 +34,7 @@ use crate::events::Event;
 use crate::params::Params;
 use crate::protocol::{
     drive, DisconnectReason, Input, PeerId, Protocol, ProtocolConfig, Received, ResumeWhen,
-    Timers,
+    Timers, MAX_LEARNED_ADDRESSES,
 };
 use crate::types::{Address, Block, Hash256, HashedBlock};
 use crate::wire::{Message, FRAME_HEADER_BYTES};
@@ -43,6 +48,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use topology::{node_addr, node_of, Bandwidth, Latency, Links};
 
+/// Learned addresses a randomly wired node remembers, per outbound peer.
+const SIM_LEARNED_ADDRESSES_PER_PEER: usize = 8;
 /// The simulated clock starts this long after the genesis block's time, so the first blocks
 /// are not from before it.
 const CLOCK_START_AFTER_GENESIS_SECS: u64 = 3_600;
@@ -166,6 +173,12 @@ impl Sim {
         let mut rng = StdRng::seed_from_u64(setup.seed);
         let regions = topology::assign_regions(setup.nodes, &mut rng);
         let mut nodes = Vec::with_capacity(setup.nodes);
+        let max_learned_addresses = match setup.wiring {
+            Wiring::FullMesh => MAX_LEARNED_ADDRESSES,
+            // Enough to replace every outbound peer a few times over; thousands of nodes each
+            // remembering a thousand addresses would be most of a run's memory.
+            Wiring::Random { outbound, .. } => SIM_LEARNED_ADDRESSES_PER_PEER * outbound,
+        };
         for index in 0..setup.nodes {
             let mut wallet = Wallet::from_seed(rng.random());
             let payout = wallet.new_address();
@@ -188,6 +201,7 @@ impl Sim {
                     max_outbound,
                     connect,
                     known,
+                    max_learned_addresses,
                     timers: setup.timers,
                 },
                 setup.params.network_id(),
@@ -343,6 +357,17 @@ impl Sim {
     pub fn run_to_us(&mut self, at_us: u64) {
         while self.step(at_us) {}
         self.now_us = self.now_us.max(at_us);
+    }
+
+    /// Handles what is due up to `at_us`, but at most `max_inputs` items; the clock is set to
+    /// `at_us` only if everything due by then was handled.
+    pub fn run_to_us_or_inputs(&mut self, at_us: u64, max_inputs: u64) {
+        for _ in 0..max_inputs {
+            if !self.step(at_us) {
+                self.now_us = self.now_us.max(at_us);
+                return;
+            }
+        }
     }
 
     /// Handles the next item due, if it is due by `deadline_us`; whether there was one.

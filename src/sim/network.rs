@@ -42,10 +42,11 @@ pub(super) enum Due {
     Wake { node: usize },
 }
 
+/// A queue entry: small, so the heap moves little; the item waits in `Network::slots`.
 struct Scheduled {
     at_us: u64,
     seq: u64,
-    due: Due,
+    slot: u32,
 }
 
 impl PartialEq for Scheduled {
@@ -98,6 +99,9 @@ pub(super) struct Network {
     links: Links,
     loss: f64,
     queue: BinaryHeap<Scheduled>,
+    /// The items in the queue, by slot; freed slots are reused.
+    slots: Vec<Option<Due>>,
+    free_slots: Vec<u32>,
     next_seq: u64,
     connections: Vec<Connection>,
     /// Each node's partition group; `None` when the network is whole.
@@ -111,6 +115,8 @@ impl Network {
             links,
             loss,
             queue: BinaryHeap::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
             next_seq: 0,
             connections: Vec::new(),
             groups: None,
@@ -123,10 +129,20 @@ impl Network {
     }
 
     pub(super) fn push(&mut self, at_us: u64, due: Due) {
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(due);
+                slot
+            }
+            None => {
+                self.slots.push(Some(due));
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
         self.queue.push(Scheduled {
             at_us,
             seq: self.next_seq,
-            due,
+            slot,
         });
         self.next_seq += 1;
     }
@@ -294,7 +310,11 @@ impl Network {
     /// The next item due, with its time; messages for connections that were cut meanwhile are
     /// dropped.
     pub(super) fn pop(&mut self) -> Option<(u64, Due)> {
-        while let Some(Scheduled { at_us, due, .. }) = self.queue.pop() {
+        while let Some(Scheduled { at_us, slot, .. }) = self.queue.pop() {
+            let Some(due) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
+                continue;
+            };
+            self.free_slots.push(slot);
             if let Due::Message { peer, .. } = &due {
                 if self.open_end(*peer).is_none() {
                     continue;

@@ -11,7 +11,7 @@ use nakachain::protocol::{
     drive, DisconnectReason, Host, Input, Links, Output, PeerId, Protocol, ProtocolConfig,
     Received, ResumeWhen, BLOCK_STALL_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS,
     MAX_BLOCKS_IN_FLIGHT_PER_PEER, MAX_BLOCKS_PER_GETDATA, MAX_UNCONNECTING_HEADERS,
-    MIN_BLOCKS_IN_FLIGHT_PER_PEER, PING_INTERVAL_MS, PING_TIMEOUT_MS, Timers,
+    MIN_BLOCKS_IN_FLIGHT_PER_PEER, PING_INTERVAL_MS, PING_TIMEOUT_MS, Timers, MAX_LEARNED_ADDRESSES,
 };
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Address, Block, BlockHeader, Hash256, HashedBlock};
@@ -127,6 +127,7 @@ impl Node {
             max_outbound,
             connect,
             known: Vec::new(),
+            max_learned_addresses: MAX_LEARNED_ADDRESSES,
             timers: Timers::default(),
         };
         Node {
