@@ -83,6 +83,9 @@ pub struct Protocol {
     network_id: Hash256,
     /// By id: iterating in id order keeps the outputs deterministic.
     peers: Peers,
+    /// No peer's timer (handshake, ping, headers request, held headers) falls due before this:
+    /// lowered wherever one is set, made exact by each tick (`timers`).
+    peers_wake_ms: u64,
     addresses: AddressBook,
     download: BlockDownload,
     tx_requests: TxRequests,
@@ -116,6 +119,7 @@ impl Protocol {
             config,
             network_id,
             peers: Peers::default(),
+            peers_wake_ms: u64::MAX,
             addresses,
             download: BlockDownload::default(),
             tx_requests: TxRequests::default(),
@@ -245,6 +249,9 @@ impl Protocol {
         let mut peer = Peer::new(id, addr, inbound, now_ms);
         peer.discouraged = discouraged;
         self.peers.insert(peer);
+        self.peers_wake_ms = self
+            .peers_wake_ms
+            .min(now_ms + HANDSHAKE_TIMEOUT_MS + 1);
         if !inbound {
             self.send_version(id, 0);
         }
@@ -287,7 +294,7 @@ impl Protocol {
     }
 
     fn count(&self, inbound: bool) -> usize {
-        self.peers.values().filter(|p| p.inbound == inbound).count()
+        self.peers.count(inbound)
     }
 
     fn on_message(
@@ -418,6 +425,10 @@ impl Protocol {
         peer.phase = PeerPhase::Ready;
         peer.last_ping_sent_ms = now_ms;
         peer.last_sync_ms = now_ms;
+        let timers = self.config.timers;
+        self.peers_wake_ms = self
+            .peers_wake_ms
+            .min(now_ms + timers.sync_interval_ms.min(timers.ping_interval_ms + 1));
         let (addr, inbound, listen) = (peer.addr, peer.inbound, peer.listen_addr);
         if let Some(listen) = listen {
             self.addresses.learn(listen);

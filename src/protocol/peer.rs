@@ -73,7 +73,7 @@ pub(super) struct Peer {
     /// Where the peer accepts connections, for address gossip.
     pub(super) listen_addr: Option<SocketAddr>,
     pub(super) unconnecting_headers: u32,
-    /// When we last asked it for headers.
+    /// When we last asked it for headers, or it last told us of blocks.
     pub(super) last_sync_ms: u64,
     /// When it last gave us a transaction the mempool took (0: never); protects it from
     /// eviction.
@@ -137,6 +137,12 @@ impl Peer {
         }
     }
 
+    /// The peer just told us of blocks it has: we know where it stands, so the periodic
+    /// headers request can wait a whole interval from now.
+    pub(super) fn told_of_blocks(&mut self) {
+        self.last_sync_ms = self.last_heard_ms;
+    }
+
     /// Remembers that the peer has block `hash`.
     pub(super) fn knows_block(&mut self, hash: Hash256) {
         if !self.has_heard_of_block(&hash) {
@@ -187,37 +193,47 @@ impl Peer {
     }
 }
 
-/// The connected peers, in id order: a sorted `Vec`, so finding one is a binary search over
-/// contiguous memory (a node has a few dozen peers, and looks one up for every message) and
+/// The connected peers, in id order: sorted `Vec`s, so finding one is a binary search over a
+/// few contiguous ids (a node has a few dozen peers, and looks one up for every message) and
 /// iterating in id order keeps the protocol's outputs deterministic.
 #[derive(Default)]
 pub(super) struct Peers {
+    /// Each peer's id, at the same index as the peer in `list`.
+    ids: Vec<PeerId>,
     list: Vec<Peer>,
+    outbound: usize,
 }
 
 impl Peers {
-    fn position(&self, id: PeerId) -> Result<usize, usize> {
-        self.list.binary_search_by_key(&id, |peer| peer.id)
-    }
-
     pub(super) fn get(&self, id: &PeerId) -> Option<&Peer> {
-        self.position(*id).ok().map(|at| &self.list[at])
+        self.ids.binary_search(id).ok().map(|at| &self.list[at])
     }
 
     pub(super) fn get_mut(&mut self, id: &PeerId) -> Option<&mut Peer> {
-        self.position(*id).ok().map(|at| &mut self.list[at])
+        self.ids.binary_search(id).ok().map(|at| &mut self.list[at])
     }
 
     /// Adds `peer` under its id, replacing one with the same id.
     pub(super) fn insert(&mut self, peer: Peer) {
-        match self.position(peer.id) {
-            Ok(at) => self.list[at] = peer,
-            Err(at) => self.list.insert(at, peer),
+        self.outbound += usize::from(!peer.inbound);
+        match self.ids.binary_search(&peer.id) {
+            Ok(at) => {
+                let old = std::mem::replace(&mut self.list[at], peer);
+                self.outbound -= usize::from(!old.inbound);
+            }
+            Err(at) => {
+                self.ids.insert(at, peer.id);
+                self.list.insert(at, peer);
+            }
         }
     }
 
     pub(super) fn remove(&mut self, id: &PeerId) -> Option<Peer> {
-        self.position(*id).ok().map(|at| self.list.remove(at))
+        let at = self.ids.binary_search(id).ok()?;
+        self.ids.remove(at);
+        let peer = self.list.remove(at);
+        self.outbound -= usize::from(!peer.inbound);
+        Some(peer)
     }
 
     pub(super) fn values(&self) -> impl Iterator<Item = &Peer> {
@@ -229,7 +245,16 @@ impl Peers {
     }
 
     pub(super) fn ids(&self) -> Vec<PeerId> {
-        self.list.iter().map(|peer| peer.id).collect()
+        self.ids.clone()
+    }
+
+    /// Peers that dialed us (`inbound`) or that we dialed.
+    pub(super) fn count(&self, inbound: bool) -> usize {
+        if inbound {
+            self.list.len() - self.outbound
+        } else {
+            self.outbound
+        }
     }
 }
 

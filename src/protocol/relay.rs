@@ -21,6 +21,9 @@ impl Protocol {
         for item in items {
             if let Some(peer) = self.peers.get_mut(&id) {
                 peer.knows(item);
+                if item.kind == InvKind::Block {
+                    peer.told_of_blocks();
+                }
             }
             match item.kind {
                 InvKind::Block => {
@@ -146,6 +149,7 @@ impl Protocol {
         }
         if let Some(peer) = self.peers.get_mut(&id) {
             peer.knows_block(hash);
+            peer.told_of_blocks();
         }
         // During a sync (more blocks on their way) a block waits its turn: the messages that
         // arrived behind it are handled first. Above all the next headers, which the next
@@ -272,6 +276,7 @@ impl Protocol {
                     // what else the bounded memory holds.
                     if let Some((last, _)) = checked.last() {
                         peer.knows_block(*last);
+                        peer.told_of_blocks();
                     }
                 }
                 // Queued up to the bound; past it the rest are asked for again once the queue
@@ -293,6 +298,9 @@ impl Protocol {
                     Some(last) if full => {
                         if let Some(peer) = self.peers.get_mut(&id) {
                             peer.headers_paused_at = Some(last);
+                            self.peers_wake_ms = self
+                                .peers_wake_ms
+                                .min(peer.last_heard_ms + super::timers::HELD_HEADERS_RECHECK_MS);
                         }
                     }
                     // More may follow: ask from the last one we were given.

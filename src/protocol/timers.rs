@@ -19,8 +19,8 @@ use std::net::SocketAddr;
 pub struct Timers {
     /// A peer is pinged this long after the last ping was answered.
     pub ping_interval_ms: u64,
-    /// A peer is asked for headers past our tip this often, so a lost announcement or a missed
-    /// reply never leaves a node behind for long.
+    /// A peer that told us of no block for this long is asked for headers past our tip, so a
+    /// lost announcement or a missed reply never leaves a node behind for long.
     pub sync_interval_ms: u64,
 }
 
@@ -36,20 +36,41 @@ impl Default for Timers {
 
 /// While some peer's headers are held back, ticks come this often to see whether the download
 /// queue drained.
-const HELD_HEADERS_RECHECK_MS: u64 = 1_000;
+pub(super) const HELD_HEADERS_RECHECK_MS: u64 = 1_000;
 
 impl Protocol {
     /// When a `Tick` next has something to do (a timeout, a ping, a headers request, a dial);
-    /// `None` if nothing is waiting. Never later than the truth: a tick before it does nothing.
+    /// `None` if nothing is waiting. Never later than the truth (a tick before it does nothing),
+    /// and cheap: a shell with many nodes asks after every input.
     pub fn next_wake_ms(&self, now_ms: u64) -> Option<u64> {
+        debug_assert!(
+            self.peers_wake_ms <= self.peer_deadlines_ms(now_ms),
+            "a peer timer was set without lowering peers_wake_ms"
+        );
+        let mut next = self.peers_wake_ms;
+        if let Some(since_ms) = self.download.oldest_undelivered_ms() {
+            next = next.min(since_ms + BLOCK_STALL_TIMEOUT_MS + 1);
+        }
+        if let Some(expires_ms) = self.tx_requests.next_expiry_ms() {
+            next = next.min(expires_ms);
+        }
+        if self.network_active {
+            let room = self.outbound_room(self.peers.count(false));
+            if let Some(due_ms) = self.addresses.next_due_ms(room) {
+                next = next.min(due_ms);
+            }
+        }
+        (next != u64::MAX).then(|| next.max(now_ms))
+    }
+
+    /// When the first peer timer falls due, looking at every peer.
+    fn peer_deadlines_ms(&self, now_ms: u64) -> u64 {
         let Timers {
             ping_interval_ms,
             sync_interval_ms,
         } = self.config.timers;
         let mut next = u64::MAX;
-        let mut outbound = 0;
         for peer in self.peers.values() {
-            outbound += usize::from(!peer.inbound);
             let due_ms = match peer.phase {
                 PeerPhase::Ready => {
                     let ping_ms = if peer.ping_nonce.is_some() {
@@ -66,19 +87,7 @@ impl Protocol {
                 next = next.min(now_ms + HELD_HEADERS_RECHECK_MS);
             }
         }
-        if let Some(since_ms) = self.download.oldest_undelivered_ms() {
-            next = next.min(since_ms + BLOCK_STALL_TIMEOUT_MS + 1);
-        }
-        if let Some(expires_ms) = self.tx_requests.next_expiry_ms() {
-            next = next.min(expires_ms);
-        }
-        if self.network_active {
-            let room = self.outbound_room(outbound);
-            if let Some(due_ms) = self.addresses.next_due_ms(room) {
-                next = next.min(due_ms);
-            }
-        }
-        (next != u64::MAX).then(|| next.max(now_ms))
+        next
     }
 
     pub(super) fn on_tick(&mut self, now_ms: u64, chain: &Chain) {
@@ -132,6 +141,7 @@ impl Protocol {
         }
         self.resume_headers();
         self.dial_due(now_ms);
+        self.peers_wake_ms = self.peer_deadlines_ms(now_ms);
     }
 
     /// Asks the peers whose headers were held back for the next ones, once the download queue
