@@ -434,9 +434,15 @@ impl Chain {
         NextBlock {
             prev_hash: self.tree.entry(tip).hash,
             height: self.height() + 1,
-            bits: next_bits(&self.params, self.tree.retarget_input(tip)),
+            bits: self.next_bits(),
             min_time: self.median_time_past().saturating_add(1),
         }
+    }
+
+    /// The difficulty a block extending the tip must meet: `next_block().bits` without the
+    /// median time, for a check made on every block that arrives.
+    pub fn next_bits(&self) -> u32 {
+        next_bits(&self.params, self.tree.retarget_input(self.tip_id()))
     }
 
     /// Median time of the tip and up to 10 blocks before it.

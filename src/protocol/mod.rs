@@ -523,6 +523,9 @@ impl Protocol {
             return;
         }
         for peer in self.peers.values() {
+            if self.download.queued_len() == 0 {
+                break;
+            }
             if peer.phase != PeerPhase::Ready {
                 continue;
             }

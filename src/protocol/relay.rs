@@ -370,9 +370,8 @@ pub(super) struct EarlyBlock {
 /// there: worth announcing before the (costlier) validation of its body, since a forger would
 /// have to do that work. A body that turns out not to match is never served.
 fn extends_tip_with_due_work(block: &Block, hash: &Hash256, chain: &Chain) -> bool {
-    let next = chain.next_block();
-    block.header.prev_hash == next.prev_hash
-        && block.header.bits == next.bits
+    block.header.prev_hash == chain.tip().hash
+        && block.header.bits == chain.next_bits()
         && check_header_hashed(&block.header, hash, chain.params()).is_ok()
 }
 

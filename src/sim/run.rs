@@ -113,14 +113,15 @@ pub struct Finished {
     pub wall_secs: f64,
 }
 
-/// The protocol's timers in a simulation: a node pings and polls its peers at most as often as
-/// a real one, and no more often than every ten block times, so a run of 600 s blocks is not
-/// mostly keep-alive traffic. Blocks still reach every node by announcement.
+/// The protocol's timers in a simulation: a node polls a quiet peer for headers at most every
+/// ten block times, and pings it every hundred, no more often than a real node does. Simulated
+/// connections neither drop silently nor change speed, so keep-alive traffic would only cost
+/// time; blocks still reach every node by announcement, and a poll still catches one missed.
 pub fn sim_timers(block_time_secs: f64) -> Timers {
-    let ten_blocks_ms = (block_time_secs * 10_000.0) as u64;
+    let blocks_ms = |blocks: f64| (block_time_secs * blocks * 1_000.0) as u64;
     Timers {
-        ping_interval_ms: PING_INTERVAL_MS.max(ten_blocks_ms),
-        sync_interval_ms: SYNC_INTERVAL_MS.max(ten_blocks_ms),
+        ping_interval_ms: PING_INTERVAL_MS.max(blocks_ms(100.0)),
+        sync_interval_ms: SYNC_INTERVAL_MS.max(blocks_ms(10.0)),
     }
 }
 
