@@ -1,4 +1,5 @@
-//! Storage for the block tree's nodes: fixed-size chunks, so growing never moves a node.
+//! Storage for the block tree's nodes: chunks that double up to a fixed size, so growing never
+//! moves a node.
 //!
 //! A `Vec` of 100,000 nodes (about 250 bytes each) copies everything it holds each time it
 //! doubles: about 50 MB moved, a fifth of a replay's chain time and more during a sync, where
@@ -7,10 +8,40 @@
 
 use std::ops::{Index, IndexMut};
 
-/// Nodes per chunk.
+/// Nodes per chunk, once chunks are full-sized.
 const CHUNK: usize = 1024;
+/// The first chunk's size; each next one is twice the size of the one before, up to `CHUNK`.
+/// A chain of a few blocks, as each of a simulation's thousands of nodes holds, reserves a few
+/// kilobytes rather than a whole chunk, and no chunk ever moves.
+const FIRST_CHUNK: usize = 16;
+/// Where the chunks of growing size end: `FIRST_CHUNK * (1 + 2 + … + CHUNK / FIRST_CHUNK / 2)`.
+const GROWING_END: usize = CHUNK - FIRST_CHUNK;
+/// How many chunks grow: sizes `FIRST_CHUNK` to `CHUNK / 2`.
+const GROWING_CHUNKS: usize = (CHUNK / FIRST_CHUNK).trailing_zeros() as usize;
 
-/// An append-only list indexed from 0, stored in chunks of `CHUNK`.
+/// Which chunk holds `index`, and where in it.
+fn locate(index: usize) -> (usize, usize) {
+    if index < GROWING_END {
+        // Chunk k starts at FIRST_CHUNK * (2^k - 1).
+        let scaled = index / FIRST_CHUNK + 1;
+        let chunk = (usize::BITS - 1 - scaled.leading_zeros()) as usize;
+        (chunk, index - FIRST_CHUNK * ((1 << chunk) - 1))
+    } else {
+        let past = index - GROWING_END;
+        (GROWING_CHUNKS + past / CHUNK, past % CHUNK)
+    }
+}
+
+/// The capacity of chunk number `chunk`.
+fn chunk_size(chunk: usize) -> usize {
+    if chunk < GROWING_CHUNKS {
+        FIRST_CHUNK << chunk
+    } else {
+        CHUNK
+    }
+}
+
+/// An append-only list indexed from 0, stored in chunks.
 #[derive(Clone, Debug)]
 pub(super) struct Chunked<T> {
     chunks: Vec<Vec<T>>,
@@ -28,18 +59,11 @@ impl<T> Default for Chunked<T> {
 
 impl<T> Chunked<T> {
     pub(super) fn push(&mut self, value: T) {
-        match self.chunks.last_mut() {
-            Some(chunk) if chunk.len() < CHUNK => chunk.push(value),
-            _ => {
-                // The first chunk grows as a `Vec` does (moving at most one chunk's worth): a
-                // chain of a few blocks, as each of a simulation's thousands of nodes holds,
-                // does not reserve a whole chunk.
-                let capacity = if self.chunks.is_empty() { 0 } else { CHUNK };
-                let mut chunk = Vec::with_capacity(capacity);
-                chunk.push(value);
-                self.chunks.push(chunk);
-            }
+        let (chunk, _) = locate(self.len);
+        if chunk == self.chunks.len() {
+            self.chunks.push(Vec::with_capacity(chunk_size(chunk)));
         }
+        self.chunks[chunk].push(value);
         self.len += 1;
     }
 
@@ -57,19 +81,35 @@ impl<T> Index<usize> for Chunked<T> {
 
     /// Panics on an index not below `len`, as a slice does.
     fn index(&self, index: usize) -> &T {
-        &self.chunks[index / CHUNK][index % CHUNK]
+        let (chunk, at) = locate(index);
+        &self.chunks[chunk][at]
     }
 }
 
 impl<T> IndexMut<usize> for Chunked<T> {
     fn index_mut(&mut self, index: usize) -> &mut T {
-        &mut self.chunks[index / CHUNK][index % CHUNK]
+        let (chunk, at) = locate(index);
+        &mut self.chunks[chunk][at]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_double_up_to_full_size_and_never_grow_in_place() {
+        let mut list = Chunked::default();
+        for value in 0..5 * CHUNK {
+            list.push(value);
+        }
+        let sizes: Vec<usize> = list.chunks.iter().map(Vec::capacity).collect();
+        assert_eq!(&sizes[..7], &[16, 32, 64, 128, 256, 512, CHUNK]);
+        assert!(sizes[7..].iter().all(|size| *size == CHUNK));
+        assert!(list.chunks.iter().all(|chunk| chunk.len() <= chunk.capacity()));
+        assert_eq!(locate(GROWING_END - 1), (GROWING_CHUNKS - 1, CHUNK / 2 - 1));
+        assert_eq!(locate(GROWING_END), (GROWING_CHUNKS, 0));
+    }
 
     #[test]
     fn values_keep_their_index_across_chunks() {
@@ -79,7 +119,7 @@ mod tests {
             list.push(value);
         }
         assert_eq!(list.len(), count);
-        for index in [0, 1, CHUNK - 1, CHUNK, 2 * CHUNK + 5, count - 1] {
+        for index in [0, 1, 15, 16, 47, 48, CHUNK - 1, CHUNK, 2 * CHUNK + 5, count - 1] {
             assert_eq!(list[index], index);
         }
         list[CHUNK] = 0;

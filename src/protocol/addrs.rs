@@ -404,7 +404,7 @@ mod tests {
 
     #[test]
     fn denied_addresses_are_skipped_and_a_lift_resets_the_backoff() {
-        let mut book = AddressBook::new(&[addr(1), addr(2)], &[], 0, 0);
+        let mut book = AddressBook::new(&[addr(1), addr(2)], &[], 0, MAX_LEARNED_ADDRESSES, 0);
         book.learn(addr(3));
         assert!(!book.set_denied(&[addr(2), addr(3), addr(2)], 0));
         assert_eq!(book.denied(), &[addr(2), addr(3)]);

@@ -12,7 +12,7 @@ use crate::protocol::PeerId;
 use crate::wire::Message;
 use rand::rngs::StdRng;
 use rand::Rng;
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddr;
 
@@ -43,9 +43,8 @@ pub(super) enum Due {
 }
 
 /// Items are kept in buckets of this many microseconds of simulated time: pushing one is an
-/// append, and a bucket becomes a small heap when its turn comes. One binary heap of the
-/// hundreds of thousands of messages a large network has in flight spent most of its time on
-/// cache misses.
+/// append, and a bucket is sorted once when its turn comes. One binary heap of the hundreds of
+/// thousands of messages a large network has in flight spent most of its time on cache misses.
 const BUCKET_US: u64 = 1_000;
 
 struct Scheduled {
@@ -54,24 +53,33 @@ struct Scheduled {
     due: Due,
 }
 
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Scheduled) -> bool {
-        (self.at_us, self.seq) == (other.at_us, other.seq)
+impl Scheduled {
+    fn key(&self) -> (u64, u64) {
+        (self.at_us, self.seq)
     }
 }
 
-impl Eq for Scheduled {}
+/// An item scheduled into the bucket already being taken from: kept in a small heap of its own.
+struct Late(Scheduled);
 
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Scheduled) -> Option<Ordering> {
+impl PartialEq for Late {
+    fn eq(&self, other: &Late) -> bool {
+        self.0.key() == other.0.key()
+    }
+}
+
+impl Eq for Late {}
+
+impl PartialOrd for Late {
+    fn partial_cmp(&self, other: &Late) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Scheduled {
+impl Ord for Late {
     /// Reversed, so the max-heap pops the earliest (and of equal times, the first scheduled).
-    fn cmp(&self, other: &Scheduled) -> Ordering {
-        (other.at_us, other.seq).cmp(&(self.at_us, self.seq))
+    fn cmp(&self, other: &Late) -> Ordering {
+        other.0.key().cmp(&self.0.key())
     }
 }
 
@@ -80,8 +88,10 @@ impl Ord for Scheduled {
 struct Calendar {
     /// Buckets after the current one, each unsorted.
     later: BTreeMap<u64, Vec<Scheduled>>,
-    /// The bucket being taken from.
-    current: BinaryHeap<Scheduled>,
+    /// The bucket being taken from, sorted and reversed (the next item last).
+    current: Vec<Scheduled>,
+    /// Items scheduled into the current bucket while it is being taken from.
+    late: BinaryHeap<Late>,
     current_bucket: u64,
     len: usize,
 }
@@ -90,8 +100,18 @@ impl Calendar {
     fn push(&mut self, scheduled: Scheduled) {
         self.len += 1;
         let bucket = scheduled.at_us / BUCKET_US;
-        if bucket <= self.current_bucket && !self.current.is_empty() {
-            self.current.push(scheduled);
+        if bucket < self.current_bucket {
+            // A look ahead took a later bucket out (nothing was due before it then): put it
+            // back, so the early item and its followers are not all pushed onto the late heap.
+            let mut items = std::mem::take(&mut self.current);
+            items.extend(self.late.drain().map(|Late(item)| item));
+            if !items.is_empty() {
+                self.later.insert(self.current_bucket, items);
+            }
+            self.current_bucket = bucket;
+        }
+        if bucket <= self.current_bucket && !(self.current.is_empty() && self.late.is_empty()) {
+            self.late.push(Late(scheduled));
         } else {
             self.later.entry(bucket).or_default().push(scheduled);
         }
@@ -99,23 +119,41 @@ impl Calendar {
 
     /// Makes the current bucket the earliest one with something in it.
     fn refill(&mut self) {
-        if !self.current.is_empty() {
+        if !self.current.is_empty() || !self.late.is_empty() {
             return;
         }
-        if let Some((bucket, items)) = self.later.pop_first() {
-            self.current = BinaryHeap::from(items);
+        if let Some((bucket, mut items)) = self.later.pop_first() {
+            items.sort_unstable_by_key(|item| Reverse(item.key()));
+            self.current = items;
             self.current_bucket = bucket;
+        }
+    }
+
+    /// Whether the next item is the late heap's rather than the sorted bucket's.
+    fn late_first(&self) -> bool {
+        match (self.current.last(), self.late.peek()) {
+            (Some(sorted), Some(Late(late))) => late.key() < sorted.key(),
+            (None, Some(_)) => true,
+            _ => false,
         }
     }
 
     fn peek_time_us(&mut self) -> Option<u64> {
         self.refill();
-        self.current.peek().map(|item| item.at_us)
+        if self.late_first() {
+            self.late.peek().map(|Late(item)| item.at_us)
+        } else {
+            self.current.last().map(|item| item.at_us)
+        }
     }
 
     fn pop(&mut self) -> Option<Scheduled> {
         self.refill();
-        let item = self.current.pop()?;
+        let item = if self.late_first() {
+            self.late.pop().map(|Late(item)| item)
+        } else {
+            self.current.pop()
+        }?;
         self.len -= 1;
         Some(item)
     }
