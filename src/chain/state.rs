@@ -337,6 +337,12 @@ impl Chain {
         self.tree.id(hash).map(|id| self.tree.entry(id))
     }
 
+    /// Whether block `hash` is in the tree (valid or not): `entry(hash).is_some()` without
+    /// reading the entry, for checks made on every announcement.
+    pub fn contains(&self, hash: &Hash256) -> bool {
+        self.tree.id(hash).is_some()
+    }
+
     /// The body of a block in the tree that is not known to be invalid: what may be served to
     /// peers, with its height. The active chain's block at `height_hint` is looked at first:
     /// a `getdata` of a sync lists blocks in chain order, so hinting the height after the one

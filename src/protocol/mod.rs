@@ -531,7 +531,7 @@ impl Protocol {
             }
             let requests = self
                 .download
-                .assign(peer.id, now_ms, |hash| host.chain().entry(hash).is_some());
+                .assign(peer.id, now_ms, |hash| host.chain().contains(hash));
             for batch in requests.chunks(MAX_BLOCKS_PER_GETDATA) {
                 let items = batch.iter().copied().map(InvItem::block).collect();
                 self.outputs.push(Output::Send {

@@ -29,7 +29,7 @@ impl Protocol {
                 InvKind::Block => {
                     // Even if already requested from someone else: this peer is a source to
                     // fall back on if that one stalls or sends a bad body.
-                    if host.chain().entry(&item.hash).is_none() {
+                    if !host.chain().contains(&item.hash) {
                         self.download.want(item.hash, id);
                     }
                 }

@@ -54,7 +54,7 @@ pub(super) fn check_headers(
     let parent = first.prev_hash;
     // Every block in the tree has its parent there: below the first header we have no block
     // for, we have none for any, and the rest need no lookup.
-    let mut in_tree = chain.entry(&parent).is_some();
+    let mut in_tree = chain.contains(&parent);
     if !in_tree && !download.is_requested(&parent) {
         return Err(HeadersProblem::DoNotConnect);
     }
@@ -65,7 +65,7 @@ pub(super) fn check_headers(
             return Err(HeadersProblem::NotAChain);
         }
         check_header_hashed(header, &hash, chain.params()).map_err(HeadersProblem::Invalid)?;
-        in_tree = in_tree && chain.entry(&hash).is_some();
+        in_tree = in_tree && chain.contains(&hash);
         checked.push((hash, !in_tree));
         expected_parent = hash;
     }
