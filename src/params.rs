@@ -6,7 +6,8 @@
 use crate::codec;
 use crate::consensus::compact::{compact_to_target, target_to_compact};
 use crate::types::{
-    merkle_root, Address, Amount, Block, BlockHeader, CoinbaseData, Hash256, Transaction, TxOut,
+    merkle_root, Address, Amount, Block, BlockHeader, CoinbaseData, Hash256, Padding, Transaction,
+    TxOut,
     COIN,
 };
 use primitive_types::U256;
@@ -103,6 +104,7 @@ fn genesis_block(bits: u32) -> Block {
         coinbase: Some(CoinbaseData {
             height: 0,
             extra_nonce: 0,
+            padding: Padding::default(),
         }),
         inputs: Vec::new(),
         // Paid to an address no key hashes to; the genesis output is never spendable anyway

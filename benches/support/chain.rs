@@ -2,7 +2,7 @@
 
 use nakachain::miner::{assemble_block, solve_block, BlockSpec};
 use nakachain::params::Params;
-use nakachain::types::{Address, Amount, Block, CoinbaseData, Transaction, TxOut};
+use nakachain::types::{Address, Amount, Block, CoinbaseData, Padding, Transaction, TxOut};
 use std::sync::atomic::AtomicBool;
 
 /// A chain of `n` regtest blocks on genesis whose coinbases split the subsidy over
@@ -30,6 +30,7 @@ pub fn regtest_chain(params: &Params, n: u32, outputs_per_block: usize) -> Vec<B
                     coinbase: Some(CoinbaseData {
                         height,
                         extra_nonce: 0,
+                        padding: Padding::default(),
                     }),
                     inputs: Vec::new(),
                     outputs: vec![

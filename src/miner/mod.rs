@@ -9,7 +9,8 @@ pub mod template;
 
 pub use kernel::{HeaderMidstate, Kernel, SearchOutcome, SearchReport};
 pub use template::{
-    assemble_block, coinbase_transaction, set_extra_nonce, solve_block, BlockSpec, CoinbaseBranch,
+    assemble_block, coinbase_transaction, pad_block, set_extra_nonce, solve_block, BlockSpec,
+    CoinbaseBranch,
 };
 
 /// Hashes per second in human units (`8.12 MH/s`), for the live line and the devnet's views.

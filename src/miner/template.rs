@@ -9,7 +9,7 @@ use crate::consensus::pow::compact_to_target;
 use crate::params::BLOCK_VERSION;
 use crate::types::{
     first_leaf_branch, merkle_root, merkle_root_from_first, Address, Amount, Block, BlockHeader,
-    CoinbaseData, Hash256, Transaction, TxOut,
+    CoinbaseData, Hash256, Padding, Transaction, TxOut,
 };
 use std::sync::atomic::AtomicBool;
 
@@ -44,6 +44,7 @@ pub fn coinbase_transaction(
         coinbase: Some(CoinbaseData {
             height,
             extra_nonce,
+            padding: Padding::default(),
         }),
         inputs: Vec::new(),
         outputs: vec![TxOut {
@@ -90,6 +91,33 @@ impl CoinbaseBranch {
     }
 }
 
+/// Pads a block's coinbase so the block encodes to `bytes`, or a few bytes under where the
+/// padding's length prefix grows (a block already that large is left alone); sets the merkle root.
+pub fn pad_block(block: &mut Block, bytes: usize) {
+    let mut padding = bytes.saturating_sub(block.encoded_len());
+    if padding == 0 {
+        return;
+    }
+    loop {
+        let Some(data) = block
+            .transactions
+            .first_mut()
+            .and_then(|coinbase| coinbase.coinbase.as_mut())
+        else {
+            return;
+        };
+        data.padding = Padding(vec![0; padding]);
+        // The padding's tag and length prefix take a few bytes of their own: take them off.
+        let over = block.encoded_len().saturating_sub(bytes);
+        if over == 0 || padding <= over {
+            break;
+        }
+        padding -= over;
+    }
+    let txids: Vec<Hash256> = block.transactions.iter().map(Transaction::txid).collect();
+    block.header.merkle_root = merkle_root(&txids);
+}
+
 /// Rolls a block's extra nonce: rewrites the coinbase and the merkle root. `branch` must be
 /// the block's own (`CoinbaseBranch::of`); only the coinbase may have changed since.
 pub fn set_extra_nonce(block: &mut Block, extra_nonce: u64, branch: &CoinbaseBranch) {
@@ -113,7 +141,7 @@ pub fn solve_block(block: &mut Block, stop: &AtomicBool) -> bool {
     let mut extra_nonce = block
         .transactions
         .first()
-        .and_then(|tx| tx.coinbase)
+        .and_then(|tx| tx.coinbase.as_ref())
         .map_or(0, |data| data.extra_nonce);
     let branch = CoinbaseBranch::of(block);
     loop {
@@ -191,6 +219,30 @@ mod tests {
             check_block(&block, &params),
             Err(crate::consensus::RuleError::CoinbaseMissing)
         );
+    }
+
+    #[test]
+    fn a_padded_block_has_the_size_asked_for_and_a_matching_merkle_root() {
+        let spec = BlockSpec {
+            prev_hash: Hash256::ZERO,
+            height: 3,
+            bits: 0x207f_ffff,
+            time: 1,
+            payout: Address([1; 20]),
+            coinbase_value: Amount(10),
+            extra_nonce: 0,
+        };
+        for bytes in [300, 1_000, 70_000, 535_000] {
+            let mut block = assemble_block(&spec, Vec::new());
+            pad_block(&mut block, bytes);
+            let len = block.encoded_len();
+            assert!(len <= bytes && len + 4 >= bytes, "{len} for {bytes}");
+            assert_eq!(block.header.merkle_root, block.compute_merkle_root());
+        }
+        let mut small = assemble_block(&spec, Vec::new());
+        let before = small.clone();
+        pad_block(&mut small, 10);
+        assert_eq!(small, before, "already larger");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! process) does.
 
 use super::Sim;
-use crate::miner::{assemble_block, solve_block, BlockSpec};
+use crate::miner::{assemble_block, pad_block, solve_block, BlockSpec};
 use crate::params::MAX_BLOCK_BYTES;
 use crate::protocol::{Host, Input, PeerId};
 use crate::types::{Address, Amount, Hash256, HashedBlock, Transaction, Txid};
@@ -59,6 +59,9 @@ impl Sim {
             extra_nonce: self.rng.random(),
         };
         let mut block = assemble_block(&spec, selected.into_iter().map(|(tx, _)| tx).collect());
+        if let Some(bytes) = self.block_bytes {
+            pad_block(&mut block, bytes);
+        }
         // Regtest's target is met by about every other hash: the mining process decides who
         // finds a block, the hashing is only to make it a real one.
         solve_block(&mut block, &AtomicBool::new(false));

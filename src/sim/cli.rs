@@ -6,6 +6,7 @@
 use super::report::{report, Report};
 use super::run::{run, Hashrate, PartitionPlan, Progress, RunConfig};
 use super::topology::{Bandwidth, Latency, MAX_SIM_NODES};
+use crate::params::MAX_BLOCK_BYTES;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
@@ -34,6 +35,14 @@ pub enum SimError {
     /// No blocks to mine.
     #[error("--blocks must be at least 1")]
     Blocks,
+    /// Blocks larger than consensus allows.
+    #[error("--block-size {bytes} is over the largest block consensus allows ({max} bytes)")]
+    BlockSize {
+        /// Bytes asked for.
+        bytes: usize,
+        /// The most allowed.
+        max: usize,
+    },
     /// A block time that is not a positive number of seconds.
     #[error("--block-time takes seconds above 0 (like 600 or 0.5), not {0}")]
     BlockTime(String),
@@ -55,6 +64,7 @@ impl SimError {
             SimError::Nodes { .. } => "sim-nodes",
             SimError::Peers { .. } => "sim-peers",
             SimError::Blocks => "sim-blocks",
+            SimError::BlockSize { .. } => "sim-block-size",
             SimError::BlockTime(_) => "sim-block-time",
             SimError::Latency(_) => "sim-latency",
             SimError::Bandwidth(_) => "sim-bandwidth",
@@ -167,6 +177,10 @@ pub struct SimOptions {
     /// Link bandwidth: regions (each region's upload and download), unlimited, or Mbit/s
     #[arg(long, default_value = "regions", value_parser = Bandwidth::from_str)]
     pub bandwidth: Bandwidth,
+    /// Pad every block to this many bytes (its coinbase carries the padding), so blocks take as
+    /// long to send as blocks full of transactions would [default: no padding, about 200 bytes]
+    #[arg(long, value_name = "BYTES")]
+    pub block_size: Option<usize>,
     /// Each node's share of the hashrate
     #[arg(long, value_enum, default_value_t = HashrateArg::Equal)]
     pub hashrate: HashrateArg,
@@ -225,6 +239,12 @@ impl SimOptions {
         if self.blocks == 0 {
             return Err(SimError::Blocks);
         }
+        if let Some(bytes) = self.block_size.filter(|bytes| *bytes > MAX_BLOCK_BYTES) {
+            return Err(SimError::BlockSize {
+                bytes,
+                max: MAX_BLOCK_BYTES,
+            });
+        }
         Ok(RunConfig {
             nodes: self.nodes,
             blocks: self.blocks,
@@ -240,6 +260,7 @@ impl SimOptions {
             },
             partition: self.partition,
             event_logs: false,
+            block_bytes: self.block_size,
         })
     }
 }

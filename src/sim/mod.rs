@@ -104,6 +104,8 @@ pub struct SimSetup {
     /// Whether nodes keep event logs (the stories of their reorgs): a run that writes them out
     /// does; one that only measures saves the work.
     pub event_logs: bool,
+    /// Mined blocks are padded to this size, bytes (their coinbase carries the padding).
+    pub block_bytes: Option<usize>,
 }
 
 /// One simulated node.
@@ -136,6 +138,7 @@ pub struct Sim {
     records: Records,
     /// Inputs handed to nodes so far.
     inputs: u64,
+    block_bytes: Option<usize>,
 }
 
 /// The parameters simulated nodes run: regtest with coinbase maturity 1, so coins are
@@ -165,6 +168,7 @@ impl Sim {
             wiring: Wiring::FullMesh,
             timers: Timers::default(),
             event_logs: true,
+            block_bytes: None,
         })
     }
 
@@ -237,6 +241,7 @@ impl Sim {
             hashed: HashMap::default(),
             records: Records::default(),
             inputs: 0,
+            block_bytes: setup.block_bytes,
         }
     }
 

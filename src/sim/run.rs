@@ -71,6 +71,8 @@ pub struct RunConfig {
     pub partition: Option<PartitionPlan>,
     /// Whether nodes keep event logs (for writing a run out).
     pub event_logs: bool,
+    /// Blocks are padded to this size, bytes.
+    pub block_bytes: Option<usize>,
 }
 
 /// How far a run is, for a progress line.
@@ -181,6 +183,7 @@ pub fn run(config: &RunConfig, progress: &mut dyn FnMut(&Progress)) -> Finished 
         },
         timers: sim_timers(config.block_time_secs),
         event_logs: config.event_logs,
+        block_bytes: config.block_bytes,
     });
     // The mining process draws from its own generator, so who mines when does not shift with
     // every message the network's generator draws for.

@@ -99,7 +99,7 @@ impl HashedHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Address, Amount, CoinbaseData, TxOut};
+    use crate::types::{Address, Amount, CoinbaseData, Padding, TxOut};
 
     fn header(nonce: u32) -> BlockHeader {
         BlockHeader {
@@ -118,6 +118,7 @@ mod tests {
             coinbase: Some(CoinbaseData {
                 height: 1,
                 extra_nonce,
+                padding: Padding::default(),
             }),
             inputs: Vec::new(),
             outputs: vec![TxOut {

@@ -18,4 +18,4 @@ pub use block::{first_leaf_branch, merkle_root, merkle_root_from_first, Block};
 pub use hash::{sha256, sha256d, sha256d_parts, Hash256, ParseHashError};
 pub use hashed::{HashedBlock, HashedHeaders};
 pub use header::{BlockHeader, HEADER_BYTES, NONCE_OFFSET};
-pub use tx::{CoinbaseData, OutPoint, SignatureBytes, Transaction, TxIn, TxOut, Txid};
+pub use tx::{CoinbaseData, OutPoint, Padding, SignatureBytes, Transaction, TxIn, TxOut, Txid};

@@ -141,9 +141,12 @@ fn transaction_json(tx: &Transaction) -> Value {
         "vin": inputs,
         "vout": outputs,
     });
-    if let Some(coinbase) = tx.coinbase {
+    if let Some(coinbase) = &tx.coinbase {
         fields["coinbase"] =
             json!({"height": coinbase.height, "extra_nonce": coinbase.extra_nonce});
+        if !coinbase.padding.0.is_empty() {
+            fields["coinbase"]["padding_bytes"] = json!(coinbase.padding.0.len());
+        }
     }
     fields
 }
