@@ -9,7 +9,7 @@ use super::{DisconnectReason, Received, Timers};
 use crate::chain::{BlockError, BlockOutcome, Chain};
 use crate::events::EventKind;
 use crate::mempool::{Mempool, MempoolError};
-use crate::types::{HashedBlock, Transaction, Txid};
+use crate::types::{Hash256, HashedBlock, Transaction, Txid};
 use crate::wire::{Message, WireError};
 use std::net::SocketAddr;
 
@@ -102,6 +102,10 @@ pub enum Input<'a> {
     Tick,
     /// The node itself accepted a block (mined, or submitted by RPC): announce its new tip.
     NewLocalBlock,
+    /// Announce this block, in the tree, to every peer not known to have it, whether or not it
+    /// is the tip: what a selfish miner does when it publishes a block to race one it saw
+    /// (the simulator's pool).
+    AnnounceBlock(Hash256),
     /// A transaction in the node's mempool to announce: accepted from its own RPC, or put back
     /// by a reorg (peers on the winning branch may never have seen it).
     AnnounceTx(Txid),

@@ -96,6 +96,9 @@ pub struct Protocol {
     outputs: Vec<Output>,
     /// A block announced on arrival, to be validated on `Input::Resume`.
     early_block: Option<relay::EarlyBlock>,
+    /// The tip moved while more blocks were on their way: it is announced once none are (the
+    /// last of them may arrive as a duplicate, or not at all).
+    tip_unannounced: bool,
     /// Blocks of a sync that arrived (solicited) and wait to be validated on `Input::Resume`,
     /// in arrival order, with the peer that delivered each. Bounded by the download window:
     /// they stay in flight until validated.
@@ -127,6 +130,7 @@ impl Protocol {
             network_active: true,
             outputs: Vec::new(),
             early_block: None,
+            tip_unannounced: false,
             blocks_to_validate: VecDeque::new(),
         }
     }
@@ -167,6 +171,11 @@ impl Protocol {
                 self.txs_to_ask.extend(next);
             }
             Input::NewLocalBlock => self.announce_tip(host.chain(), None),
+            Input::AnnounceBlock(hash) => {
+                if host.chain().contains(&hash) {
+                    self.announce(InvItem::block(hash), None);
+                }
+            }
             Input::AnnounceTx(txid) => self.announce(InvItem::tx(txid), None),
             Input::AddPeer(addr) => self.addresses.add_configured(addr, now_ms),
             Input::DisconnectPeer(peer) => {
@@ -189,6 +198,11 @@ impl Protocol {
         }
         self.ask_for_txs(host);
         self.schedule(now_ms, host);
+        let settled = self.early_block.is_none() && self.blocks_to_validate.is_empty();
+        if self.tip_unannounced && settled && !self.download.is_fetching() {
+            self.tip_unannounced = false;
+            self.announce_tip(host.chain(), None);
+        }
         if self.early_block.is_some() || !self.blocks_to_validate.is_empty() {
             self.outputs.push(Output::Resume);
         }

@@ -239,8 +239,12 @@ impl Protocol {
                 // While more blocks are on their way (a sync), the tip is announced once they
                 // are in, as Bitcoin Core does not announce during initial block download:
                 // peers would be told of every block of a long chain.
-                if outcome.tip_changed.is_some() && !self.download.is_fetching() {
-                    self.announce_tip(host.chain(), Some(id));
+                if outcome.tip_changed.is_some() {
+                    if self.download.is_fetching() {
+                        self.tip_unannounced = true;
+                    } else {
+                        self.announce_tip(host.chain(), Some(id));
+                    }
                 }
                 Ok(())
             }

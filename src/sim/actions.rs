@@ -71,6 +71,9 @@ impl Sim {
             .insert(Arc::as_ptr(hashed.block()) as usize, hashed.clone());
         self.records
             .mined(hash, next.prev_hash, next.height, index, self.now_us);
+        if let Some(pool) = self.pool.as_mut() {
+            pool.block_mined(false, next.prev_hash, next.height);
+        }
         let clock_ms = self.clock_ms();
         let host = &mut self.nodes[index].host;
         host.set_clock_ms(clock_ms);

@@ -4,7 +4,7 @@
 //! Owns turning a command line into a `RunConfig` and a report into output. Must not simulate.
 
 use super::report::{report, Report};
-use super::run::{run, Hashrate, PartitionPlan, Progress, RunConfig};
+use super::run::{run, Hashrate, PartitionPlan, Progress, RunConfig, SelfishPlan};
 use super::topology::{Bandwidth, Latency, MAX_SIM_NODES};
 use crate::params::MAX_BLOCK_BYTES;
 use clap::{Args, Subcommand, ValueEnum};
@@ -52,6 +52,12 @@ pub enum SimError {
     /// A bandwidth that does not parse.
     #[error("--bandwidth takes regions, unlimited or a number of Mbit/s, not {0:?}")]
     Bandwidth(String),
+    /// A selfish pool's share outside (0, 0.5).
+    #[error("--selfish takes the pool's share of the hashrate, above 0 and below 0.5, not {0}")]
+    Alpha(f64),
+    /// A share of nodes outside [0, 1].
+    #[error("--gamma-nodes takes a share of the nodes from 0 to 1, not {0}")]
+    GammaNodes(f64),
     /// A partition that does not parse or does not make sense.
     #[error("--partition takes SHARE@FROM-TO: a share of nodes between 0 and 1 split off from FROM to TO seconds after mining starts (like 0.5@600-1200), not {0:?}")]
     Partition(String),
@@ -69,6 +75,8 @@ impl SimError {
             SimError::Latency(_) => "sim-latency",
             SimError::Bandwidth(_) => "sim-bandwidth",
             SimError::Partition(_) => "sim-partition",
+            SimError::Alpha(_) => "sim-alpha",
+            SimError::GammaNodes(_) => "sim-gamma-nodes",
         }
     }
 }
@@ -184,6 +192,13 @@ pub struct SimOptions {
     /// Each node's share of the hashrate
     #[arg(long, value_enum, default_value_t = HashrateArg::Equal)]
     pub hashrate: HashrateArg,
+    /// One pool with this share of the hashrate (0 to 0.5) mines selfishly (Eyal and Sirer)
+    #[arg(long, value_name = "ALPHA")]
+    pub selfish: Option<f64>,
+    /// The share of the other nodes the selfish pool's gateway connects to directly (0 to 1);
+    /// more win it more races
+    #[arg(long, value_name = "F", default_value_t = 0.0, requires = "selfish")]
+    pub gamma_nodes: f64,
     /// Split SHARE of the nodes off from FROM to TO seconds after mining starts, then heal
     #[arg(long, value_name = "SHARE@FROM-TO", value_parser = PartitionPlan::from_str)]
     pub partition: Option<PartitionPlan>,
@@ -222,6 +237,22 @@ enum SimCommand {
 }
 
 impl SimOptions {
+    fn selfish_plan(&self) -> Result<Option<SelfishPlan>, SimError> {
+        let Some(alpha) = self.selfish else {
+            return Ok(None);
+        };
+        if !(alpha > 0.0 && alpha < 0.5) {
+            return Err(SimError::Alpha(alpha));
+        }
+        if !(0.0..=1.0).contains(&self.gamma_nodes) {
+            return Err(SimError::GammaNodes(self.gamma_nodes));
+        }
+        Ok(Some(SelfishPlan {
+            alpha,
+            gamma_nodes: self.gamma_nodes,
+        }))
+    }
+
     /// The run these options describe at `block_time_secs`, or why they make no sense.
     pub fn config(&self, block_time_secs: f64) -> Result<RunConfig, SimError> {
         if !(2..=MAX_SIM_NODES).contains(&self.nodes) {
@@ -261,6 +292,7 @@ impl SimOptions {
             partition: self.partition,
             event_logs: false,
             block_bytes: self.block_size,
+            selfish: self.selfish_plan()?,
         })
     }
 }
@@ -406,6 +438,18 @@ fn print_report(config: &RunConfig, report: &Report) {
                 "they never agreed again".to_string(),
                 |ms| format!("one tip again {ms} ms after the heal")
             )
+        );
+    }
+    if let Some(selfish) = &report.selfish {
+        println!(
+            "selfish pool  {:.0} % of the hashrate took {:.1} % of the chain's blocks; Eyal-Sirer at the measured γ {}: {:.1} % ({} races)",
+            selfish.alpha * 100.0,
+            selfish.revenue_share * 100.0,
+            selfish
+                .gamma_measured
+                .map_or("(no race decided)".to_string(), |gamma| format!("{gamma:.2}")),
+            selfish.eyal_sirer_share * 100.0,
+            selfish.races
         );
     }
     println!(

@@ -14,6 +14,7 @@
 //! - `host`: one node's chain, mempool and event log behind `Host`
 //! - `record`: what the simulator saw of each block (who mined it when, who had it when)
 //! - `actions`: mining, payments and partitions, as tests and runs call them
+//! - `selfish`: a selfish mining pool publishing through a gateway node
 //! - `run`: the mining process and the course of a `nakachain sim` run
 //! - `report`: propagation, stale rate against theory, reorgs, from a run's records
 //! - `cli`: the command's arguments, progress line and output
@@ -25,6 +26,7 @@ mod network;
 mod record;
 pub mod report;
 pub mod run;
+pub mod selfish;
 pub mod topology;
 
 pub use host::SimHost;
@@ -106,6 +108,18 @@ pub struct SimSetup {
     pub event_logs: bool,
     /// Mined blocks are padded to this size, bytes (their coinbase carries the padding).
     pub block_bytes: Option<usize>,
+    /// A selfish pool publishing through node `gateway`, which dials `reach` more nodes than
+    /// the others do.
+    pub pool: Option<PoolSetup>,
+}
+
+/// Where a selfish pool publishes.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolSetup {
+    /// The node that publishes the pool's blocks.
+    pub gateway: usize,
+    /// Outbound connections it makes besides the usual ones.
+    pub reach: usize,
 }
 
 /// One simulated node.
@@ -139,6 +153,7 @@ pub struct Sim {
     /// Inputs handed to nodes so far.
     inputs: u64,
     block_bytes: Option<usize>,
+    pool: Option<selfish::Pool>,
 }
 
 /// The parameters simulated nodes run: regtest with coinbase maturity 1, so coins are
@@ -169,6 +184,7 @@ impl Sim {
             timers: Timers::default(),
             event_logs: true,
             block_bytes: None,
+            pool: None,
         })
     }
 
@@ -192,8 +208,13 @@ impl Sim {
                     outbound,
                     max_inbound,
                 } => {
-                    let known = known_sample(index, setup.nodes, 4 * outbound, &mut rng);
-                    (Vec::new(), known, outbound, max_inbound)
+                    let reach = setup
+                        .pool
+                        .filter(|pool| pool.gateway == index)
+                        .map_or(0, |pool| pool.reach);
+                    let known =
+                        known_sample(index, setup.nodes, 4 * outbound + reach, &mut rng);
+                    (Vec::new(), known, outbound + reach, max_inbound)
                 }
             };
             let protocol = Protocol::new(
@@ -242,6 +263,13 @@ impl Sim {
             records: Records::default(),
             inputs: 0,
             block_bytes: setup.block_bytes,
+            pool: setup.pool.map(|pool| {
+                selfish::Pool::new(
+                    pool.gateway,
+                    setup.params.genesis_hash(),
+                    setup.params.genesis.header.time,
+                )
+            }),
         }
     }
 
@@ -323,6 +351,9 @@ impl Sim {
         for note in node.host.take_notes() {
             self.records.note(index, self.now_us, note);
         }
+        if let Some(pool) = self.pool.as_mut().filter(|pool| pool.gateway == index) {
+            pool.dirty = true;
+        }
         if let Some(wake_ms) = node.protocol.next_wake_ms(now_ms) {
             let wake_us = (wake_ms * 1_000).max(self.now_us);
             if wake_us < node.wake_at_us {
@@ -389,6 +420,9 @@ impl Sim {
         };
         self.now_us = self.now_us.max(at_us);
         self.deliver(due);
+        if self.pool.as_ref().is_some_and(|pool| pool.dirty) {
+            self.pool_react();
+        }
         true
     }
 

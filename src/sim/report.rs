@@ -5,6 +5,7 @@
 
 use super::record::BlockRecord;
 use super::run::{Finished, RunConfig};
+use super::selfish::eyal_sirer_share;
 use crate::types::Hash256;
 use foldhash::HashSet;
 use serde::Serialize;
@@ -42,6 +43,21 @@ pub struct PartitionReport {
     /// How long after the heal every node had the same tip (tenths of a second); `None` if
     /// they never did.
     pub converged_after_ms: Option<u64>,
+}
+
+/// How the selfish pool did.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct SelfishReport {
+    /// Its share of the hashrate.
+    pub alpha: f64,
+    /// Its share of the final chain's blocks.
+    pub revenue_share: f64,
+    /// Of the races an honest block decided, the share decided on the pool's block.
+    pub gamma_measured: Option<f64>,
+    /// Eyal and Sirer's closed form at `alpha` and the measured γ (0 if none was measured).
+    pub eyal_sirer_share: f64,
+    /// Races the pool started.
+    pub races: u32,
 }
 
 /// A run's measurements: `nakachain sim --json` prints this. Fields named `wall_*` depend on
@@ -84,6 +100,9 @@ pub struct Report {
     /// The partition, if there was one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partition: Option<PartitionReport>,
+    /// The selfish pool, if there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selfish: Option<SelfishReport>,
     /// Inputs handed to nodes (messages, connections, wake-ups, blocks).
     pub events: u64,
     /// Wall-clock seconds.
@@ -150,6 +169,21 @@ pub fn report(config: &RunConfig, finished: &Finished) -> Report {
                 converged_after_ms: outcome.converged_after_us.map(|us| us / 1_000),
             }
         }),
+        selfish: config.selfish.map(|plan| {
+            let races = sim.races().unwrap_or_default();
+            let pool_blocks = on_chain
+                .iter()
+                .filter(|block| Some(block.miner) == sim.pool_gateway())
+                .count();
+            let gamma = races.gamma();
+            SelfishReport {
+                alpha: plan.alpha,
+                revenue_share: round6(ratio(pool_blocks, on_chain.len())),
+                gamma_measured: gamma.map(round6),
+                eyal_sirer_share: round6(eyal_sirer_share(plan.alpha, gamma.unwrap_or(0.0))),
+                races: races.started,
+            }
+        }),
         events: sim.inputs(),
         wall_seconds: round3(finished.wall_secs),
         wall_events_per_sec: (sim.inputs() as f64 / finished.wall_secs.max(1e-9)).round(),
@@ -182,7 +216,7 @@ fn median_reach_ms(blocks: &[BlockRecord], nodes: usize, share: f64) -> f64 {
             block
                 .arrivals
                 .get(needed - 1)
-                .map(|(_, at_us)| at_us - block.mined_us)
+                .map(|(_, at_us)| at_us - published_us(block))
         })
         .collect();
     if reach.is_empty() {
@@ -212,7 +246,7 @@ fn mean_weighted_delay_ms(blocks: &[&BlockRecord], shares: &[f64]) -> f64 {
             let mut latest_us = 0;
             for (node, at_us) in &block.arrivals {
                 let share = shares.get(*node as usize).copied().unwrap_or(0.0);
-                let delay_us = at_us - block.mined_us;
+                let delay_us = at_us - published_us(block);
                 weighted_us += share * delay_us as f64;
                 covered += share;
                 latest_us = latest_us.max(delay_us);
@@ -221,6 +255,15 @@ fn mean_weighted_delay_ms(blocks: &[&BlockRecord], shares: &[f64]) -> f64 {
         })
         .sum();
     total / blocks.len() as f64 / 1_000.0
+}
+
+/// When a block first left its miner: when it was mined, or for a withheld block when its
+/// miner published it (its first arrival is the miner's own).
+fn published_us(block: &BlockRecord) -> u64 {
+    block
+        .arrivals
+        .first()
+        .map_or(block.mined_us, |(_, at_us)| *at_us)
 }
 
 fn ratio(part: usize, whole: usize) -> f64 {

@@ -7,7 +7,7 @@
 //! progress (`Progress`) and `report` measures the records.
 
 use super::topology::{Bandwidth, Latency};
-use super::{sim_params, Sim, SimSetup, Wiring};
+use super::{sim_params, PoolSetup, Sim, SimSetup, Wiring};
 use crate::protocol::{Timers, PING_INTERVAL_MS, SYNC_INTERVAL_MS};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -73,7 +73,23 @@ pub struct RunConfig {
     pub event_logs: bool,
     /// Blocks are padded to this size, bytes.
     pub block_bytes: Option<usize>,
+    /// A selfish pool, if any.
+    pub selfish: Option<SelfishPlan>,
 }
+
+/// A selfish pool in a run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SelfishPlan {
+    /// The pool's share of the hashrate, in (0, 0.5).
+    pub alpha: f64,
+    /// The share of the other nodes its gateway connects to directly (more make it win more
+    /// races: a higher γ).
+    pub gamma_nodes: f64,
+}
+
+/// The node a selfish pool publishes through. Regions and peers are drawn at random, so the
+/// first node is as good as any.
+pub const SELFISH_GATEWAY: usize = 0;
 
 /// How far a run is, for a progress line.
 #[derive(Clone, Copy, Debug)]
@@ -184,11 +200,23 @@ pub fn run(config: &RunConfig, progress: &mut dyn FnMut(&Progress)) -> Finished 
         timers: sim_timers(config.block_time_secs),
         event_logs: config.event_logs,
         block_bytes: config.block_bytes,
+        pool: config.selfish.map(|plan| PoolSetup {
+            gateway: SELFISH_GATEWAY,
+            reach: (plan.gamma_nodes * (config.nodes - 1) as f64).round() as usize,
+        }),
     });
     // The mining process draws from its own generator, so who mines when does not shift with
     // every message the network's generator draws for.
     let mut mining_rng = StdRng::seed_from_u64(config.seed ^ 0x6d69_6e65);
-    let shares = hashrate_shares(config.nodes, config.hashrate, &mut mining_rng);
+    let mut shares = hashrate_shares(config.nodes, config.hashrate, &mut mining_rng);
+    if let Some(plan) = config.selfish {
+        // The pool holds alpha, the honest nodes the rest in their proportions.
+        let honest: f64 = shares.iter().skip(1).sum();
+        for share in shares.iter_mut().skip(1) {
+            *share *= (1.0 - plan.alpha) / honest;
+        }
+        shares[SELFISH_GATEWAY] = plan.alpha;
+    }
     let picker = MinerPicker::new(&shares);
     let mut meter = Meter::new(started);
     sim.run_to_us(WARMUP_US);
@@ -237,7 +265,11 @@ pub fn run(config: &RunConfig, progress: &mut dyn FnMut(&Progress)) -> Finished 
         }
         if !all_mined && next_us == next_block_us {
             let miner = picker.pick(&mut mining_rng);
-            sim.mine(miner);
+            if config.selfish.is_some() && miner == SELFISH_GATEWAY {
+                sim.pool_mine();
+            } else {
+                sim.mine(miner);
+            }
             mined += 1;
             next_block_us += exponential_us(block_time_us, &mut mining_rng);
         }
