@@ -21,7 +21,9 @@ mod rounds;
 use chain_support::regtest_chain;
 use nakachain::chain::Chain;
 use nakachain::params::Params;
-use nakachain::protocol::{Input, Output, PeerId, Protocol, ProtocolConfig, Timers, MAX_LEARNED_ADDRESSES, Received};
+use nakachain::protocol::{
+    Input, Output, PeerId, Protocol, ProtocolConfig, Received, Timers, MAX_LEARNED_ADDRESSES,
+};
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Block, Hash256};
 use nakachain::wire::{BlockFrames, Message};

@@ -7,8 +7,7 @@ use crate::codec;
 use crate::consensus::compact::{compact_to_target, target_to_compact};
 use crate::types::{
     merkle_root, Address, Amount, Block, BlockHeader, CoinbaseData, Hash256, Padding, Transaction,
-    TxOut,
-    COIN,
+    TxOut, COIN,
 };
 use primitive_types::U256;
 use serde::Serialize;

@@ -47,9 +47,12 @@ fn a_lead_of_two_is_published_when_the_honest_chain_catches_up_and_everyone_foll
         sim.run_for(5_000);
         for node in 0..6 {
             let chain = &sim.node(node).host.chain;
-            assert_eq!(chain.tip().hash, second, "seed {seed}: node {node} follows the pool");
+            assert_eq!(
+                chain.tip().hash,
+                second,
+                "seed {seed}: node {node} follows the pool"
+            );
             assert_eq!(chain.active_hash_at(2), Some(first), "seed {seed}");
         }
     }
 }
-

@@ -106,7 +106,10 @@ mod tests {
         let sizes: Vec<usize> = list.chunks.iter().map(Vec::capacity).collect();
         assert_eq!(&sizes[..7], &[16, 32, 64, 128, 256, 512, CHUNK]);
         assert!(sizes[7..].iter().all(|size| *size == CHUNK));
-        assert!(list.chunks.iter().all(|chunk| chunk.len() <= chunk.capacity()));
+        assert!(list
+            .chunks
+            .iter()
+            .all(|chunk| chunk.len() <= chunk.capacity()));
         assert_eq!(locate(GROWING_END - 1), (GROWING_CHUNKS - 1, CHUNK / 2 - 1));
         assert_eq!(locate(GROWING_END), (GROWING_CHUNKS, 0));
     }
@@ -119,7 +122,18 @@ mod tests {
             list.push(value);
         }
         assert_eq!(list.len(), count);
-        for index in [0, 1, 15, 16, 47, 48, CHUNK - 1, CHUNK, 2 * CHUNK + 5, count - 1] {
+        for index in [
+            0,
+            1,
+            15,
+            16,
+            47,
+            48,
+            CHUNK - 1,
+            CHUNK,
+            2 * CHUNK + 5,
+            count - 1,
+        ] {
             assert_eq!(list[index], index);
         }
         list[CHUNK] = 0;

@@ -158,7 +158,11 @@ pub fn check_header_context(
 
 /// Checks that the coinbase claims `height`.
 pub fn check_coinbase_height(block: &Block, height: u32) -> Result<(), RuleError> {
-    match block.transactions.first().and_then(|tx| tx.coinbase.as_ref()) {
+    match block
+        .transactions
+        .first()
+        .and_then(|tx| tx.coinbase.as_ref())
+    {
         Some(data) if data.height == height => Ok(()),
         _ => Err(RuleError::CoinbaseHeight),
     }

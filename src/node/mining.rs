@@ -307,7 +307,12 @@ mod tests {
                 .recv_timeout(Duration::from_secs(30))
                 .expect("a regtest block is found at once");
             assert_eq!(check_block(&block, &params), Ok(()));
-            lanes.insert(block.transactions[0].coinbase.as_ref().map(|data| data.extra_nonce));
+            lanes.insert(
+                block.transactions[0]
+                    .coinbase
+                    .as_ref()
+                    .map(|data| data.extra_nonce),
+            );
         }
         pool.stop();
         assert_eq!(lanes.len(), 2, "each worker mines its own extra nonce");

@@ -371,10 +371,16 @@ mod tests {
             book.due_dials(0, &[], 2).is_empty(),
             "all share the discouraged ip"
         );
-        assert_eq!(book.next_due_ms(2), Some(100), "due when the discouragement ends");
+        assert_eq!(
+            book.next_due_ms(2),
+            Some(100),
+            "due when the discouragement ends"
+        );
         let dialed = book.due_dials(100, &[], 2);
         assert_eq!(dialed.len(), 2);
-        assert!(dialed.iter().all(|addr| (1..=3).any(|port| *addr == self::addr(port))));
+        assert!(dialed
+            .iter()
+            .all(|addr| (1..=3).any(|port| *addr == self::addr(port))));
         assert_ne!(dialed[0], dialed[1]);
         assert_eq!(book.pending_learned(), 2, "the dials take the room");
         assert_eq!(book.next_due_ms(1), Some(100), "the third is still due");
@@ -395,7 +401,11 @@ mod tests {
         assert_eq!(first_picks(1), first_picks(1), "deterministic");
         assert_ne!(first_picks(1), first_picks(2), "keyed");
         let mut book = AddressBook::new(&[addr(1)], &[], 0, MAX_LEARNED_ADDRESSES, 0);
-        assert_eq!(book.next_due_ms(0), Some(0), "a configured dial is due at once");
+        assert_eq!(
+            book.next_due_ms(0),
+            Some(0),
+            "a configured dial is due at once"
+        );
         assert_eq!(book.due_dials(0, &[], 0), vec![addr(1)]);
         assert_eq!(book.next_due_ms(8), None, "dialed, nothing else waits");
         book.connect_failed(addr(1), 50);

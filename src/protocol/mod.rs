@@ -21,13 +21,13 @@ mod sync;
 mod timers;
 mod tx_requests;
 
+pub use addrs::MAX_LEARNED_ADDRESSES;
 pub use driver::{drive, Links, ResumeWhen};
 pub use io::{Host, Input, Output, PeerId, ProtocolConfig};
 pub use peer::PeerInfo;
 pub use reason::DisconnectReason;
 use received::Kind;
 pub use received::Received;
-pub use addrs::MAX_LEARNED_ADDRESSES;
 pub use timers::Timers;
 pub use tx_requests::{MAX_PEER_TX_ANNOUNCEMENTS, TX_REQUEST_TIMEOUT_MS};
 
@@ -263,9 +263,7 @@ impl Protocol {
         let mut peer = Peer::new(id, addr, inbound, now_ms);
         peer.discouraged = discouraged;
         self.peers.insert(peer);
-        self.peers_wake_ms = self
-            .peers_wake_ms
-            .min(now_ms + HANDSHAKE_TIMEOUT_MS + 1);
+        self.peers_wake_ms = self.peers_wake_ms.min(now_ms + HANDSHAKE_TIMEOUT_MS + 1);
         if !inbound {
             self.send_version(id, 0);
         }

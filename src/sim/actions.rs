@@ -22,6 +22,12 @@ impl Sim {
         self.deliver_cuts(cut);
     }
 
+    /// Splits the network without closing connections: nothing crosses between groups (messages
+    /// are lost, dials fail) until `heal`, after which the same connections carry on.
+    pub fn blackhole(&mut self, groups: &[&[usize]]) {
+        self.network.blackhole(groups);
+    }
+
     /// Cuts one node off from every other.
     pub fn isolate(&mut self, node: usize) {
         let others: Vec<usize> = (0..self.nodes.len()).filter(|i| *i != node).collect();

@@ -9,9 +9,17 @@ use super::topology::{Bandwidth, Latency, MAX_SIM_NODES};
 use crate::params::MAX_BLOCK_BYTES;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
+
+/// Prints a line on stdout; a reader that went away (`| head`) is not an error worth a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 /// What `nakachain sim` refuses, each with a stable `code()`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -319,7 +327,7 @@ fn simulate(options: &SimOptions, block_time_secs: f64) -> Result<(), SimError> 
     let config = options.config(block_time_secs)?;
     let report = run_one(&config);
     if options.json {
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        say!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
         print_report(&config, &report);
     }
@@ -333,15 +341,20 @@ fn sweep(options: &SimOptions, block_times: &[f64]) -> Result<(), SimError> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut reports = Vec::new();
     if !options.json {
-        println!(
+        say!(
             "{:>10}  {:>7}  {:>9}  {:>10}  {:>19}  {:>10}",
-            "block time", "blocks", "τ (ms)", "stale rate", "95 % interval", "theory"
+            "block time",
+            "blocks",
+            "τ (ms)",
+            "stale rate",
+            "95 % interval",
+            "theory"
         );
     }
     for config in &configs {
         let report = run_one(config);
         if !options.json {
-            println!(
+            say!(
                 "{:>9}s  {:>7}  {:>9.1}  {:>9.3}%  {:>8.3}%–{:>8.3}%  {:>9.3}%{}",
                 config.block_time_secs,
                 report.blocks,
@@ -360,7 +373,7 @@ fn sweep(options: &SimOptions, block_times: &[f64]) -> Result<(), SimError> {
         reports.push(report);
     }
     if options.json {
-        println!("{}", serde_json::to_string(&reports).unwrap_or_default());
+        say!("{}", serde_json::to_string(&reports).unwrap_or_default());
     }
     Ok(())
 }
@@ -396,11 +409,11 @@ fn run_one(config: &RunConfig) -> Report {
 }
 
 fn print_report(config: &RunConfig, report: &Report) {
-    println!(
+    say!(
         "nakachain sim: {} nodes, {} blocks every {} s on average (seed {}), {} outbound peers each",
         report.nodes, report.blocks, config.block_time_secs, report.seed, report.peers
     );
-    println!(
+    say!(
         "simulated {} in {:.1} s ({:.2} M events/s){}",
         duration_text(report.sim_seconds),
         report.wall_seconds,
@@ -410,12 +423,15 @@ fn print_report(config: &RunConfig, report: &Report) {
             .map_or(String::new(), |mb| format!(", peak memory {mb:.0} MB"))
     );
     let p = report.propagation_ms;
-    println!(
+    say!(
         "propagation   half the nodes {:.0} ms, 90 % {:.0} ms, 99 % {:.0} ms; mean τ {:.0} ms",
-        p.p50, p.p90, p.p99, report.mean_propagation_ms
+        p.p50,
+        p.p90,
+        p.p99,
+        report.mean_propagation_ms
     );
-    println!(
-        "stale blocks  {} of {} ({:.3} %, 95 % interval {:.3}–{:.3} %); theory 1 − e^(−τ/T) = {:.3} %{}",
+    say!(
+        "stale blocks  {} of {} mined, {:.3} % per block of the chain (95 % interval {:.3}–{:.3} %); theory 1 − e^(−τ/T) = {:.3} %{}",
         report.stale_blocks,
         report.blocks,
         report.stale_rate * 100.0,
@@ -424,24 +440,26 @@ fn print_report(config: &RunConfig, report: &Report) {
         report.theory_stale_rate * 100.0,
         if within(report) { ", within" } else { ", outside" }
     );
-    println!(
+    say!(
         "reorgs        {} over all nodes, the deepest {} block(s)",
-        report.reorgs.count, report.reorgs.max_depth
+        report.reorgs.count,
+        report.reorgs.max_depth
     );
     if let Some(partition) = &report.partition {
-        println!(
+        say!(
             "partition     {:.0} % of the nodes split off from {} s to {} s; {}",
             partition.share * 100.0,
             partition.from_secs,
             partition.to_secs,
-            partition.converged_after_ms.map_or(
-                "they never agreed again".to_string(),
-                |ms| format!("one tip again {ms} ms after the heal")
-            )
+            partition
+                .converged_after_ms
+                .map_or("they never agreed again".to_string(), |ms| format!(
+                    "one tip again {ms} ms after the heal"
+                ))
         );
     }
     if let Some(selfish) = &report.selfish {
-        println!(
+        say!(
             "selfish pool  {:.0} % of the hashrate took {:.1} % of the chain's blocks; Eyal-Sirer at the measured γ {}: {:.1} % ({} races)",
             selfish.alpha * 100.0,
             selfish.revenue_share * 100.0,
@@ -452,7 +470,7 @@ fn print_report(config: &RunConfig, report: &Report) {
             selfish.races
         );
     }
-    println!(
+    say!(
         "converged     {}, most work at height {}: {}",
         if report.converged { "yes" } else { "no" },
         report.final_height,
@@ -479,12 +497,21 @@ mod tests {
         assert_eq!("uniform:20-200".parse(), Ok(Latency::Uniform(20, 200)));
         assert_eq!("fixed:50".parse(), Ok(Latency::Fixed(50)));
         for bad in ["uniform:200-20", "uniform:5", "fixed:x", "fast"] {
-            assert_eq!(bad.parse::<Latency>().map_err(|e| e.code()), Err("sim-latency"));
+            assert_eq!(
+                bad.parse::<Latency>().map_err(|e| e.code()),
+                Err("sim-latency")
+            );
         }
         assert_eq!("100".parse(), Ok(Bandwidth::Uniform(100_000_000)));
-        assert_eq!("0".parse::<Bandwidth>().map_err(|e| e.code()), Err("sim-bandwidth"));
+        assert_eq!(
+            "0".parse::<Bandwidth>().map_err(|e| e.code()),
+            Err("sim-bandwidth")
+        );
         let plan: PartitionPlan = "0.5@600-1200".parse().expect("a plan");
-        assert_eq!((plan.share, plan.from_secs, plan.to_secs), (0.5, 600.0, 1200.0));
+        assert_eq!(
+            (plan.share, plan.from_secs, plan.to_secs),
+            (0.5, 600.0, 1200.0)
+        );
         for bad in ["1.5@0-10", "0.5@10-5", "0@0-1", "half@1-2", "0.5"] {
             assert_eq!(
                 bad.parse::<PartitionPlan>().map_err(|e| e.code()),

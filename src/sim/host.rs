@@ -4,13 +4,13 @@
 //!
 //! Owns one node's state. Must not reach other nodes: the simulator's network carries messages.
 
+use super::record::Note;
 use crate::chain::{BlockError, BlockOutcome, Chain};
 use crate::events::{explain_invalid_blocks, explain_tip_change, EventKind, EventLog};
 use crate::mempool::{Mempool, MempoolError};
 use crate::params::Params;
 use crate::protocol::Host;
 use crate::types::{HashedBlock, Transaction, Txid};
-use super::record::Note;
 
 /// Mempool bound of a simulated node.
 const SIM_MEMPOOL_BYTES: usize = 4 * 1024 * 1024;

@@ -35,12 +35,12 @@ pub use record::{BlockRecord, Note, Records, ReorgRecord};
 use crate::events::Event;
 use crate::params::Params;
 use crate::protocol::{
-    drive, DisconnectReason, Input, PeerId, Protocol, ProtocolConfig, Received, ResumeWhen,
-    Timers, MAX_LEARNED_ADDRESSES,
+    drive, DisconnectReason, Input, PeerId, Protocol, ProtocolConfig, Received, ResumeWhen, Timers,
+    MAX_LEARNED_ADDRESSES,
 };
 use crate::types::{Address, Block, Hash256, HashedBlock};
-use crate::wire::{Message, FRAME_HEADER_BYTES};
 use crate::wallet::Wallet;
+use crate::wire::{Message, FRAME_HEADER_BYTES};
 use foldhash::HashMap;
 use network::{Due, Network};
 use rand::rngs::StdRng;
@@ -212,8 +212,7 @@ impl Sim {
                         .pool
                         .filter(|pool| pool.gateway == index)
                         .map_or(0, |pool| pool.reach);
-                    let known =
-                        known_sample(index, setup.nodes, 4 * outbound + reach, &mut rng);
+                    let known = known_sample(index, setup.nodes, 4 * outbound + reach, &mut rng);
                     (Vec::new(), known, outbound + reach, max_inbound)
                 }
             };

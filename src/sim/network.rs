@@ -39,7 +39,9 @@ pub(super) enum Due {
         peer: PeerId,
     },
     /// The node's protocol asked to be woken (`Protocol::next_wake_ms`).
-    Wake { node: usize },
+    Wake {
+        node: usize,
+    },
 }
 
 /// Items are kept in buckets of this many microseconds of simulated time: pushing one is an
@@ -254,6 +256,9 @@ impl Network {
         let to = &self.connections[connection].ends[1 - side];
         let to_node = to.node;
         let from_node = self.connections[connection].ends[side].node;
+        if !self.reachable(from_node, to_node) {
+            return;
+        }
         let latency_us = self.links.latency_us(from_node, to_node, rng);
         let transfer_us = self.links.transfer_us(from_node, to_node, bytes);
         let end = &mut self.connections[connection].ends[side];
@@ -347,9 +352,14 @@ impl Network {
         );
     }
 
-    /// Splits the nodes into `groups` (unlisted nodes reach nobody) and cuts every connection
-    /// across groups; returns both ends of each cut connection.
-    pub(super) fn partition(&mut self, groups: &[&[usize]]) -> Vec<(usize, PeerId)> {
+    /// Splits the nodes into `groups` (unlisted nodes reach nobody): nothing crosses between
+    /// groups and no dial across succeeds, but connections stay up, as TCP connections do for
+    /// minutes when a route fails; `heal` lets their messages through again.
+    pub(super) fn blackhole(&mut self, groups: &[&[usize]]) {
+        self.set_groups(groups);
+    }
+
+    fn set_groups(&mut self, groups: &[&[usize]]) {
         let mut of = vec![None; self.nodes];
         for (group, members) in groups.iter().enumerate() {
             for member in *members {
@@ -359,6 +369,12 @@ impl Network {
             }
         }
         self.groups = Some(of);
+    }
+
+    /// Splits the nodes into `groups` (unlisted nodes reach nobody) and cuts every connection
+    /// across groups; returns both ends of each cut connection.
+    pub(super) fn partition(&mut self, groups: &[&[usize]]) -> Vec<(usize, PeerId)> {
+        self.set_groups(groups);
         let mut cut = Vec::new();
         for index in 0..self.connections.len() {
             let connection = &self.connections[index];
@@ -385,8 +401,13 @@ impl Network {
     /// dropped.
     pub(super) fn pop(&mut self) -> Option<(u64, Due)> {
         while let Some(Scheduled { at_us, due, .. }) = self.queue.pop() {
-            if let Due::Message { peer, .. } = &due {
-                if self.open_end(*peer).is_none() {
+            if let Due::Message { node, peer, .. } = &due {
+                let Some((connection, side)) = self.open_end(*peer) else {
+                    continue;
+                };
+                // A message in flight when the network split is lost with the rest.
+                let from = self.connections[connection].ends[1 - side].node;
+                if !self.reachable(from, *node) {
                     continue;
                 }
             }

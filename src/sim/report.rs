@@ -10,8 +10,8 @@ use crate::types::Hash256;
 use foldhash::HashSet;
 use serde::Serialize;
 
-/// Propagation percentiles: for each block, the time from its mining until that share of the
-/// nodes had it; the median over blocks.
+/// Propagation percentiles: for each block of the final chain (every node gets those), the time
+/// from its mining until that share of the nodes had it; the median over those blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Propagation {
     /// Half of the nodes.
@@ -83,7 +83,7 @@ pub struct Report {
     pub mean_propagation_ms: f64,
     /// Blocks mined that are not on the final chain.
     pub stale_blocks: usize,
-    /// Stale blocks over blocks mined.
+    /// Stale blocks per block of the final chain (each stale block lost to one of them).
     pub stale_rate: f64,
     /// The stale rate's 95 % (Wilson score) interval.
     pub stale_rate_interval: [f64; 2],
@@ -125,11 +125,14 @@ pub fn report(config: &RunConfig, finished: &Finished) -> Report {
         .iter()
         .filter(|block| !main_chain.contains(&block.hash))
         .count();
-    let stale_rate = ratio(stale_blocks, blocks.len());
     let on_chain: Vec<&BlockRecord> = blocks
         .iter()
         .filter(|block| main_chain.contains(&block.hash))
         .collect();
+    // Stale blocks per block of the final chain: the chance that a block had a competitor
+    // that lost, which is what 1 − e^(−τ/T) predicts (of all blocks mined, the stale share is
+    // r / (1 + r)).
+    let stale_rate = ratio(stale_blocks, on_chain.len());
     let tau_ms = mean_weighted_delay_ms(&on_chain, &finished.shares);
     let block_time_ms = config.block_time_secs * 1_000.0;
     let reorgs = records.reorgs();
@@ -141,14 +144,14 @@ pub fn report(config: &RunConfig, finished: &Finished) -> Report {
         block_time_secs: config.block_time_secs,
         sim_seconds: sim.now_us() as f64 / 1e6,
         propagation_ms: Propagation {
-            p50: median_reach_ms(blocks, nodes, 0.5),
-            p90: median_reach_ms(blocks, nodes, 0.9),
-            p99: median_reach_ms(blocks, nodes, 0.99),
+            p50: median_reach_ms(&on_chain, nodes, 0.5),
+            p90: median_reach_ms(&on_chain, nodes, 0.9),
+            p99: median_reach_ms(&on_chain, nodes, 0.99),
         },
         mean_propagation_ms: round3(tau_ms),
         stale_blocks,
         stale_rate: round6(stale_rate),
-        stale_rate_interval: wilson_interval(stale_blocks, blocks.len()).map(round6),
+        stale_rate_interval: wilson_interval(stale_blocks, on_chain.len()).map(round6),
         theory_stale_rate: round6(1.0 - (-tau_ms / block_time_ms).exp()),
         reorgs: Reorgs {
             count: reorgs.len(),
@@ -161,14 +164,15 @@ pub fn report(config: &RunConfig, finished: &Finished) -> Report {
             .iter()
             .find_map(|node| node.host.chain.entry(&final_tip).map(|entry| entry.height))
             .unwrap_or(0),
-        partition: config.partition.zip(finished.partition).map(|(plan, outcome)| {
-            PartitionReport {
+        partition: config
+            .partition
+            .zip(finished.partition)
+            .map(|(plan, outcome)| PartitionReport {
                 share: plan.share,
                 from_secs: plan.from_secs,
                 to_secs: plan.to_secs,
                 converged_after_ms: outcome.converged_after_us.map(|us| us / 1_000),
-            }
-        }),
+            }),
         selfish: config.selfish.map(|plan| {
             let races = sim.races().unwrap_or_default();
             let pool_blocks = on_chain
@@ -208,7 +212,7 @@ fn chain_of<'a>(
 
 /// For each block that reached `share` of the nodes, how long after its mining it did; the
 /// median over those blocks, milliseconds.
-fn median_reach_ms(blocks: &[BlockRecord], nodes: usize, share: f64) -> f64 {
+fn median_reach_ms(blocks: &[&BlockRecord], nodes: usize, share: f64) -> f64 {
     let needed = ((share * nodes as f64).ceil() as usize).max(1);
     let mut reach: Vec<u64> = blocks
         .iter()
@@ -325,11 +329,12 @@ mod tests {
 
     #[test]
     fn reach_is_the_median_over_blocks_of_the_time_to_that_share() {
-        let blocks = [
+        let records = [
             block(0, &[0, 1_000, 2_000, 3_000]),
             block(10_000, &[10_000, 12_000, 14_000, 16_000]),
             block(20_000, &[20_000, 23_000]),
         ];
+        let blocks: Vec<&BlockRecord> = records.iter().collect();
         // Half of four nodes: the second arrival: 1, 2 and 3 ms; all four: 3 and 6 ms.
         assert_eq!(median_reach_ms(&blocks, 4, 0.5), 2.0);
         assert_eq!(median_reach_ms(&blocks, 4, 1.0), 4.5);

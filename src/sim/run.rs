@@ -380,7 +380,7 @@ impl PartitionState {
             let nodes = sim.nodes().len();
             let first: Vec<usize> = (0..self.first).collect();
             let second: Vec<usize> = (self.first..nodes).collect();
-            sim.partition(&[&first, &second]);
+            sim.blackhole(&[&first, &second]);
             self.split = true;
         }
         if self.split && !self.healed && now_us >= self.heal_us {

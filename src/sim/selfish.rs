@@ -265,10 +265,17 @@ mod tests {
             pool_block: Hash256([1; 32]),
             height: 5,
         };
-        for (by_pool, parent) in [(false, race.pool_block), (false, Hash256([2; 32])), (true, race.pool_block)] {
+        for (by_pool, parent) in [
+            (false, race.pool_block),
+            (false, Hash256([2; 32])),
+            (true, race.pool_block),
+        ] {
             pool.open_race = Some(race);
             pool.block_mined(false, Hash256([9; 32]), 9);
-            assert!(pool.open_race.is_some(), "another height leaves the race open");
+            assert!(
+                pool.open_race.is_some(),
+                "another height leaves the race open"
+            );
             pool.block_mined(by_pool, parent, 6);
             assert!(pool.open_race.is_none());
         }

@@ -140,8 +140,9 @@ impl Links {
         let bits_per_sec = match self.bandwidth {
             Bandwidth::Unlimited => return 0,
             Bandwidth::Uniform(bps) => bps,
-            Bandwidth::Regions => REGION_UPLOAD_BPS[self.region(from)]
-                .min(REGION_DOWNLOAD_BPS[self.region(to)]),
+            Bandwidth::Regions => {
+                REGION_UPLOAD_BPS[self.region(from)].min(REGION_DOWNLOAD_BPS[self.region(to)])
+            }
         };
         let bits = u128::try_from(bytes).unwrap_or(u128::MAX) * 8 * 1_000_000;
         u64::try_from(bits / u128::from(bits_per_sec.max(1))).unwrap_or(u64::MAX)
@@ -159,7 +160,17 @@ mod tests {
 
     #[test]
     fn every_index_has_its_own_address_and_maps_back() {
-        for index in [0, 1, 254, 255, 256, 65_535, 65_536, 9_999, MAX_SIM_NODES - 1] {
+        for index in [
+            0,
+            1,
+            254,
+            255,
+            256,
+            65_535,
+            65_536,
+            9_999,
+            MAX_SIM_NODES - 1,
+        ] {
             assert_eq!(node_of(node_addr(index), MAX_SIM_NODES), Some(index));
         }
         assert_ne!(node_addr(255).ip(), node_addr(511).ip());

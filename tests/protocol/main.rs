@@ -9,9 +9,9 @@ use nakachain::miner::{assemble_block, solve_block, BlockSpec};
 use nakachain::params::Params;
 use nakachain::protocol::{
     drive, DisconnectReason, Host, Input, Links, Output, PeerId, Protocol, ProtocolConfig,
-    Received, ResumeWhen, BLOCK_STALL_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS,
-    MAX_BLOCKS_IN_FLIGHT_PER_PEER, MAX_BLOCKS_PER_GETDATA, MAX_UNCONNECTING_HEADERS,
-    MIN_BLOCKS_IN_FLIGHT_PER_PEER, PING_INTERVAL_MS, PING_TIMEOUT_MS, Timers, MAX_LEARNED_ADDRESSES,
+    Received, ResumeWhen, Timers, BLOCK_STALL_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS,
+    MAX_BLOCKS_IN_FLIGHT_PER_PEER, MAX_BLOCKS_PER_GETDATA, MAX_LEARNED_ADDRESSES,
+    MAX_UNCONNECTING_HEADERS, MIN_BLOCKS_IN_FLIGHT_PER_PEER, PING_INTERVAL_MS, PING_TIMEOUT_MS,
 };
 use nakachain::sim::{sim_params, SimHost};
 use nakachain::types::{Address, Block, BlockHeader, Hash256, HashedBlock};
