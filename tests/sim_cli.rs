@@ -180,3 +180,49 @@ fn a_selfish_pool_earns_what_the_closed_form_says() {
     assert!((share - formula).abs() < 0.05, "{report}");
     assert!(share > 0.4, "at 40 % selfish mining pays: {report}");
 }
+
+#[test]
+fn out_writes_the_report_and_plots_and_an_unwritable_place_is_refused() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = dir.path().join("run");
+    let out_arg = out.to_string_lossy().to_string();
+    let printed = report(&["--nodes", "20", "--blocks", "10", "--out", &out_arg]);
+    let written: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("report.json")).expect("report.json"),
+    )
+    .expect("JSON");
+    assert_eq!(without_wall_fields(written), without_wall_fields(printed));
+    let cdf = std::fs::read_to_string(out.join("propagation.svg")).expect("propagation.svg");
+    assert!(
+        cdf.starts_with("<svg") && cdf.contains("<polyline"),
+        "{cdf}"
+    );
+
+    let sweep = dir.path().join("sweep");
+    let sweep_arg = sweep.to_string_lossy().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_nakachain"))
+        .args(["sim", "sweep", "--block-time", "5,50", "--nodes", "20"])
+        .args(["--blocks", "20", "--out", &sweep_arg])
+        .output()
+        .expect("runs");
+    assert!(output.status.success());
+    let runs: Value = serde_json::from_str(
+        &std::fs::read_to_string(sweep.join("sweep.json")).expect("sweep.json"),
+    )
+    .expect("JSON");
+    assert_eq!(runs.as_array().map(Vec::len), Some(2));
+    let plot = std::fs::read_to_string(sweep.join("stale-rate.svg")).expect("stale-rate.svg");
+    assert_eq!(
+        plot.matches("<circle").count(),
+        3,
+        "two runs and the legend: {plot}"
+    );
+
+    let blocked = dir.path().join("a-file");
+    std::fs::write(&blocked, "not a directory").expect("writes");
+    let inside = blocked.join("run").to_string_lossy().to_string();
+    let output = sim(&["--nodes", "20", "--blocks", "2", "--out", &inside]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("[sim-out]"), "{stderr}");
+}

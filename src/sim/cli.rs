@@ -3,13 +3,16 @@
 //!
 //! Owns turning a command line into a `RunConfig` and a report into output. Must not simulate.
 
+use super::plot::{propagation_cdf_svg, stale_sweep_svg};
+use super::record::BlockRecord;
 use super::report::{report, Report};
-use super::run::{run, Hashrate, PartitionPlan, Progress, RunConfig, SelfishPlan};
+use super::run::{run, Finished, Hashrate, PartitionPlan, Progress, RunConfig, SelfishPlan};
 use super::topology::{Bandwidth, Latency, MAX_SIM_NODES};
 use crate::params::MAX_BLOCK_BYTES;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
@@ -66,6 +69,14 @@ pub enum SimError {
     /// A share of nodes outside [0, 1].
     #[error("--gamma-nodes takes a share of the nodes from 0 to 1, not {0}")]
     GammaNodes(f64),
+    /// The output directory or a file in it cannot be written.
+    #[error("cannot write {}: {reason}", .path.display())]
+    Out {
+        /// What could not be written.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// A partition that does not parse or does not make sense.
     #[error("--partition takes SHARE@FROM-TO: a share of nodes between 0 and 1 split off from FROM to TO seconds after mining starts (like 0.5@600-1200), not {0:?}")]
     Partition(String),
@@ -84,6 +95,7 @@ impl SimError {
             SimError::Bandwidth(_) => "sim-bandwidth",
             SimError::Partition(_) => "sim-partition",
             SimError::Alpha(_) => "sim-alpha",
+            SimError::Out { .. } => "sim-out",
             SimError::GammaNodes(_) => "sim-gamma-nodes",
         }
     }
@@ -213,6 +225,9 @@ pub struct SimOptions {
     /// Print one JSON object as the last line instead of the text report
     #[arg(long)]
     pub json: bool,
+    /// Also write the report (JSON) and plots (SVG) into this directory
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// `nakachain sim`: one simulation, or a sweep.
@@ -325,7 +340,12 @@ pub fn run_command(args: SimArgs) -> ExitCode {
 
 fn simulate(options: &SimOptions, block_time_secs: f64) -> Result<(), SimError> {
     let config = options.config(block_time_secs)?;
-    let report = run_one(&config);
+    let (report, finished) = run_one(&config);
+    if let Some(dir) = &options.out {
+        let chain = final_chain(&finished);
+        write_out(dir, "report.json", &json_line(&report))?;
+        write_out(dir, "propagation.svg", &propagation_cdf_svg(&chain))?;
+    }
     if options.json {
         say!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
@@ -352,7 +372,7 @@ fn sweep(options: &SimOptions, block_times: &[f64]) -> Result<(), SimError> {
         );
     }
     for config in &configs {
-        let report = run_one(config);
+        let (report, _) = run_one(config);
         if !options.json {
             say!(
                 "{:>9}s  {:>7}  {:>9.1}  {:>9.3}%  {:>8.3}%–{:>8.3}%  {:>9.3}%{}",
@@ -372,10 +392,42 @@ fn sweep(options: &SimOptions, block_times: &[f64]) -> Result<(), SimError> {
         }
         reports.push(report);
     }
+    if let Some(dir) = &options.out {
+        let all = serde_json::to_string(&reports).unwrap_or_default();
+        write_out(dir, "sweep.json", &format!("{all}\n"))?;
+        write_out(dir, "stale-rate.svg", &stale_sweep_svg(&reports))?;
+    }
     if options.json {
         say!("{}", serde_json::to_string(&reports).unwrap_or_default());
     }
     Ok(())
+}
+
+fn json_line(report: &Report) -> String {
+    format!("{}\n", serde_json::to_string(report).unwrap_or_default())
+}
+
+/// The blocks mined in the run that are on the chain with the most work at the end.
+fn final_chain(finished: &Finished) -> Vec<&BlockRecord> {
+    let records = finished.sim.records();
+    let mut chain = Vec::new();
+    let mut at = finished.sim.most_work_tip();
+    while let Some(block) = records.block(&at) {
+        chain.push(block);
+        at = block.parent;
+    }
+    chain
+}
+
+/// Writes `name` into `dir`, making the directory if need be.
+fn write_out(dir: &Path, name: &str, contents: &str) -> Result<(), SimError> {
+    let failed = |path: &Path, error: std::io::Error| SimError::Out {
+        path: path.to_path_buf(),
+        reason: error.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(|error| failed(dir, error))?;
+    let path = dir.join(name);
+    std::fs::write(&path, contents).map_err(|error| failed(&path, error))
 }
 
 /// Whether theory falls within the measured stale rate's 95 % interval.
@@ -385,7 +437,7 @@ fn within(report: &Report) -> bool {
 }
 
 /// Runs one simulation with a progress line on a terminal's stderr.
-fn run_one(config: &RunConfig) -> Report {
+fn run_one(config: &RunConfig) -> (Report, Finished) {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg}").unwrap_or(ProgressStyle::default_spinner()),
@@ -405,7 +457,7 @@ fn run_one(config: &RunConfig) -> Report {
         ));
     });
     bar.finish_and_clear();
-    report(config, &finished)
+    (report(config, &finished), finished)
 }
 
 fn print_report(config: &RunConfig, report: &Report) {

@@ -17,12 +17,14 @@
 //! - `selfish`: a selfish mining pool publishing through a gateway node
 //! - `run`: the mining process and the course of a `nakachain sim` run
 //! - `report`: propagation, stale rate against theory, reorgs, from a run's records
+//! - `plot`: the propagation CDF and the sweep's stale rate against theory, as SVG
 //! - `cli`: the command's arguments, progress line and output
 
 mod actions;
 pub mod cli;
 mod host;
 mod network;
+mod plot;
 mod record;
 pub mod report;
 pub mod run;
