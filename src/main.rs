@@ -229,7 +229,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  nakachain sim --nodes 1000 --blocks 100\n  nakachain sim --nodes 200 --block-time 10 --latency uniform:20-200 --json\n  nakachain sim --nodes 100 --partition 0.5@600-3000\n  nakachain sim sweep --block-time 2,10,60,600 --nodes 200 --blocks 300"
     )]
-    Sim(nakachain::sim::cli::SimArgs),
+    Sim(Box<nakachain::sim::cli::SimArgs>),
 }
 
 /// The devnet's block spacing.
@@ -406,7 +406,7 @@ fn main() -> ExitCode {
                     "a simulation keeps its nodes in memory: --datadir and --rpc-port do not apply",
                 );
             }
-            nakachain::sim::cli::run_command(args)
+            nakachain::sim::cli::run_command(*args)
         }
         Command::Devnet(command) => {
             if before.is_set() {
