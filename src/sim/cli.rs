@@ -8,6 +8,8 @@ use super::record::BlockRecord;
 use super::report::{report, Report};
 use super::run::{run, Finished, Hashrate, PartitionPlan, Progress, RunConfig, SelfishPlan};
 use super::topology::{Bandwidth, Latency, MAX_SIM_NODES};
+use crate::observe::answers;
+use crate::observe::{RenderOptions, TreeView};
 use crate::params::MAX_BLOCK_BYTES;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -225,7 +227,8 @@ pub struct SimOptions {
     /// Print one JSON object as the last line instead of the text report
     #[arg(long)]
     pub json: bool,
-    /// Also write the report (JSON) and plots (SVG) into this directory
+    /// Also write into this directory the report (JSON), plots (SVG), every node's block tree and
+    /// events (as `getblocktree` and `getevents` answer) and the tree drawn
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
@@ -313,7 +316,7 @@ impl SimOptions {
                 HashrateArg::Pareto => Hashrate::Pareto,
             },
             partition: self.partition,
-            event_logs: false,
+            event_logs: self.out.is_some(),
             block_bytes: self.block_size,
             selfish: self.selfish_plan()?,
         })
@@ -345,6 +348,7 @@ fn simulate(options: &SimOptions, block_time_secs: f64) -> Result<(), SimError> 
         let chain = final_chain(&finished);
         write_out(dir, "report.json", &json_line(&report))?;
         write_out(dir, "propagation.svg", &propagation_cdf_svg(&chain))?;
+        write_nodes(dir, &finished)?;
     }
     if options.json {
         say!("{}", serde_json::to_string(&report).unwrap_or_default());
@@ -417,6 +421,38 @@ fn final_chain(finished: &Finished) -> Vec<&BlockRecord> {
         at = block.parent;
     }
     chain
+}
+
+/// Nodes whose tips label the tree drawing: enough to see the branches, few enough to read.
+const TREE_NODES: usize = 8;
+
+/// Every node's block tree and events, as `getblocktree` and `getevents` answer them, in
+/// `nodes/node-N/`; and the first nodes' trees drawn as `tree.txt` and `tree.svg`.
+fn write_nodes(dir: &Path, finished: &Finished) -> Result<(), SimError> {
+    let sim = &finished.sim;
+    let mut drawn = Vec::new();
+    for (index, node) in sim.nodes().iter().enumerate() {
+        let name = format!("node-{index}");
+        let chain = &node.host.chain;
+        let tree = answers::block_tree(chain, chain.height());
+        let node_dir = dir.join("nodes").join(&name);
+        write_out(&node_dir, "blocktree.json", &format!("{tree}\n"))?;
+        let events = answers::events_page(&node.host.events, 0, usize::MAX);
+        write_out(&node_dir, "events.json", &format!("{events}\n"))?;
+        if index < TREE_NODES {
+            drawn.push((name, tree));
+        }
+    }
+    // The answers come from the nodes' own chains, so they agree with each other.
+    if let Ok(view) = TreeView::from_nodes(&drawn) {
+        let options = RenderOptions {
+            color: false,
+            collapse_linear_after: Some(3),
+        };
+        write_out(dir, "tree.txt", &view.render(&options))?;
+        write_out(dir, "tree.svg", &view.render_svg(&options))?;
+    }
+    Ok(())
 }
 
 /// Writes `name` into `dir`, making the directory if need be.

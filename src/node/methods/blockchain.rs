@@ -1,9 +1,10 @@
 //! Chain and mempool queries, and the two manual fork controls (invalidate, reconsider).
 
 use super::MethodFailure;
-use crate::chain::{BlockEntry, BlockStatus, ChainError};
+use crate::chain::{BlockEntry, ChainError};
 use crate::consensus::pow::difficulty;
 use crate::node::state::{ManualError, Node};
+use crate::observe::answers;
 use crate::rpc::params::{optional_u64, required_hash, required_u64};
 use crate::rpc::RpcError;
 use crate::types::{Block, Hash256, Transaction, HEADER_BYTES};
@@ -260,32 +261,7 @@ pub(super) fn get_block_tree(node: &Node, params: &[Value]) -> Result<Value, Rpc
                 ))
             })?,
     };
-    let tip = node.chain.tip();
-    let blocks: Vec<Value> = node
-        .chain
-        .entries_from_height(tip.height.saturating_sub(depth))
-        .map(|entry| {
-            let active = node.chain.is_active(&entry.hash);
-            let status = if active {
-                "active"
-            } else if entry.status.is_invalid() {
-                "invalid"
-            } else if entry.status == BlockStatus::Connected {
-                "valid-fork"
-            } else {
-                "valid-headers"
-            };
-            json!({
-                "hash": entry.hash,
-                "prev": entry.header.prev_hash,
-                "height": entry.height,
-                "chainwork": format!("{:064x}", entry.chainwork),
-                "status": status,
-                "reorged": entry.reorged && !active,
-            })
-        })
-        .collect();
-    Ok(json!({"tip": tip.hash, "height": tip.height, "blocks": blocks}))
+    Ok(answers::block_tree(&node.chain, depth))
 }
 
 pub(super) fn get_mempool_info(node: &Node) -> Value {
@@ -347,9 +323,5 @@ pub(super) fn get_events(node: &Node, params: &[Value]) -> Result<Value, RpcErro
     let limit = optional_u64(params, 1, "limit")?
         .unwrap_or(1_000)
         .min(MAX_EVENTS_PER_CALL);
-    let events = node.events.since(after, limit as usize);
-    Ok(json!({
-        "events": events,
-        "last_seq": node.events.last_seq(),
-    }))
+    Ok(answers::events_page(&node.events, after, limit as usize))
 }
