@@ -8,7 +8,7 @@ use super::Sim;
 use crate::miner::{assemble_block, pad_block, solve_block, BlockSpec};
 use crate::params::MAX_BLOCK_BYTES;
 use crate::protocol::{Host, Input, PeerId};
-use crate::types::{Address, Amount, Hash256, HashedBlock, Transaction, Txid};
+use crate::types::{Address, Amount, Block, Hash256, HashedBlock, Transaction, Txid};
 use crate::wallet::WalletError;
 use rand::Rng;
 use std::sync::atomic::AtomicBool;
@@ -64,19 +64,9 @@ impl Sim {
             coinbase_value: subsidy.checked_add(fees).unwrap_or(subsidy),
             extra_nonce: self.rng.random(),
         };
-        let mut block = assemble_block(&spec, selected.into_iter().map(|(tx, _)| tx).collect());
-        if let Some(bytes) = self.block_bytes {
-            pad_block(&mut block, bytes);
-        }
-        // Regtest's target is met by about every other hash: the mining process decides who
-        // finds a block, the hashing is only to make it a real one.
-        solve_block(&mut block, &AtomicBool::new(false));
-        let hashed = HashedBlock::new(block);
+        let block = assemble_block(&spec, selected.into_iter().map(|(tx, _)| tx).collect());
+        let hashed = self.seal(block, index);
         let hash = hashed.hash();
-        self.hashed
-            .insert(Arc::as_ptr(hashed.block()) as usize, hashed.clone());
-        self.records
-            .mined(hash, next.prev_hash, next.height, index, self.now_us);
         if let Some(pool) = self.pool.as_mut() {
             pool.block_mined(false, next.prev_hash, next.height);
         }
@@ -90,6 +80,24 @@ impl Sim {
             self.input(index, Input::NewLocalBlock);
         }
         hash
+    }
+
+    /// Makes an assembled block a real one mined by node `miner`: padded to the run's block
+    /// size, solved, hashed once for every node that will get it, and recorded.
+    pub(super) fn seal(&mut self, mut block: Block, miner: usize) -> HashedBlock {
+        if let Some(bytes) = self.block_bytes {
+            pad_block(&mut block, bytes);
+        }
+        let (parent, height) = (block.header.prev_hash, block_height(&block));
+        // Regtest's target is met by about every other hash: the mining process decides who
+        // finds a block, the hashing is only to make it a real one.
+        solve_block(&mut block, &AtomicBool::new(false));
+        let hashed = HashedBlock::new(block);
+        self.hashed
+            .insert(Arc::as_ptr(hashed.block()) as usize, hashed.clone());
+        self.records
+            .mined(hashed.hash(), parent, height, miner, self.now_us);
+        hashed
     }
 
     /// A payment from node `from`'s wallet, admitted to its mempool and announced.
@@ -129,4 +137,13 @@ impl Sim {
     pub fn payout(&self, index: usize) -> Address {
         self.nodes[index].payout
     }
+}
+
+/// The height a block's coinbase claims (0 for a block without one).
+fn block_height(block: &Block) -> u32 {
+    block
+        .transactions
+        .first()
+        .and_then(|coinbase| coinbase.coinbase.as_ref())
+        .map_or(0, |data| data.height)
 }

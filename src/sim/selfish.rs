@@ -14,13 +14,11 @@
 //! gateway, and that one only as the network would: blocks submitted and announced.
 
 use super::Sim;
-use crate::miner::{assemble_block, pad_block, solve_block, BlockSpec};
+use crate::miner::{assemble_block, BlockSpec};
 use crate::protocol::{Host, Input};
 use crate::types::{Hash256, HashedBlock};
 use rand::Rng;
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 /// The block the pool mines on.
 #[derive(Clone, Copy, Debug)]
@@ -128,18 +126,8 @@ impl Sim {
             coinbase_value: subsidy,
             extra_nonce: self.rng.random(),
         };
-        let mut block = assemble_block(&spec, Vec::new());
-        if let Some(bytes) = self.block_bytes {
-            pad_block(&mut block, bytes);
-        }
-        // Regtest's target is met by about every other hash.
-        solve_block(&mut block, &AtomicBool::new(false));
-        let hashed = HashedBlock::new(block);
+        let hashed = self.seal(assemble_block(&spec, Vec::new()), gateway);
         let hash = hashed.hash();
-        self.hashed
-            .insert(Arc::as_ptr(hashed.block()) as usize, hashed.clone());
-        self.records
-            .mined(hash, parent.hash, height, gateway, self.now_us);
         let pool = self.pool.as_mut()?;
         pool.block_mined(true, parent.hash, height);
         pool.tip = PrivateTip {
