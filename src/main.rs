@@ -230,6 +230,21 @@ enum Command {
         after_help = "Examples:\n  nakachain sim --nodes 1000 --blocks 100\n  nakachain sim --nodes 200 --block-time 10 --latency uniform:20-200 --json\n  nakachain sim --nodes 100 --partition 0.5@600-3000\n  nakachain sim sweep --block-time 2,10,60,600 --nodes 200 --blocks 300"
     )]
     Sim(Box<nakachain::sim::cli::SimArgs>),
+    /// Replay a simulation in the browser: `nakachain sim --out DIR`, then `web --sim DIR`
+    #[command(
+        after_help = "Examples:\n  nakachain sim --nodes 200 --blocks 50 --block-time 5 --out run\n  nakachain web --sim run --open"
+    )]
+    Web {
+        /// The directory `nakachain sim --out DIR` wrote
+        #[arg(long, value_name = "DIR")]
+        sim: PathBuf,
+        /// Port on 127.0.0.1
+        #[arg(long, default_value_t = nakachain::devnet::web::DEFAULT_WEB_PORT)]
+        port: u16,
+        /// Open the page in the desktop's browser
+        #[arg(long)]
+        open: bool,
+    },
 }
 
 /// The devnet's block spacing.
@@ -407,6 +422,24 @@ fn main() -> ExitCode {
                 );
             }
             nakachain::sim::cli::run_command(*args)
+        }
+        Command::Web { sim, port, open } => {
+            if before.is_set() {
+                return usage_error("a replay reads a directory `nakachain sim --out` wrote: --datadir and --rpc-port do not apply");
+            }
+            let served = nakachain::devnet::web::serve_replay(&sim, port, open, |addr| {
+                eprintln!(
+                    "replaying {} on http://{addr}/ (Ctrl-C stops)",
+                    sim.display()
+                );
+            });
+            match served {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error} [{}]", error.code());
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Devnet(command) => {
             if before.is_set() {

@@ -220,6 +220,14 @@ pub enum DevnetError {
     #[error("the web view stopped: {0}")]
     /// The web view's runtime failed.
     Web(io::Error),
+    #[error("no simulation to replay in {}: {reason} (write one with `nakachain sim --out DIR`)", .dir.display())]
+    /// `web --sim DIR` found no readable `replay.json` there.
+    NoReplay {
+        /// The directory.
+        dir: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl DevnetError {
@@ -258,6 +266,7 @@ impl DevnetError {
             DevnetError::MineCount { .. } => "devnet-mine-count",
             DevnetError::WebBind { .. } => "devnet-web-bind",
             DevnetError::Web(_) => "devnet-web",
+            DevnetError::NoReplay { .. } => "web-no-replay",
         }
     }
 

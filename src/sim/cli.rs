@@ -5,6 +5,7 @@
 
 use super::plot::{propagation_cdf_svg, stale_sweep_svg};
 use super::record::BlockRecord;
+use super::replay;
 use super::report::{report, Report};
 use super::run::{run, Finished, Hashrate, PartitionPlan, Progress, RunConfig, SelfishPlan};
 use super::topology::{Bandwidth, Latency, MAX_SIM_NODES};
@@ -348,6 +349,9 @@ fn simulate(options: &SimOptions, block_time_secs: f64) -> Result<(), SimError> 
         let chain = final_chain(&finished);
         write_out(dir, "report.json", &json_line(&report))?;
         write_out(dir, "propagation.svg", &propagation_cdf_svg(&chain))?;
+        let main_chain = chain.iter().map(|block| block.hash).collect();
+        let replay = replay::replay(&finished.sim, &main_chain, config.block_time_secs);
+        write_out(dir, "replay.json", &format!("{replay}\n"))?;
         write_nodes(dir, &finished)?;
     }
     if options.json {

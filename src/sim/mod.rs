@@ -17,6 +17,7 @@
 //! - `selfish`: a selfish mining pool publishing through a gateway node
 //! - `run`: the mining process and the course of a `nakachain sim` run
 //! - `report`: propagation, stale rate against theory, reorgs, from a run's records
+//! - `replay`: what a run leaves for its replay in the web page
 //! - `plot`: the propagation CDF and the sweep's stale rate against theory, as SVG
 //! - `cli`: the command's arguments, progress line and output
 
@@ -26,6 +27,7 @@ mod host;
 mod network;
 mod plot;
 mod record;
+mod replay;
 pub mod report;
 pub mod run;
 pub mod selfish;
@@ -292,6 +294,11 @@ impl Sim {
     /// Every node.
     pub fn nodes(&self) -> &[SimNode] {
         &self.nodes
+    }
+
+    /// Node `index`'s region, an index into `topology::REGIONS`.
+    pub fn region(&self, index: usize) -> u8 {
+        self.network.region(index)
     }
 
     /// What the simulator saw of every block mined.

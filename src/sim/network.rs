@@ -214,6 +214,10 @@ impl Network {
         self.nodes
     }
 
+    pub(super) fn region(&self, node: usize) -> u8 {
+        self.links.regions.get(node).copied().unwrap_or(0)
+    }
+
     pub(super) fn push(&mut self, at_us: u64, due: Due) {
         self.queue.push(Scheduled {
             at_us,

@@ -61,6 +61,12 @@ impl WebSession {
     pub async fn start(dir: &Path, patience: Duration) -> WebSession {
         let port = free_port();
         let web = devnet_web(dir, port);
+        WebSession::beside(web, port, patience).await
+    }
+
+    /// A browser session beside `web`, a server started on `port` (waited for up to
+    /// `patience`).
+    pub async fn beside(web: Running, port: u16, patience: Duration) -> WebSession {
         let driver_port = free_port();
         let driver = chromedriver(driver_port);
         wait_for_port(port, patience);

@@ -8,7 +8,10 @@
 //! own calls (`controls`). Must not read data directories: the nodes' RPC is the only source.
 
 mod controls;
+mod replay;
 mod snapshot;
+
+pub use replay::serve_replay;
 
 use super::scenario::ScenarioName;
 use super::{DevnetError, DevnetState};
@@ -260,6 +263,7 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Best effort: `xdg-open` (Linux) or `open` (macOS); the address is printed either way.
+/// Asks the desktop to open `url` (nothing happens where there is no desktop).
 fn open_in_browser(url: &str) {
     for opener in ["xdg-open", "open"] {
         let started = std::process::Command::new(opener)
