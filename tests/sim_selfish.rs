@@ -8,8 +8,12 @@ use nakachain::sim::{sim_params, PoolSetup, Sim, SimSetup, Wiring};
 const GATEWAY: usize = 0;
 
 fn sim(seed: u64) -> Sim {
+    sim_reaching(seed, 0, 6)
+}
+
+fn sim_reaching(seed: u64, reach: usize, nodes: usize) -> Sim {
     Sim::build(&SimSetup {
-        nodes: 6,
+        nodes,
         seed,
         params: sim_params(),
         latency: Latency::Fixed(20),
@@ -24,7 +28,7 @@ fn sim(seed: u64) -> Sim {
         block_bytes: None,
         pool: Some(PoolSetup {
             gateway: GATEWAY,
-            reach: 0,
+            reach,
         }),
     })
 }
@@ -55,4 +59,23 @@ fn a_lead_of_two_is_published_when_the_honest_chain_catches_up_and_everyone_foll
             assert_eq!(chain.active_hash_at(2), Some(first), "seed {seed}");
         }
     }
+}
+
+#[test]
+fn a_gateway_told_to_reach_every_node_connects_to_every_node() {
+    let nodes = 40;
+    let mut sim = sim_reaching(9, nodes - 1, nodes);
+    sim.run_for(10_000);
+    let mut reached: Vec<_> = sim
+        .node(GATEWAY)
+        .protocol
+        .peers()
+        .iter()
+        .map(|peer| peer.listen_addr)
+        .collect();
+    reached.sort();
+    reached.dedup();
+    assert_eq!(reached.len(), nodes - 1, "{reached:?}");
+    let others = sim.node(1).protocol.peers().len();
+    assert!(others < nodes - 1, "the others keep a few peers: {others}");
 }

@@ -228,8 +228,9 @@ impl Sim {
                     max_inbound,
                     max_outbound,
                     connect,
+                    // The pool's gateway knows more nodes than the others remember.
+                    max_learned_addresses: max_learned_addresses.max(known.len()),
                     known,
-                    max_learned_addresses,
                     timers: setup.timers,
                 },
                 setup.params.network_id(),
