@@ -225,7 +225,8 @@ enum Command {
     )]
     Devnet(DevnetArgs),
     /// Simulate a network of thousands of nodes in one process, each running the node's own
-    /// protocol and chain: propagation, stale blocks, reorgs, partitions
+    /// protocol and chain: propagation, stale blocks, reorgs, partitions (regtest rules, whatever
+    /// --network says)
     #[command(
         after_help = "Examples:\n  nakachain sim --nodes 1000 --blocks 100\n  nakachain sim --nodes 200 --block-time 10 --latency uniform:20-200 --json\n  nakachain sim --nodes 100 --partition 0.5@600-3000\n  nakachain sim sweep --block-time 2,10,60,600 --nodes 200 --blocks 300"
     )]
