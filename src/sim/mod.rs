@@ -6,8 +6,10 @@
 //! cost follows the messages, not the number of nodes times the simulated time.
 //!
 //! Owns simulated time and the simulated network. Everything random comes from the seed, so a
-//! failing run is reproduced from the seed it prints. Must not touch sockets, files or the
-//! real clock. `run` adds the mining process and the measurements of `nakachain sim`.
+//! failing run is reproduced from the seed it prints. Must not touch sockets, files or the real
+//! clock, with two exceptions at the edge: `run` reads the wall clock only for its progress line
+//! and the `wall_*` figures, and `cli` writes what `--out` asks for. `run` adds the mining process
+//! and the measurements of `nakachain sim`.
 //!
 //! - `topology`: addresses, regions, latency and bandwidth
 //! - `network`: connections and the queue of what is due
