@@ -95,6 +95,9 @@ impl AddressBook {
             own: BTreeSet::new(),
         };
         book.configured = book.dials.len();
+        if book.configured == 0 {
+            book.configured_due_ms = u64::MAX;
+        }
         for addr in known {
             book.learn(*addr);
         }

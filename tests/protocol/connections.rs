@@ -209,3 +209,30 @@ fn a_connection_flood_locks_no_one_out_and_evicts_no_useful_peer() {
     assert!(answers_ping(&mut node, now_ms + 20, honest));
     assert!(answers_ping(&mut node, now_ms + 20, newcomer));
 }
+
+/// The wake-up a shell with many nodes relies on: every timer a tick acts on is announced by
+/// `next_wake_ms` no later than when it falls due, and a tick at that time acts on it.
+#[test]
+fn the_next_wake_names_each_timer_before_it_falls_due() {
+    let mut node = Node::new();
+    assert_eq!(node.protocol.next_wake_ms(0), None, "nothing waits");
+    node.connect(0, 1, 1, true);
+    let handshake_due = node.protocol.next_wake_ms(0).expect("a handshake timeout");
+    assert!(handshake_due <= HANDSHAKE_TIMEOUT_MS + 1, "{handshake_due}");
+    node.handshake(0, 2, 2);
+    let out = node.tick(handshake_due);
+    assert!(disconnects(&out, 1), "the silent newcomer goes: {out:?}");
+
+    // Peer 2 is ready: its ping is the next thing due.
+    let ping_due = node.protocol.next_wake_ms(handshake_due).expect("a ping");
+    assert!(ping_due <= PING_INTERVAL_MS + 1, "{ping_due}");
+    let out = node.tick(ping_due.max(PING_INTERVAL_MS + 1));
+    assert!(ping_sent(&out, 2).is_some(), "{out:?}");
+    let timeout_due = node
+        .protocol
+        .next_wake_ms(PING_INTERVAL_MS + 1)
+        .expect("the ping's timeout");
+    assert!(timeout_due <= PING_INTERVAL_MS + 1 + PING_TIMEOUT_MS + 1);
+    let out = node.tick(PING_INTERVAL_MS + 1 + PING_TIMEOUT_MS + 1);
+    assert!(disconnects(&out, 2), "unanswered: {out:?}");
+}
