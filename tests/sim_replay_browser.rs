@@ -9,28 +9,14 @@
 #[path = "support/browser.rs"]
 mod browser;
 
-use browser::{free_port, Running, WebSession, CHROMEDRIVER, CHROMIUM};
+use browser::{browser_missing, free_port, Running, WebSession};
 use fantoccini::{Client, Locator};
 use serde_json::Value;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 const NODES: usize = 20;
-
-fn browser_missing() -> Option<String> {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
-        .into_iter()
-        .filter(|path| !Path::new(path).exists())
-        .collect();
-    (!missing.is_empty()).then(|| {
-        format!(
-            "{} missing (apt-get install -y chromium chromium-driver)",
-            missing.join(" and ")
-        )
-    })
-}
 
 async fn count(client: &Client, css: &str) -> usize {
     client

@@ -15,25 +15,12 @@ mod browser;
 #[path = "support/devnet.rs"]
 mod devnet;
 
+use browser::browser_missing;
 use browser::WebSession;
-use browser::{CHROMEDRIVER, CHROMIUM};
 use devnet::{up_args, Devnet, PATIENCE};
 use fantoccini::{Client, Locator};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-fn browser_missing() -> Option<String> {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
-        .into_iter()
-        .filter(|path| !Path::new(path).exists())
-        .collect();
-    (!missing.is_empty()).then(|| {
-        format!(
-            "{} missing (apt-get install -y chromium chromium-driver)",
-            missing.join(" and ")
-        )
-    })
-}
 
 /// The page as the test sees it, with the screenshots it takes.
 struct Page {

@@ -221,9 +221,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_padded_block_has_the_size_asked_for_and_a_matching_merkle_root() {
-        let spec = BlockSpec {
+    fn test_spec() -> BlockSpec {
+        BlockSpec {
             prev_hash: Hash256::ZERO,
             height: 3,
             bits: 0x207f_ffff,
@@ -231,7 +230,12 @@ mod tests {
             payout: Address([1; 20]),
             coinbase_value: Amount(10),
             extra_nonce: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn a_padded_block_has_the_size_asked_for_and_a_matching_merkle_root() {
+        let spec = test_spec();
         for bytes in [300, 1_000, 70_000, 535_000] {
             let mut block = assemble_block(&spec, Vec::new());
             pad_block(&mut block, bytes);
@@ -247,15 +251,7 @@ mod tests {
 
     #[test]
     fn rolling_the_extra_nonce_changes_the_merkle_root() {
-        let spec = BlockSpec {
-            prev_hash: Hash256::ZERO,
-            height: 3,
-            bits: 0x207f_ffff,
-            time: 1,
-            payout: Address([1; 20]),
-            coinbase_value: Amount(10),
-            extra_nonce: 0,
-        };
+        let spec = test_spec();
         let payment = coinbase_transaction(9, 9, Address([2; 20]), Amount(3));
         let mut block = assemble_block(&spec, vec![payment.clone(), payment]);
         let branch = CoinbaseBranch::of(&block);

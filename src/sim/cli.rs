@@ -4,7 +4,6 @@
 //! Owns turning a command line into a `RunConfig` and a report into output. Must not simulate.
 
 use super::plot::{propagation_cdf_svg, stale_sweep_svg};
-use super::record::BlockRecord;
 use super::replay;
 use super::report::{report, Report};
 use super::run::{run, Finished, Hashrate, PartitionPlan, Progress, RunConfig, SelfishPlan};
@@ -346,7 +345,10 @@ fn simulate(options: &SimOptions, block_time_secs: f64) -> Result<(), SimError> 
     let config = options.config(block_time_secs)?;
     let (report, finished) = run_one(&config);
     if let Some(dir) = &options.out {
-        let chain = final_chain(&finished);
+        let chain = finished
+            .sim
+            .records()
+            .chain_to(finished.sim.most_work_tip());
         write_out(dir, "report.json", &json_line(&report))?;
         write_out(dir, "propagation.svg", &propagation_cdf_svg(&chain))?;
         let main_chain = chain.iter().map(|block| block.hash).collect();
@@ -413,18 +415,6 @@ fn sweep(options: &SimOptions, block_times: &[f64]) -> Result<(), SimError> {
 
 fn json_line(report: &Report) -> String {
     format!("{}\n", serde_json::to_string(report).unwrap_or_default())
-}
-
-/// The blocks mined in the run that are on the chain with the most work at the end.
-fn final_chain(finished: &Finished) -> Vec<&BlockRecord> {
-    let records = finished.sim.records();
-    let mut chain = Vec::new();
-    let mut at = finished.sim.most_work_tip();
-    while let Some(block) = records.block(&at) {
-        chain.push(block);
-        at = block.parent;
-    }
-    chain
 }
 
 /// Nodes whose tips label the tree drawing: enough to see the branches, few enough to read.

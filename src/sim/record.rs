@@ -66,6 +66,17 @@ impl Records {
         self.index.get(hash).map(|at| &self.blocks[*at])
     }
 
+    /// The blocks mined in the simulation on the chain ending at `tip`, the tip first.
+    pub fn chain_to(&self, tip: Hash256) -> Vec<&BlockRecord> {
+        let mut chain = Vec::new();
+        let mut at = tip;
+        while let Some(block) = self.block(&at) {
+            chain.push(block);
+            at = block.parent;
+        }
+        chain
+    }
+
     /// Every reorg, in the order they happened.
     pub fn reorgs(&self) -> &[ReorgRecord] {
         &self.reorgs

@@ -119,7 +119,11 @@ pub fn report(config: &RunConfig, finished: &Finished) -> Report {
     let records = sim.records();
     let nodes = sim.nodes().len();
     let final_tip = sim.most_work_tip();
-    let main_chain = chain_of(final_tip, records.blocks(), |hash| records.block(hash));
+    let main_chain: HashSet<Hash256> = records
+        .chain_to(final_tip)
+        .iter()
+        .map(|block| block.hash)
+        .collect();
     let blocks = records.blocks();
     let stale_blocks = blocks
         .iter()
@@ -193,21 +197,6 @@ pub fn report(config: &RunConfig, finished: &Finished) -> Report {
         wall_events_per_sec: (sim.inputs() as f64 / finished.wall_secs.max(1e-9)).round(),
         wall_peak_rss_mb: peak_rss_mb(),
     }
-}
-
-/// The blocks mined in the simulation on the chain ending at `tip`.
-fn chain_of<'a>(
-    tip: Hash256,
-    blocks: &'a [BlockRecord],
-    find: impl Fn(&Hash256) -> Option<&'a BlockRecord>,
-) -> HashSet<Hash256> {
-    let mut chain = HashSet::with_capacity_and_hasher(blocks.len(), Default::default());
-    let mut at = tip;
-    while let Some(block) = find(&at) {
-        chain.insert(block.hash);
-        at = block.parent;
-    }
-    chain
 }
 
 /// For each block that reached `share` of the nodes, how long after its mining it did; the

@@ -43,6 +43,20 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// What of Chromium and chromedriver is missing, said as a reason to skip, if anything is.
+pub fn browser_missing() -> Option<String> {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|path| !Path::new(path).exists())
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "{} missing (apt-get install -y chromium chromium-driver)",
+            missing.join(" and ")
+        )
+    })
+}
+
 /// `devnet web` serving the devnet in a directory, and a headless Chromium session to look at it;
 /// both processes stop when this is dropped.
 pub struct WebSession {

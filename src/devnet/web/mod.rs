@@ -65,17 +65,8 @@ pub fn serve(
     open: bool,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), DevnetError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(DevnetError::Web)?;
-    runtime.block_on(async move {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| DevnetError::WebBind { addr, source })?;
-        let addr = listener.local_addr().map_err(DevnetError::Web)?;
+    web_runtime()?.block_on(async move {
+        let (listener, addr) = bind_local(port).await?;
         let stop = Arc::new(AtomicBool::new(false));
         let (done, told) = std::sync::mpsc::channel();
         let latest = start_watching(Watcher::new(devnet.clone(), told), Arc::clone(&stop));
@@ -103,6 +94,25 @@ pub fn serve(
         stop.store(true, Ordering::Relaxed);
         served.map_err(DevnetError::Web)
     })
+}
+
+/// The runtime a web page's server runs on: two workers, as the machine has.
+fn web_runtime() -> Result<tokio::runtime::Runtime, DevnetError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(DevnetError::Web)
+}
+
+/// Listens on 127.0.0.1:`port` (0: any free port); returns the listener and its address.
+async fn bind_local(port: u16) -> Result<(tokio::net::TcpListener, SocketAddr), DevnetError> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| DevnetError::WebBind { addr, source })?;
+    let addr = listener.local_addr().map_err(DevnetError::Web)?;
+    Ok((listener, addr))
 }
 
 fn routes(shared: Arc<Shared>) -> Router {

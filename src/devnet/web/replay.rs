@@ -5,13 +5,13 @@
 //! Owns the replay's HTTP routes. Must not simulate: it serves what `nakachain sim --out` wrote,
 //! read once at start (a run's files do not change).
 
-use super::{open_in_browser, DevnetError};
+use super::{bind_local, open_in_browser, web_runtime, DevnetError};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -48,17 +48,8 @@ pub fn serve_replay(
         .filter_map(|name| Some((*name, std::fs::read_to_string(dir.join(name)).ok()?)))
         .collect();
     let run = Arc::new(Run { replay, plots });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(DevnetError::Web)?;
-    runtime.block_on(async move {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| DevnetError::WebBind { addr, source })?;
-        let addr = listener.local_addr().map_err(DevnetError::Web)?;
+    web_runtime()?.block_on(async move {
+        let (listener, addr) = bind_local(port).await?;
         on_ready(addr);
         if open {
             open_in_browser(&format!("http://{addr}/"));
