@@ -71,6 +71,51 @@ fn the_same_seed_gives_the_same_report_and_another_seed_another() {
 }
 
 #[test]
+fn one_thread_and_two_give_the_same_report() {
+    let runs: [&[&str]; 2] = [
+        &[
+            "--nodes",
+            "60",
+            "--blocks",
+            "40",
+            "--block-time",
+            "2",
+            "--partition",
+            "0.5@10-30",
+            "--seed",
+            "3",
+        ],
+        &[
+            "--nodes",
+            "30",
+            "--blocks",
+            "60",
+            "--selfish",
+            "0.35",
+            "--seed",
+            "4",
+        ],
+    ];
+    for args in runs {
+        let with = |threads: &str| {
+            let mut args = args.to_vec();
+            args.extend(["--threads", threads]);
+            report(&args)
+        };
+        let one = with("1");
+        // Forks, reorgs and the pool's races are what the order of events decides.
+        let forks = one["stale_blocks"].as_u64().unwrap_or(0)
+            + one["reorgs"]["count"].as_u64().unwrap_or(0);
+        assert!(forks > 0, "{one}");
+        assert_eq!(
+            without_wall_fields(one),
+            without_wall_fields(with("2")),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
 fn nonsense_is_refused_with_a_clear_message_and_a_code() {
     for (args, code) in [
         (vec!["--nodes", "0"], "sim-nodes"),

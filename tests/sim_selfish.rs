@@ -30,6 +30,8 @@ fn sim_reaching(seed: u64, reach: usize, nodes: usize) -> Sim {
             gateway: GATEWAY,
             reach,
         }),
+        // Side by side, so the pool (in its gateway's shard) runs beside the other shard.
+        threads: 2,
     })
 }
 

@@ -7,7 +7,7 @@
 use super::Sim;
 use crate::miner::{assemble_block, pad_block, solve_block, BlockSpec};
 use crate::params::MAX_BLOCK_BYTES;
-use crate::protocol::{Host, Input, PeerId};
+use crate::protocol::{Host, Input};
 use crate::types::{Address, Amount, Block, Hash256, HashedBlock, Transaction, Txid};
 use crate::wallet::WalletError;
 use rand::Rng;
@@ -18,36 +18,38 @@ impl Sim {
     /// Splits the network: nodes in different groups cannot reach each other, and their
     /// connections drop. Nodes in no group are isolated.
     pub fn partition(&mut self, groups: &[&[usize]]) {
-        let cut = self.network.partition(groups);
-        self.deliver_cuts(cut);
+        self.wires.set_groups(groups);
+        for index in 0..self.node_count() {
+            let home = self.wires.home(index);
+            let cut = self.shards[home.shard].nodes[home.slot]
+                .net
+                .cut(&self.wires);
+            for peer in cut {
+                self.input(index, Input::Disconnected { peer });
+            }
+        }
     }
 
     /// Splits the network without closing connections: nothing crosses between groups (messages
     /// are lost, dials fail) until `heal`, after which the same connections carry on.
     pub fn blackhole(&mut self, groups: &[&[usize]]) {
-        self.network.blackhole(groups);
+        self.wires.set_groups(groups);
     }
 
     /// Cuts one node off from every other.
     pub fn isolate(&mut self, node: usize) {
-        let others: Vec<usize> = (0..self.nodes.len()).filter(|i| *i != node).collect();
+        let others: Vec<usize> = (0..self.node_count()).filter(|i| *i != node).collect();
         self.partition(&[&[node], &others]);
     }
 
     /// Lets every node reach every other again; they reconnect by themselves.
     pub fn heal(&mut self) {
-        self.network.heal();
-    }
-
-    fn deliver_cuts(&mut self, cut: Vec<(usize, PeerId)>) {
-        for (node, peer) in cut {
-            self.input(node, Input::Disconnected { peer });
-        }
+        self.wires.heal();
     }
 
     /// Node `index` finds the next block on its tip, with its mempool's transactions.
     pub fn mine(&mut self, index: usize) -> Hash256 {
-        let node = &self.nodes[index];
+        let node = self.node(index);
         let chain = &node.host.chain;
         let next = chain.next_block();
         let selected = node.host.mempool.select_for_block(MAX_BLOCK_BYTES / 2);
@@ -67,18 +69,18 @@ impl Sim {
         let block = assemble_block(&spec, selected.into_iter().map(|(tx, _)| tx).collect());
         let hashed = self.seal(block, index);
         let hash = hashed.hash();
-        if let Some(pool) = self.pool.as_mut() {
+        if let Some(pool) = self.pool_mut() {
             pool.block_mined(false, next.prev_hash, next.height);
         }
-        let clock_ms = self.clock_ms();
-        let host = &mut self.nodes[index].host;
-        host.set_clock_ms(clock_ms);
-        if host.submit_mined(hashed) {
-            for note in host.take_notes() {
-                self.records.note(index, self.now_us, note);
+        self.in_shard(index, |shard, shared| {
+            let clock_ms = shard.clock_ms(shared);
+            let host = &mut shard.node_mut(shared, index).host;
+            host.set_clock_ms(clock_ms);
+            if host.submit_mined(hashed) {
+                shard.take_notes(shared, index);
+                shard.input(shared, index, Input::NewLocalBlock);
             }
-            self.input(index, Input::NewLocalBlock);
-        }
+        });
         hash
     }
 
@@ -113,7 +115,8 @@ impl Sim {
         to: Address,
         amount: Amount,
     ) -> Result<Transaction, WalletError> {
-        let node = &mut self.nodes[from];
+        let home = self.wires.home(from);
+        let node = &mut self.shards[home.shard].nodes[home.slot];
         let next_height = node.host.chain.height() + 1;
         let spendable = node.wallet.spendable_coins(
             node.host.chain.utxos().iter(),
@@ -127,15 +130,22 @@ impl Sim {
     /// Gives node `index` a transaction as if it came from its RPC; returns its txid.
     pub fn submit_transaction(&mut self, index: usize, tx: Transaction) -> Txid {
         let txid = tx.txid();
-        if self.nodes[index].host.submit_transaction(tx).is_ok() {
-            self.input(index, Input::AnnounceTx(txid));
-        }
+        self.in_shard(index, |shard, shared| {
+            if shard
+                .node_mut(shared, index)
+                .host
+                .submit_transaction(tx)
+                .is_ok()
+            {
+                shard.input(shared, index, Input::AnnounceTx(txid));
+            }
+        });
         txid
     }
 
     /// Where node `index` mines to.
     pub fn payout(&self, index: usize) -> Address {
-        self.nodes[index].payout
+        self.node(index).payout
     }
 }
 

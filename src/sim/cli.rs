@@ -14,6 +14,7 @@ use crate::params::MAX_BLOCK_BYTES;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -224,6 +225,10 @@ pub struct SimOptions {
     /// Split SHARE of the nodes off from FROM to TO seconds after mining starts, then heal
     #[arg(long, value_name = "SHARE@FROM-TO", value_parser = PartitionPlan::from_str)]
     pub partition: Option<PartitionPlan>,
+    /// Threads to run in (default: one per core; the network is split in at most two
+    /// shards). The output is the same for any number.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
     /// Print one JSON object as the last line instead of the text report
     #[arg(long)]
     pub json: bool,
@@ -319,6 +324,10 @@ impl SimOptions {
             event_logs: self.out.is_some(),
             block_bytes: self.block_size,
             selfish: self.selfish_plan()?,
+            threads: self.threads.map_or_else(
+                || std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+                NonZeroUsize::get,
+            ),
         })
     }
 }
@@ -425,7 +434,7 @@ const TREE_NODES: usize = 8;
 fn write_nodes(dir: &Path, finished: &Finished) -> Result<(), SimError> {
     let sim = &finished.sim;
     let mut drawn = Vec::new();
-    for (index, node) in sim.nodes().iter().enumerate() {
+    for (index, node) in sim.nodes().enumerate() {
         let name = format!("node-{index}");
         let chain = &node.host.chain;
         let tree = answers::block_tree(chain, chain.height());

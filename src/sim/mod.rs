@@ -1,9 +1,10 @@
 //! A deterministic many-node simulator over `protocol`: every node runs the real `Protocol` and
 //! the real `Chain` (validation, most-work selection, reorgs) with its mempool and event log
 //! (the same reorg stories a node tells, `Sim::events`), over a seeded network with per-message
-//! latency, bandwidth, loss and partitions. One queue holds everything due, nodes included: a
-//! node is woken only when its protocol has something to do (`Protocol::next_wake_ms`), so the
-//! cost follows the messages, not the number of nodes times the simulated time.
+//! latency, bandwidth, loss and partitions. Queues hold everything due, nodes included: a node is
+//! woken only when its protocol has something to do (`Protocol::next_wake_ms`), so the cost
+//! follows the messages, not the number of nodes times the simulated time. The nodes are split
+//! into shards that run side by side (`windows`), with the same outcome in one thread or many.
 //!
 //! Owns simulated time and the simulated network. Everything random comes from the seed, so a
 //! failing run is reproduced from the seed it prints. Must not touch sockets, files or the real
@@ -12,7 +13,10 @@
 //! and the measurements of `nakachain sim`.
 //!
 //! - `topology`: addresses, regions, latency and bandwidth
-//! - `network`: connections and the queue of what is due
+//! - `network`: connections, what they carry, and which shard each node runs in
+//! - `calendar`: one shard's queue of what is due
+//! - `shard`: some of the nodes with their queue, handing them what is due
+//! - `windows`: running the shards up to a time, in one thread or side by side
 //! - `host`: one node's chain, mempool and event log behind `Host`
 //! - `record`: what the simulator saw of each block (who mined it when, who had it when)
 //! - `actions`: mining, payments and partitions, as tests and runs call them
@@ -24,6 +28,7 @@
 //! - `cli`: the command's arguments, progress line and output
 
 mod actions;
+mod calendar;
 pub mod cli;
 mod host;
 mod network;
@@ -33,28 +38,26 @@ mod replay;
 pub mod report;
 pub mod run;
 pub mod selfish;
+mod shard;
 pub mod topology;
+mod windows;
 
 pub use host::SimHost;
 pub use record::{BlockRecord, Note, Records, ReorgRecord};
 
 use crate::events::Event;
 use crate::params::Params;
-use crate::protocol::{
-    drive, DisconnectReason, Input, PeerId, Protocol, ProtocolConfig, Received, ResumeWhen, Timers,
-    MAX_LEARNED_ADDRESSES,
-};
+use crate::protocol::{Input, Protocol, ProtocolConfig, Timers, MAX_LEARNED_ADDRESSES};
 use crate::types::{Address, Block, Hash256, HashedBlock};
 use crate::wallet::Wallet;
-use crate::wire::{Message, FRAME_HEADER_BYTES};
 use foldhash::HashMap;
-use network::{Due, Network};
-use rand::rngs::StdRng;
+use network::{Due, NodeNet, Wires};
+use rand::rngs::{SmallRng, StdRng};
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
+use shard::{Shard, Shared};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use topology::{node_addr, node_of, Bandwidth, Latency, Links};
+use topology::{node_addr, Bandwidth, Latency, Links};
 
 /// Learned addresses a randomly wired node remembers, per outbound peer.
 const SIM_LEARNED_ADDRESSES_PER_PEER: usize = 8;
@@ -117,6 +120,8 @@ pub struct SimSetup {
     /// A selfish pool publishing through node `gateway`, which dials `reach` more nodes than
     /// the others do.
     pub pool: Option<PoolSetup>,
+    /// Threads the shards run in (one runs them in turns); the outcome is the same for any.
+    pub threads: usize,
 }
 
 /// Where a selfish pool publishes.
@@ -141,6 +146,8 @@ pub struct SimNode {
     payout: Address,
     /// When the node is next woken; `u64::MAX` when it asked for nothing.
     wake_at_us: u64,
+    /// Its ends of its connections and its random generator.
+    net: NodeNet,
 }
 
 /// The simulation.
@@ -148,18 +155,17 @@ pub struct Sim {
     /// The seed this run came from (printed when a test fails).
     pub seed: u64,
     now_us: u64,
+    /// Choices made from outside the nodes: who mines, extra nonces, random picks for tests.
     rng: StdRng,
-    nodes: Vec<SimNode>,
-    network: Network,
+    shards: Vec<Shard>,
+    wires: Wires,
     params: Params,
     /// Every block mined in the simulation, hashed once and shared by every node that gets it,
     /// keyed by its allocation (the `Arc` every message and chain holds).
     hashed: HashMap<usize, HashedBlock>,
     records: Records,
-    /// Inputs handed to nodes so far.
-    inputs: u64,
     block_bytes: Option<usize>,
-    pool: Option<selfish::Pool>,
+    threads: usize,
 }
 
 /// The parameters simulated nodes run: regtest with coinbase maturity 1, so coins are
@@ -191,6 +197,7 @@ impl Sim {
             event_logs: true,
             block_bytes: None,
             pool: None,
+            threads: 1,
         })
     }
 
@@ -198,7 +205,13 @@ impl Sim {
     pub fn build(setup: &SimSetup) -> Sim {
         let mut rng = StdRng::seed_from_u64(setup.seed);
         let regions = topology::assign_regions(setup.nodes, &mut rng);
-        let mut nodes = Vec::with_capacity(setup.nodes);
+        let links = Links {
+            latency: setup.latency,
+            bandwidth: setup.bandwidth,
+            regions,
+        };
+        let wires = Wires::new(links, setup.loss, setup.nodes);
+        let mut shards: Vec<Shard> = (0..wires.shards()).map(Shard::new).collect();
         let max_learned_addresses = match setup.wiring {
             Wiring::FullMesh => MAX_LEARNED_ADDRESSES,
             // Enough to replace every outbound peer a few times over; thousands of nodes each
@@ -238,44 +251,40 @@ impl Sim {
                 setup.params.network_id(),
                 0,
             );
-            nodes.push(SimNode {
+            let mut net = NodeNet::new(index, SmallRng::seed_from_u64(rng.random()));
+            let start_us = rng.random_range(0..1_000_000);
+            let shard = &mut shards[wires.home(index).shard];
+            shard
+                .queue
+                .push(net.schedule(start_us, Due::Wake { node: index }));
+            shard.nodes.push(SimNode {
                 host: SimHost::new(setup.params.clone(), setup.event_logs),
                 protocol,
                 wallet,
                 addr: node_addr(index),
                 payout,
-                wake_at_us: u64::MAX,
+                wake_at_us: start_us,
+                net,
             });
         }
-        let links = Links {
-            latency: setup.latency,
-            bandwidth: setup.bandwidth,
-            regions,
-        };
-        let mut network = Network::new(setup.nodes, links, setup.loss);
-        for (index, node) in nodes.iter_mut().enumerate() {
-            let start_us = rng.random_range(0..1_000_000);
-            node.wake_at_us = start_us;
-            network.push(start_us, Due::Wake { node: index });
+        if let Some(pool) = setup.pool {
+            shards[wires.home(pool.gateway).shard].pool = Some(selfish::Pool::new(
+                pool.gateway,
+                setup.params.genesis_hash(),
+                setup.params.genesis.header.time,
+            ));
         }
         Sim {
             seed: setup.seed,
             now_us: 0,
-            network,
             rng,
-            nodes,
+            shards,
+            wires,
             params: setup.params.clone(),
             hashed: HashMap::default(),
             records: Records::default(),
-            inputs: 0,
             block_bytes: setup.block_bytes,
-            pool: setup.pool.map(|pool| {
-                selfish::Pool::new(
-                    pool.gateway,
-                    setup.params.genesis_hash(),
-                    setup.params.genesis.header.time,
-                )
-            }),
+            threads: setup.threads.max(1),
         }
     }
 
@@ -291,17 +300,23 @@ impl Sim {
 
     /// Node `index`.
     pub fn node(&self, index: usize) -> &SimNode {
-        &self.nodes[index]
+        let home = self.wires.home(index);
+        &self.shards[home.shard].nodes[home.slot]
     }
 
-    /// Every node.
-    pub fn nodes(&self) -> &[SimNode] {
-        &self.nodes
+    /// How many nodes.
+    pub fn node_count(&self) -> usize {
+        self.wires.nodes()
+    }
+
+    /// Every node, in the order of their indexes.
+    pub fn nodes(&self) -> impl ExactSizeIterator<Item = &SimNode> {
+        (0..self.node_count()).map(|index| self.node(index))
     }
 
     /// Node `index`'s region, an index into `topology::REGIONS`.
     pub fn region(&self, index: usize) -> u8 {
-        self.network.region(index)
+        self.wires.region(index)
     }
 
     /// What the simulator saw of every block mined.
@@ -311,12 +326,17 @@ impl Sim {
 
     /// Inputs handed to nodes so far (messages, connections, wake-ups, mined blocks).
     pub fn inputs(&self) -> u64 {
-        self.inputs
+        self.shards.iter().map(|shard| shard.inputs).sum()
     }
 
-    /// Items waiting in the network's queue.
+    /// Items waiting in the queues.
     pub fn queued(&self) -> usize {
-        self.network.queued()
+        self.shards.iter().map(|shard| shard.queue.len).sum()
+    }
+
+    /// Shards the nodes are split into.
+    pub fn shards(&self) -> usize {
+        self.shards.len()
     }
 
     /// The consensus parameters the nodes run.
@@ -324,53 +344,56 @@ impl Sim {
         &self.params
     }
 
+    fn clock_start_ms(&self) -> u64 {
+        (u64::from(self.params.genesis.header.time) + CLOCK_START_AFTER_GENESIS_SECS) * 1_000
+    }
+
     /// The simulated wall clock in Unix milliseconds: blocks are stamped and judged by it, and
     /// events are stamped with it.
     pub fn clock_ms(&self) -> u64 {
-        let start_secs =
-            u64::from(self.params.genesis.header.time) + CLOCK_START_AFTER_GENESIS_SECS;
-        start_secs * 1_000 + self.now_ms()
+        self.clock_start_ms() + self.now_ms()
     }
 
     fn clock_secs(&self) -> u32 {
         u32::try_from(self.clock_ms() / 1_000).unwrap_or(u32::MAX)
     }
 
-    /// Feeds one input to a node and carries out what its protocol asks for, resuming it at
-    /// once whenever it pauses; then notes what its host saw and when it wants waking.
-    fn input(&mut self, index: usize, input: Input<'_>) {
-        self.inputs += 1;
-        let clock_ms = self.clock_ms();
-        let now_ms = self.now_ms();
-        let node = &mut self.nodes[index];
-        node.host.set_clock_ms(clock_ms);
-        let mut links = SimLinks {
-            network: &mut self.network,
-            rng: &mut self.rng,
-            now_us: self.now_us,
-            node: index,
+    /// Runs `act` on node `index`'s shard at the present time, then delivers what it sent to
+    /// other shards and records what it noted.
+    fn in_shard<T>(&mut self, index: usize, act: impl FnOnce(&mut Shard, &Shared<'_>) -> T) -> T {
+        let shared = Shared {
+            wires: &self.wires,
             hashed: &self.hashed,
+            clock_start_ms: self.clock_start_ms(),
         };
-        drive(
-            &mut node.protocol,
-            &mut node.host,
-            &mut links,
-            now_ms,
-            input,
-            ResumeWhen::AtOnce,
-        );
-        for note in node.host.take_notes() {
-            self.records.note(index, self.now_us, note);
+        let shard = &mut self.shards[self.wires.home(index).shard];
+        shard.now_us = self.now_us;
+        let result = act(shard, &shared);
+        self.settle();
+        result
+    }
+
+    /// Hands node `index` an input at the present time and carries out what it does.
+    fn input(&mut self, index: usize, input: Input<'_>) {
+        self.in_shard(index, |shard, shared| shard.input(shared, index, input));
+    }
+
+    /// Delivers what shards sent each other, records what they noted (in the order of time and
+    /// node, whichever thread noted it first) and agrees on the time.
+    fn settle(&mut self) {
+        windows::deliver_outboxes(&mut self.shards);
+        let mut notes: Vec<(u64, usize, Note)> = Vec::new();
+        for shard in &mut self.shards {
+            notes.append(&mut shard.notes);
+            self.now_us = self.now_us.max(shard.now_us);
         }
-        if let Some(pool) = self.pool.as_mut().filter(|pool| pool.gateway == index) {
-            pool.dirty = true;
+        // Stable, so one node's notes keep their order.
+        notes.sort_by_key(|(at_us, node, _)| (*at_us, *node));
+        for (at_us, node, note) in notes {
+            self.records.note(node, at_us, note);
         }
-        if let Some(wake_ms) = node.protocol.next_wake_ms(now_ms) {
-            let wake_us = (wake_ms * 1_000).max(self.now_us);
-            if wake_us < node.wake_at_us {
-                node.wake_at_us = wake_us;
-                self.network.push(wake_us, Due::Wake { node: index });
-            }
+        for shard in &mut self.shards {
+            shard.now_us = self.now_us;
         }
     }
 
@@ -378,7 +401,7 @@ impl Sim {
     /// with their stories, blocks mined, peers coming and going. Stamped with the simulated
     /// clock (Unix milliseconds).
     pub fn events(&self, index: usize) -> Vec<&Event> {
-        self.nodes[index].host.events.since(0, usize::MAX)
+        self.node(index).host.events.since(0, usize::MAX)
     }
 
     /// Runs until `condition` holds or `limit_ms` of simulated time pass; whether it held.
@@ -389,7 +412,7 @@ impl Sim {
                 return true;
             }
             if !self.step(deadline_us) {
-                self.now_us = deadline_us;
+                self.set_now_us(deadline_us);
                 return condition(self);
             }
         }
@@ -402,99 +425,55 @@ impl Sim {
 
     /// Handles everything due up to `at_us`, then sets the clock there.
     pub fn run_to_us(&mut self, at_us: u64) {
-        while self.step(at_us) {}
-        self.now_us = self.now_us.max(at_us);
+        self.run_to_us_or_inputs(at_us, u64::MAX);
     }
 
-    /// Handles what is due up to `at_us`, but at most `max_inputs` items; the clock is set to
-    /// `at_us` only if everything due by then was handled.
+    /// Handles what is due up to `at_us`, stopping once about `max_inputs` items were handled;
+    /// the clock is set to `at_us` only if everything due by then was handled.
     pub fn run_to_us_or_inputs(&mut self, at_us: u64, max_inputs: u64) {
-        for _ in 0..max_inputs {
-            if !self.step(at_us) {
-                self.now_us = self.now_us.max(at_us);
-                return;
-            }
+        let until_inputs = self.inputs().saturating_add(max_inputs);
+        let shared = Shared {
+            wires: &self.wires,
+            hashed: &self.hashed,
+            clock_start_ms: self.clock_start_ms(),
+        };
+        windows::run(&mut self.shards, &shared, at_us, until_inputs, self.threads);
+        self.settle();
+        let pending = self.shards.iter_mut().filter_map(Shard::next_time_us).min();
+        if pending.is_none_or(|next_us| next_us > at_us) {
+            self.set_now_us(at_us);
+        }
+    }
+
+    fn set_now_us(&mut self, at_us: u64) {
+        self.now_us = self.now_us.max(at_us);
+        for shard in &mut self.shards {
+            shard.now_us = self.now_us;
         }
     }
 
     /// Handles the next item due, if it is due by `deadline_us`; whether there was one.
     fn step(&mut self, deadline_us: u64) -> bool {
-        if self
-            .network
-            .next_time_us()
-            .is_none_or(|at_us| at_us > deadline_us)
-        {
-            return false;
-        }
-        let Some((at_us, due)) = self.network.pop() else {
-            return false;
+        let shared = Shared {
+            wires: &self.wires,
+            hashed: &self.hashed,
+            clock_start_ms: self.clock_start_ms(),
         };
-        self.now_us = self.now_us.max(at_us);
-        self.deliver(due);
-        if self.pool.as_ref().is_some_and(|pool| pool.dirty) {
-            self.pool_react();
-        }
-        true
-    }
-
-    fn deliver(&mut self, due: Due) {
-        match due {
-            Due::Connected {
-                node,
-                peer,
-                addr,
-                inbound,
-            } => self.input(
-                node,
-                Input::Connected {
-                    peer,
-                    addr,
-                    inbound,
-                },
-            ),
-            Due::ConnectFailed { node, addr } => self.input(node, Input::ConnectFailed { addr }),
-            Due::Message {
-                node,
-                peer,
-                message,
-            } => {
-                let message = match message {
-                    Message::Block(block) => Received::block(self.hashed_block(&block)),
-                    other => Received::from(other),
-                };
-                self.input(node, Input::Received { peer, message });
-            }
-            Due::Disconnected { node, peer } => self.input(node, Input::Disconnected { peer }),
-            Due::Wake { node } => {
-                if self.nodes[node].wake_at_us == self.now_us {
-                    self.nodes[node].wake_at_us = u64::MAX;
-                    self.input(node, Input::Tick);
-                }
-            }
-        }
-    }
-
-    /// `block` hashed: once per simulation for a block mined here, shared by every node.
-    fn hashed_block(&mut self, block: &Arc<Block>) -> HashedBlock {
-        let key = Arc::as_ptr(block) as usize;
-        self.hashed
-            .entry(key)
-            .or_insert_with(|| HashedBlock::new(Arc::clone(block)))
-            .clone()
+        let stepped = windows::step(&mut self.shards, &shared, deadline_us);
+        self.settle();
+        stepped
     }
 
     /// Whether every node has the same tip.
     pub fn converged(&self) -> bool {
-        let first = self.nodes[0].host.chain.tip().hash;
-        self.nodes
-            .iter()
-            .all(|node| node.host.chain.tip().hash == first)
+        let first = self.node(0).host.chain.tip().hash;
+        self.nodes().all(|node| node.host.chain.tip().hash == first)
     }
 
     /// The tip with the most chainwork any node knows of (first seen by node 0's order on ties).
     pub fn most_work_tip(&self) -> Hash256 {
         let mut best: Option<(primitive_types::U256, Hash256)> = None;
-        for node in &self.nodes {
+        for node in self.nodes() {
             let tip = node.host.chain.tip();
             if best.is_none_or(|(work, _)| tip.chainwork > work) {
                 best = Some((tip.chainwork, tip.hash));
@@ -505,7 +484,7 @@ impl Sim {
 
     /// A random node index, from the seeded generator.
     pub fn random_node(&mut self) -> usize {
-        self.rng.random_range(0..self.nodes.len())
+        self.rng.random_range(0..self.node_count())
     }
 
     /// The seeded generator, for choices a run makes (who mines next, and when).
@@ -515,8 +494,7 @@ impl Sim {
 
     /// The block mined by `hash` at any node, if one has it.
     pub fn block(&self, hash: &Hash256) -> Option<Block> {
-        self.nodes
-            .iter()
+        self.nodes()
             .find_map(|node| node.host.chain.block(hash))
             .map(|block| Block::clone(&block))
     }
@@ -529,40 +507,4 @@ fn known_sample(index: usize, nodes: usize, count: usize, rng: &mut StdRng) -> V
         .into_iter()
         .map(|pick| node_addr(if pick >= index { pick + 1 } else { pick }))
         .collect()
-}
-
-/// One node's view of the network while the driver carries out its protocol's outputs.
-struct SimLinks<'a> {
-    network: &'a mut Network,
-    rng: &'a mut StdRng,
-    now_us: u64,
-    /// The node whose outputs these are.
-    node: usize,
-    hashed: &'a HashMap<usize, HashedBlock>,
-}
-
-impl crate::protocol::Links for SimLinks<'_> {
-    fn send(&mut self, peer: PeerId, message: Message) -> bool {
-        let bytes = match &message {
-            Message::Block(block) => self
-                .hashed
-                .get(&(Arc::as_ptr(block) as usize))
-                .map_or_else(|| block.encoded_len(), HashedBlock::encoded_len),
-            other => crate::codec::encoded_len(other),
-        } + FRAME_HEADER_BYTES;
-        self.network
-            .send(self.rng, self.now_us, peer, message, bytes);
-        true
-    }
-
-    fn connect(&mut self, addr: SocketAddr) {
-        let nodes = self.network.nodes();
-        let target = node_of(addr, nodes);
-        self.network
-            .connect(self.rng, self.now_us, self.node, target, addr);
-    }
-
-    fn disconnect(&mut self, peer: PeerId, _reason: &DisconnectReason) {
-        self.network.disconnect(self.rng, self.now_us, peer);
-    }
 }

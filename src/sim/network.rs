@@ -1,19 +1,20 @@
-//! The simulated network: connections between nodes, and one queue of everything due (messages
-//! in flight, dials answered, connections closed, nodes' timers), ordered by time. A message
-//! arrives after its latency plus its size over the link's bandwidth; each direction of a
-//! connection carries one message at a time, in order, as TCP does. Partitions cut connections
-//! and refuse dials across the cut.
+//! The simulated network: what is due at a node (`Due`), each node's ends of its connections
+//! with its own random generator (`NodeNet`), and what every node reads alike (`Wires`: links,
+//! partitions, which shard each node lives in). A message arrives after its latency plus its size
+//! over the link's bandwidth; each direction of a connection carries one message at a time, in
+//! order, as TCP does. Partitions cut connections and refuse dials across the cut.
 //!
-//! Owns connections and the queue. Must not touch a node's state: it hands `Due` items to the
-//! simulator, which feeds them to the node.
+//! A node's ends and generator belong to the node, so a node's sends change nothing another
+//! node owns: shards of the network run side by side, and the outcome does not depend on which
+//! ran first. Owns connections and the scheduling of what they carry. Must not touch a node's
+//! protocol or chain: the shard hands `Due` items to the node.
 
-use super::topology::{node_addr, Links};
+use super::calendar::{Calendar, Scheduled};
+use super::topology::{node_addr, Latency, Links, REGION_LATENCY_MS};
 use crate::protocol::PeerId;
 use crate::wire::Message;
-use rand::rngs::StdRng;
+use rand::rngs::SmallRng;
 use rand::Rng;
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddr;
 
 /// Something due at a node at a given time.
@@ -32,6 +33,8 @@ pub(super) enum Due {
     Message {
         node: usize,
         peer: PeerId,
+        /// The sending node.
+        from: usize,
         message: Message,
     },
     Disconnected {
@@ -44,327 +47,86 @@ pub(super) enum Due {
     },
 }
 
-/// Items are kept in buckets of this many microseconds of simulated time: pushing one is an
-/// append, and a bucket is sorted once when its turn comes. One binary heap of the hundreds of
-/// thousands of messages a large network has in flight spent most of its time on cache misses.
-const BUCKET_US: u64 = 1_000;
+/// Shards are not worth their barriers when messages between them may arrive sooner than this.
+const MIN_LOOKAHEAD_US: u64 = 1_000;
+/// Bits of an item's order taken by the scheduling node's own count.
+const SEQUENCE_BITS: u32 = 40;
+/// Bits of a peer id's connection key taken by the dialer's own count of dials.
+const DIAL_BITS: u32 = 32;
 
-struct Scheduled {
-    at_us: u64,
-    seq: u64,
-    due: Due,
+/// Where a node lives: its shard and its place in the shard's list.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Home {
+    pub(super) shard: usize,
+    pub(super) slot: usize,
 }
 
-impl Scheduled {
-    fn key(&self) -> (u64, u64) {
-        (self.at_us, self.seq)
-    }
-}
-
-/// An item scheduled into the bucket already being taken from: kept in a small heap of its own.
-struct Late(Scheduled);
-
-impl PartialEq for Late {
-    fn eq(&self, other: &Late) -> bool {
-        self.0.key() == other.0.key()
-    }
-}
-
-impl Eq for Late {}
-
-impl PartialOrd for Late {
-    fn partial_cmp(&self, other: &Late) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Late {
-    /// Reversed, so the max-heap pops the earliest (and of equal times, the first scheduled).
-    fn cmp(&self, other: &Late) -> Ordering {
-        other.0.key().cmp(&self.0.key())
-    }
-}
-
-/// Everything due, in (time, order of scheduling) order.
-#[derive(Default)]
-struct Calendar {
-    /// Buckets after the current one, each unsorted.
-    later: BTreeMap<u64, Vec<Scheduled>>,
-    /// The bucket being taken from, sorted and reversed (the next item last).
-    current: Vec<Scheduled>,
-    /// Items scheduled into the current bucket while it is being taken from.
-    late: BinaryHeap<Late>,
-    current_bucket: u64,
-    len: usize,
-}
-
-impl Calendar {
-    fn push(&mut self, scheduled: Scheduled) {
-        self.len += 1;
-        let bucket = scheduled.at_us / BUCKET_US;
-        if bucket < self.current_bucket {
-            // A look ahead took a later bucket out (nothing was due before it then): put it
-            // back, so the early item and its followers are not all pushed onto the late heap.
-            let mut items = std::mem::take(&mut self.current);
-            items.extend(self.late.drain().map(|Late(item)| item));
-            if !items.is_empty() {
-                self.later.insert(self.current_bucket, items);
-            }
-            self.current_bucket = bucket;
-        }
-        if bucket <= self.current_bucket && !(self.current.is_empty() && self.late.is_empty()) {
-            self.late.push(Late(scheduled));
-        } else {
-            self.later.entry(bucket).or_default().push(scheduled);
-        }
-    }
-
-    /// Makes the current bucket the earliest one with something in it.
-    fn refill(&mut self) {
-        if !self.current.is_empty() || !self.late.is_empty() {
-            return;
-        }
-        if let Some((bucket, mut items)) = self.later.pop_first() {
-            items.sort_unstable_by_key(|item| Reverse(item.key()));
-            self.current = items;
-            self.current_bucket = bucket;
-        }
-    }
-
-    /// Whether the next item is the late heap's rather than the sorted bucket's.
-    fn late_first(&self) -> bool {
-        match (self.current.last(), self.late.peek()) {
-            (Some(sorted), Some(Late(late))) => late.key() < sorted.key(),
-            (None, Some(_)) => true,
-            _ => false,
-        }
-    }
-
-    fn peek_time_us(&mut self) -> Option<u64> {
-        self.refill();
-        if self.late_first() {
-            self.late.peek().map(|Late(item)| item.at_us)
-        } else {
-            self.current.last().map(|item| item.at_us)
-        }
-    }
-
-    fn pop(&mut self) -> Option<Scheduled> {
-        self.refill();
-        let item = if self.late_first() {
-            self.late.pop().map(|Late(item)| item)
-        } else {
-            self.current.pop()
-        }?;
-        self.len -= 1;
-        Some(item)
-    }
-}
-
-/// One direction of a connection: from the node at this end to the other end.
-struct End {
-    node: usize,
-    /// When the link finishes sending what is queued on it.
-    busy_until_us: u64,
-    /// When the last message sent arrives, so a later one never overtakes it.
-    last_arrival_us: u64,
-}
-
-struct Connection {
-    ends: [End; 2],
-    open: bool,
-}
-
-/// A connection's ends have peer ids `2c + 1` and `2c + 2` for connection number `c`: unique
-/// across the simulation (so within each node), and the connection is found by arithmetic.
-fn connection_of(peer: PeerId) -> (usize, usize) {
-    let index = usize::try_from(peer.saturating_sub(1)).unwrap_or(usize::MAX);
-    (index / 2, index % 2)
-}
-
-fn peer_id(connection: usize, side: usize) -> PeerId {
-    (connection as u64) * 2 + side as u64 + 1
-}
-
-pub(super) struct Network {
+/// What every shard reads and none changes while shards run.
+pub(super) struct Wires {
     links: Links,
     loss: f64,
-    queue: Calendar,
-    next_seq: u64,
-    connections: Vec<Connection>,
     /// Each node's partition group; `None` when the network is whole.
     groups: Option<Vec<Option<usize>>>,
-    nodes: usize,
+    homes: Vec<Home>,
+    shards: usize,
+    /// No message between two shards arrives sooner than this after it leaves.
+    lookahead_us: u64,
 }
 
-impl Network {
-    pub(super) fn new(nodes: usize, links: Links, loss: f64) -> Network {
-        Network {
+impl Wires {
+    /// The network over `links`, split into shards as `plan_shards` finds best.
+    pub(super) fn new(links: Links, loss: f64, nodes: usize) -> Wires {
+        let (shard_of, lookahead_us) = plan_shards(&links, nodes);
+        let shards = shard_of.iter().max().map_or(1, |last| last + 1);
+        let mut filled = vec![0; shards];
+        let homes = shard_of
+            .iter()
+            .map(|&shard| {
+                let slot = filled[shard];
+                filled[shard] += 1;
+                Home { shard, slot }
+            })
+            .collect();
+        Wires {
             links,
             loss,
-            queue: Calendar::default(),
-            next_seq: 0,
-            connections: Vec::new(),
             groups: None,
-            nodes,
+            homes,
+            shards,
+            lookahead_us,
         }
     }
 
     pub(super) fn nodes(&self) -> usize {
-        self.nodes
+        self.homes.len()
+    }
+
+    pub(super) fn shards(&self) -> usize {
+        self.shards
+    }
+
+    pub(super) fn lookahead_us(&self) -> u64 {
+        self.lookahead_us
+    }
+
+    pub(super) fn home(&self, node: usize) -> Home {
+        self.homes[node]
     }
 
     pub(super) fn region(&self, node: usize) -> u8 {
         self.links.regions.get(node).copied().unwrap_or(0)
     }
 
-    pub(super) fn push(&mut self, at_us: u64, due: Due) {
-        self.queue.push(Scheduled {
-            at_us,
-            seq: self.next_seq,
-            due,
-        });
-        self.next_seq += 1;
-    }
-
-    fn reachable(&self, a: usize, b: usize) -> bool {
+    pub(super) fn reachable(&self, a: usize, b: usize) -> bool {
         match &self.groups {
             None => true,
             Some(groups) => groups[a].is_some() && groups[a] == groups[b],
         }
     }
 
-    fn open_end(&self, peer: PeerId) -> Option<(usize, usize)> {
-        let (connection, side) = connection_of(peer);
-        self.connections
-            .get(connection)
-            .filter(|connection| connection.open)
-            .map(|_| (connection, side))
-    }
-
-    /// Sends `message` of `bytes` from `node`'s end `peer`, at `now_us`.
-    pub(super) fn send(
-        &mut self,
-        rng: &mut StdRng,
-        now_us: u64,
-        peer: PeerId,
-        message: Message,
-        bytes: usize,
-    ) {
-        let Some((connection, side)) = self.open_end(peer) else {
-            return;
-        };
-        if self.loss > 0.0 && rng.random_bool(self.loss.min(1.0)) {
-            return;
-        }
-        let to = &self.connections[connection].ends[1 - side];
-        let to_node = to.node;
-        let from_node = self.connections[connection].ends[side].node;
-        if !self.reachable(from_node, to_node) {
-            return;
-        }
-        let latency_us = self.links.latency_us(from_node, to_node, rng);
-        let transfer_us = self.links.transfer_us(from_node, to_node, bytes);
-        let end = &mut self.connections[connection].ends[side];
-        let sent_us = end.busy_until_us.max(now_us) + transfer_us;
-        end.busy_until_us = sent_us;
-        let arrival_us = (sent_us + latency_us).max(end.last_arrival_us);
-        end.last_arrival_us = arrival_us;
-        self.push(
-            arrival_us,
-            Due::Message {
-                node: to_node,
-                peer: peer_id(connection, 1 - side),
-                message,
-            },
-        );
-    }
-
-    /// `node` dials `target` (the node at the dialed address, if any).
-    pub(super) fn connect(
-        &mut self,
-        rng: &mut StdRng,
-        now_us: u64,
-        node: usize,
-        target: Option<usize>,
-        addr: SocketAddr,
-    ) {
-        let Some(target) = target.filter(|t| self.reachable(node, *t)) else {
-            let at_us = now_us + self.links.latency_us(node, node, rng);
-            self.push(at_us, Due::ConnectFailed { node, addr });
-            return;
-        };
-        // The dialer hears of the connection a round trip later (SYN, SYN-ACK), the acceptor
-        // half a round trip after that (ACK); each side's first message leaves then.
-        let there_us = now_us + self.links.latency_us(node, target, rng);
-        let back_us = there_us + self.links.latency_us(target, node, rng);
-        let accepted_us = back_us + self.links.latency_us(node, target, rng);
-        let connection = self.connections.len();
-        // Nothing the dialer sends arrives before the acceptor knows of the connection.
-        let end = |node, last_arrival_us| End {
-            node,
-            busy_until_us: 0,
-            last_arrival_us,
-        };
-        self.connections.push(Connection {
-            ends: [end(node, accepted_us), end(target, 0)],
-            open: true,
-        });
-        // The accepting side sees an ephemeral port, not the dialer's listening one.
-        let ephemeral = u16::try_from(40_000 + connection % 20_000).unwrap_or(40_000);
-        let from = SocketAddr::new(node_addr(node).ip(), ephemeral);
-        self.push(
-            accepted_us,
-            Due::Connected {
-                node: target,
-                peer: peer_id(connection, 1),
-                addr: from,
-                inbound: true,
-            },
-        );
-        self.push(
-            back_us,
-            Due::Connected {
-                node,
-                peer: peer_id(connection, 0),
-                addr,
-                inbound: false,
-            },
-        );
-    }
-
-    /// `peer`'s end closes the connection; the other end hears of it after the messages already
-    /// on their way.
-    pub(super) fn disconnect(&mut self, rng: &mut StdRng, now_us: u64, peer: PeerId) {
-        let Some((connection, side)) = self.open_end(peer) else {
-            return;
-        };
-        let (from, to) = {
-            let ends = &self.connections[connection].ends;
-            (ends[side].node, ends[1 - side].node)
-        };
-        let latency_us = self.links.latency_us(from, to, rng);
-        let end = &self.connections[connection].ends[side];
-        let at_us = (end.busy_until_us.max(now_us) + latency_us).max(end.last_arrival_us);
-        self.connections[connection].open = false;
-        self.push(
-            at_us,
-            Due::Disconnected {
-                node: to,
-                peer: peer_id(connection, 1 - side),
-            },
-        );
-    }
-
-    /// Splits the nodes into `groups` (unlisted nodes reach nobody): nothing crosses between
-    /// groups and no dial across succeeds, but connections stay up, as TCP connections do for
-    /// minutes when a route fails; `heal` lets their messages through again.
-    pub(super) fn blackhole(&mut self, groups: &[&[usize]]) {
-        self.set_groups(groups);
-    }
-
-    fn set_groups(&mut self, groups: &[&[usize]]) {
-        let mut of = vec![None; self.nodes];
+    /// Splits the nodes into `groups` (unlisted nodes reach nobody).
+    pub(super) fn set_groups(&mut self, groups: &[&[usize]]) {
+        let mut of = vec![None; self.homes.len()];
         for (group, members) in groups.iter().enumerate() {
             for member in *members {
                 if let Some(slot) = of.get_mut(*member) {
@@ -375,53 +137,357 @@ impl Network {
         self.groups = Some(of);
     }
 
-    /// Splits the nodes into `groups` (unlisted nodes reach nobody) and cuts every connection
-    /// across groups; returns both ends of each cut connection.
-    pub(super) fn partition(&mut self, groups: &[&[usize]]) -> Vec<(usize, PeerId)> {
-        self.set_groups(groups);
-        let mut cut = Vec::new();
-        for index in 0..self.connections.len() {
-            let connection = &self.connections[index];
-            let (a, b) = (connection.ends[0].node, connection.ends[1].node);
-            if connection.open && !self.reachable(a, b) {
-                self.connections[index].open = false;
-                cut.push((a, peer_id(index, 0)));
-                cut.push((b, peer_id(index, 1)));
-            }
-        }
-        cut
-    }
-
     pub(super) fn heal(&mut self) {
         self.groups = None;
     }
+}
 
-    /// When the next item is due.
-    pub(super) fn next_time_us(&mut self) -> Option<u64> {
-        self.queue.peek_time_us()
+/// Which shard each node runs in, and the lookahead between shards: the first half of the
+/// nodes and the second, and the lowest latency a message can have. Halves by index mix the
+/// regions, so every window of a block's spread has work for both; a split by region (Europe
+/// against the rest, 119 ms apart) had longer windows but left one shard idle while a block
+/// crossed the other's region, and ran 1.6 times slower. One shard when the lookahead is too
+/// short to be worth its barriers.
+fn plan_shards(links: &Links, nodes: usize) -> (Vec<usize>, u64) {
+    let lowest_ms = match links.latency {
+        // A Pareto draw never falls below its scale, the mean less 5 ms (`Links::latency_us`).
+        Latency::Regions => REGION_LATENCY_MS
+            .iter()
+            .flatten()
+            .map(|mean_ms| u64::from(mean_ms.saturating_sub(5)))
+            .min()
+            .unwrap_or(0),
+        Latency::Uniform(low_ms, _) | Latency::Fixed(low_ms) => low_ms,
+    };
+    let lookahead_us = lowest_ms.saturating_mul(1_000);
+    if nodes < 2 || lookahead_us < MIN_LOOKAHEAD_US {
+        return (vec![0; nodes], u64::MAX);
+    }
+    let shard_of = (0..nodes)
+        .map(|node| usize::from(node >= nodes / 2))
+        .collect();
+    (shard_of, lookahead_us)
+}
+
+/// Where a node's sends go: its own shard's queue, or the outbox for another shard.
+pub(super) struct Post<'a> {
+    pub(super) shard: usize,
+    pub(super) queue: &'a mut Calendar,
+    pub(super) outbox: &'a mut Vec<(usize, Scheduled)>,
+}
+
+impl Post<'_> {
+    fn push(&mut self, wires: &Wires, scheduled: Scheduled, to_node: usize) {
+        let shard = wires.homes[to_node].shard;
+        if shard == self.shard {
+            self.queue.push(scheduled);
+        } else {
+            self.outbox.push((shard, scheduled));
+        }
+    }
+}
+
+/// One direction of a connection: from the node holding it to `remote`.
+struct End {
+    remote: usize,
+    /// When the link finishes sending what is queued on it.
+    busy_until_us: u64,
+    /// When the last message sent arrives, so a later one never overtakes it.
+    last_arrival_us: u64,
+    open: bool,
+}
+
+impl End {
+    fn new(remote: usize, last_arrival_us: u64) -> End {
+        End {
+            remote,
+            busy_until_us: 0,
+            last_arrival_us,
+            open: true,
+        }
+    }
+}
+
+/// A connection's ends have peer ids `2k + 1` (the dialer's) and `2k + 2` (the acceptor's),
+/// where `k` holds the dialer's index above its own count of dials: unique across the
+/// simulation, chosen by the dialer alone, and the dialer's end is found by arithmetic.
+fn peer_id(dialer: usize, dial: usize, side: u64) -> PeerId {
+    (((dialer as u64) << DIAL_BITS) | dial as u64) * 2 + side + 1
+}
+
+/// The dialer, its dial number and the side (0: dialer) of a peer id.
+fn decode(peer: PeerId) -> (usize, usize, u64) {
+    let index = peer.saturating_sub(1);
+    let key = index / 2;
+    let dialer = usize::try_from(key >> DIAL_BITS).unwrap_or(usize::MAX);
+    let dial = usize::try_from(key & ((1 << DIAL_BITS) - 1)).unwrap_or(usize::MAX);
+    (dialer, dial, index % 2)
+}
+
+/// The id the other end of a connection has.
+fn other_side(peer: PeerId) -> PeerId {
+    let (dialer, dial, side) = decode(peer);
+    peer_id(dialer, dial, 1 - side)
+}
+
+/// One node's ends of its connections, its random generator and its count of items scheduled.
+/// A small generator (32 bytes): every send draws a latency from it, and a large one's state
+/// was a cache miss of its own per message.
+pub(super) struct NodeNet {
+    node: usize,
+    rng: SmallRng,
+    scheduled: u64,
+    /// Ends the node dialed, by dial number.
+    outbound: Vec<End>,
+    /// Peer ids of the ends others dialed, sorted, apart from the ends so a search reads
+    /// few cache lines.
+    inbound_ids: Vec<PeerId>,
+    /// The ends others dialed, in the order of `inbound_ids`.
+    inbound: Vec<End>,
+}
+
+impl NodeNet {
+    pub(super) fn new(node: usize, rng: SmallRng) -> NodeNet {
+        NodeNet {
+            node,
+            rng,
+            scheduled: 0,
+            outbound: Vec::new(),
+            inbound_ids: Vec::new(),
+            inbound: Vec::new(),
+        }
     }
 
-    /// The next item due, with its time; messages for connections that were cut meanwhile are
-    /// dropped.
-    pub(super) fn pop(&mut self) -> Option<(u64, Due)> {
-        while let Some(Scheduled { at_us, due, .. }) = self.queue.pop() {
-            if let Due::Message { node, peer, .. } = &due {
-                let Some((connection, side)) = self.open_end(*peer) else {
-                    continue;
-                };
-                // A message in flight when the network split is lost with the rest.
-                let from = self.connections[connection].ends[1 - side].node;
-                if !self.reachable(from, *node) {
-                    continue;
+    /// `due` at `at_us`, in the node's own order.
+    pub(super) fn schedule(&mut self, at_us: u64, due: Due) -> Scheduled {
+        let seq = ((self.node as u64) << SEQUENCE_BITS) | self.scheduled;
+        self.scheduled += 1;
+        Scheduled { at_us, seq, due }
+    }
+
+    fn end(&self, peer: PeerId) -> Option<&End> {
+        let (dialer, dial, side) = decode(peer);
+        if side == 0 {
+            (dialer == self.node).then(|| self.outbound.get(dial))?
+        } else {
+            let at = self.inbound_ids.binary_search(&peer).ok()?;
+            self.inbound.get(at)
+        }
+    }
+
+    fn end_mut(&mut self, peer: PeerId) -> Option<&mut End> {
+        let (dialer, dial, side) = decode(peer);
+        if side == 0 {
+            (dialer == self.node).then(|| self.outbound.get_mut(dial))?
+        } else {
+            let at = self.inbound_ids.binary_search(&peer).ok()?;
+            self.inbound.get_mut(at)
+        }
+    }
+
+    /// The node at the other end of `peer`, if the node's end is open.
+    pub(super) fn open_remote(&self, peer: PeerId) -> Option<usize> {
+        self.end(peer).filter(|end| end.open).map(|end| end.remote)
+    }
+
+    /// The node's end `peer` closes (it heard the other end close); whether it was open.
+    pub(super) fn close(&mut self, peer: PeerId) -> bool {
+        self.end_mut(peer)
+            .is_some_and(|end| std::mem::replace(&mut end.open, false))
+    }
+
+    /// A connection dialed by another node reached this one as `peer`.
+    pub(super) fn accept(&mut self, peer: PeerId) {
+        let (dialer, _, _) = decode(peer);
+        if let Err(at) = self.inbound_ids.binary_search(&peer) {
+            self.inbound_ids.insert(at, peer);
+            self.inbound.insert(at, End::new(dialer, 0));
+        }
+    }
+
+    /// Sends `message` of `bytes` from end `peer`, at `now_us`.
+    pub(super) fn send(
+        &mut self,
+        wires: &Wires,
+        post: &mut Post<'_>,
+        now_us: u64,
+        peer: PeerId,
+        message: Message,
+        bytes: usize,
+    ) {
+        let Some(to) = self.open_remote(peer) else {
+            return;
+        };
+        if wires.loss > 0.0 && self.rng.random_bool(wires.loss.min(1.0)) {
+            return;
+        }
+        let from = self.node;
+        if !wires.reachable(from, to) {
+            return;
+        }
+        let latency_us = wires.links.latency_us(from, to, &mut self.rng);
+        let transfer_us = wires.links.transfer_us(from, to, bytes);
+        let Some(end) = self.end_mut(peer) else {
+            return;
+        };
+        let sent_us = end.busy_until_us.max(now_us) + transfer_us;
+        end.busy_until_us = sent_us;
+        let arrival_us = (sent_us + latency_us).max(end.last_arrival_us);
+        end.last_arrival_us = arrival_us;
+        let due = Due::Message {
+            node: to,
+            peer: other_side(peer),
+            from,
+            message,
+        };
+        let scheduled = self.schedule(arrival_us, due);
+        post.push(wires, scheduled, to);
+    }
+
+    /// Dials `target` (the node at the dialed address, if any).
+    pub(super) fn connect(
+        &mut self,
+        wires: &Wires,
+        post: &mut Post<'_>,
+        now_us: u64,
+        target: Option<usize>,
+        addr: SocketAddr,
+    ) {
+        let node = self.node;
+        let Some(target) = target.filter(|t| wires.reachable(node, *t)) else {
+            let at_us = now_us + wires.links.latency_us(node, node, &mut self.rng);
+            let scheduled = self.schedule(at_us, Due::ConnectFailed { node, addr });
+            post.push(wires, scheduled, node);
+            return;
+        };
+        // The dialer hears of the connection a round trip later (SYN, SYN-ACK), the acceptor
+        // half a round trip after that (ACK); each side's first message leaves then.
+        let there_us = now_us + wires.links.latency_us(node, target, &mut self.rng);
+        let back_us = there_us + wires.links.latency_us(target, node, &mut self.rng);
+        let accepted_us = back_us + wires.links.latency_us(node, target, &mut self.rng);
+        let dial = self.outbound.len();
+        // Nothing the dialer sends arrives before the acceptor knows of the connection.
+        self.outbound.push(End::new(target, accepted_us));
+        // The accepting side sees an ephemeral port, not the dialer's listening one.
+        let ephemeral = u16::try_from(40_000 + dial % 20_000).unwrap_or(40_000);
+        let from = SocketAddr::new(node_addr(node).ip(), ephemeral);
+        let accepted = Due::Connected {
+            node: target,
+            peer: peer_id(node, dial, 1),
+            addr: from,
+            inbound: true,
+        };
+        let scheduled = self.schedule(accepted_us, accepted);
+        post.push(wires, scheduled, target);
+        let connected = Due::Connected {
+            node,
+            peer: peer_id(node, dial, 0),
+            addr,
+            inbound: false,
+        };
+        let scheduled = self.schedule(back_us, connected);
+        post.push(wires, scheduled, node);
+    }
+
+    /// End `peer` closes the connection; the other end hears of it after the messages already
+    /// on their way.
+    pub(super) fn disconnect(
+        &mut self,
+        wires: &Wires,
+        post: &mut Post<'_>,
+        now_us: u64,
+        peer: PeerId,
+    ) {
+        let Some(to) = self.open_remote(peer) else {
+            return;
+        };
+        let latency_us = wires.links.latency_us(self.node, to, &mut self.rng);
+        let Some(end) = self.end_mut(peer) else {
+            return;
+        };
+        end.open = false;
+        let at_us = (end.busy_until_us.max(now_us) + latency_us).max(end.last_arrival_us);
+        let due = Due::Disconnected {
+            node: to,
+            peer: other_side(peer),
+        };
+        let scheduled = self.schedule(at_us, due);
+        post.push(wires, scheduled, to);
+    }
+
+    /// Closes every open end across the groups `wires` has now; the ids of those closed.
+    pub(super) fn cut(&mut self, wires: &Wires) -> Vec<PeerId> {
+        let node = self.node;
+        let outbound = self.outbound.iter_mut().enumerate().map(|(dial, end)| {
+            let peer = peer_id(node, dial, 0);
+            (peer, end)
+        });
+        let inbound = self
+            .inbound_ids
+            .iter()
+            .copied()
+            .zip(self.inbound.iter_mut());
+        outbound
+            .chain(inbound)
+            .filter(|(_, end)| end.open && !wires.reachable(node, end.remote))
+            .map(|(peer, end)| {
+                end.open = false;
+                peer
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_ids_name_the_dialer_the_dial_and_the_side() {
+        for (dialer, dial) in [(0, 0), (1, 0), (9_999, 7), ((1 << 24) - 1, (1 << 20) + 3)] {
+            let dialer_end = peer_id(dialer, dial, 0);
+            let acceptor_end = peer_id(dialer, dial, 1);
+            assert_ne!(dialer_end, 0, "0 is no peer id");
+            assert_eq!(decode(dialer_end), (dialer, dial, 0));
+            assert_eq!(decode(acceptor_end), (dialer, dial, 1));
+            assert_eq!(other_side(dialer_end), acceptor_end);
+            assert_eq!(other_side(acceptor_end), dialer_end);
+        }
+        assert_ne!(peer_id(1, 0, 0), peer_id(0, 1, 0));
+    }
+
+    #[test]
+    fn the_lookahead_is_a_latency_no_message_beats() {
+        let regions: Vec<u8> = (0..60).map(|node| (node % 6) as u8).collect();
+        let links = Links {
+            latency: Latency::Regions,
+            bandwidth: super::super::topology::Bandwidth::Unlimited,
+            regions,
+        };
+        let (shard_of, lookahead_us) = plan_shards(&links, 60);
+        assert_eq!(lookahead_us, 6_000, "Europe to Europe: 11 ms less 5");
+        assert_eq!(shard_of.iter().filter(|shard| **shard == 1).count(), 30);
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(5);
+        for from in 0..60 {
+            for to in 0..60 {
+                for _ in 0..20 {
+                    assert!(links.latency_us(from, to, &mut rng) >= lookahead_us);
                 }
             }
-            return Some((at_us, due));
         }
-        None
     }
 
-    /// Items waiting in the queue.
-    pub(super) fn queued(&self) -> usize {
-        self.queue.len
+    #[test]
+    fn too_short_a_lookahead_or_one_node_keeps_one_shard() {
+        let links = |latency| Links {
+            latency,
+            bandwidth: super::super::topology::Bandwidth::Unlimited,
+            regions: vec![0; 10],
+        };
+        assert_eq!(plan_shards(&links(Latency::Fixed(0)), 10).1, u64::MAX);
+        assert_eq!(plan_shards(&links(Latency::Uniform(2, 9)), 1).1, u64::MAX);
+        let (shard_of, lookahead_us) = plan_shards(&links(Latency::Uniform(2, 9)), 10);
+        assert_eq!(lookahead_us, 2_000);
+        assert_eq!(shard_of, [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
     }
 }

@@ -22,7 +22,7 @@ pub fn replay(sim: &Sim, main_chain: &HashSet<Hash256>, block_time_secs: f64) ->
         })
         .collect();
     let mut links = Vec::new();
-    for (index, node) in sim.nodes().iter().enumerate() {
+    for (index, node) in sim.nodes().enumerate() {
         for peer in node.protocol.peers().iter().filter(|peer| !peer.inbound) {
             if let Some(other) = node_of(peer.addr, sim.nodes().len()) {
                 links.push(json!([index, other]));

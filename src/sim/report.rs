@@ -165,7 +165,6 @@ pub fn report(config: &RunConfig, finished: &Finished) -> Report {
         final_tip,
         final_height: sim
             .nodes()
-            .iter()
             .find_map(|node| node.host.chain.entry(&final_tip).map(|entry| entry.height))
             .unwrap_or(0),
         partition: config

@@ -75,6 +75,8 @@ pub struct RunConfig {
     pub block_bytes: Option<usize>,
     /// A selfish pool, if any.
     pub selfish: Option<SelfishPlan>,
+    /// Threads the shards run in.
+    pub threads: usize,
 }
 
 /// A selfish pool in a run.
@@ -204,6 +206,7 @@ pub fn run(config: &RunConfig, progress: &mut dyn FnMut(&Progress)) -> Finished 
             gateway: SELFISH_GATEWAY,
             reach: (plan.gamma_nodes * (config.nodes - 1) as f64).round() as usize,
         }),
+        threads: config.threads,
     });
     // The mining process draws from its own generator, so who mines when does not shift with
     // every message the network's generator draws for.

@@ -13,6 +13,7 @@
 //! Owns the pool's private branch and the race bookkeeping. Must not touch any node but its
 //! gateway, and that one only as the network would: blocks submitted and announced.
 
+use super::shard::{Shard, Shared};
 use super::Sim;
 use crate::miner::{assemble_block, BlockSpec};
 use crate::protocol::{Host, Input};
@@ -109,12 +110,21 @@ impl Pool {
 }
 
 impl Sim {
+    /// The selfish pool, if there is one.
+    pub(super) fn pool_mut(&mut self) -> Option<&mut Pool> {
+        self.shards.iter_mut().find_map(|shard| shard.pool.as_mut())
+    }
+
+    fn pool(&self) -> Option<&Pool> {
+        self.shards.iter().find_map(|shard| shard.pool.as_ref())
+    }
+
     /// The pool finds a block on its private branch.
     pub fn pool_mine(&mut self) -> Option<Hash256> {
-        let pool = self.pool.as_ref()?;
+        let pool = self.pool()?;
         let gateway = pool.gateway;
         let parent = pool.tip;
-        let node = &self.nodes[gateway];
+        let node = self.node(gateway);
         let height = parent.height + 1;
         let subsidy = self.params.subsidy(height);
         let spec = BlockSpec {
@@ -128,7 +138,7 @@ impl Sim {
         };
         let hashed = self.seal(assemble_block(&spec, Vec::new()), gateway);
         let hash = hashed.hash();
-        let pool = self.pool.as_mut()?;
+        let pool = self.pool_mut()?;
         pool.block_mined(true, parent.hash, height);
         pool.tip = PrivateTip {
             hash,
@@ -138,18 +148,30 @@ impl Sim {
         pool.unpublished.push_back(hashed);
         if pool.race.take().is_some() {
             // The race was on (Δ = 0 with the pool's block out): this block wins it.
-            self.publish(usize::MAX);
+            self.in_shard(gateway, |shard, shared| shard.publish(shared, usize::MAX));
         }
         Some(hash)
     }
 
+    /// How the pool's races went, if there is a pool.
+    pub fn races(&self) -> Option<RaceCounts> {
+        self.pool().map(|pool| pool.races)
+    }
+
+    /// The node that publishes for the selfish pool, if there is one.
+    pub fn pool_gateway(&self) -> Option<usize> {
+        self.pool().map(|pool| pool.gateway)
+    }
+}
+
+impl Shard {
     /// After an input to the gateway: the honest chain may have grown.
-    pub(super) fn pool_react(&mut self) {
+    pub(super) fn pool_react(&mut self, shared: &Shared<'_>) {
         let Some(pool) = self.pool.as_mut() else {
             return;
         };
         pool.dirty = false;
-        let gateway = &self.nodes[pool.gateway].host.chain;
+        let gateway = &self.nodes[shared.wires.home(pool.gateway).slot].host.chain;
         let public = gateway.tip();
         if public.height <= pool.public_height {
             return;
@@ -174,15 +196,15 @@ impl Sim {
                 pool.race = race;
                 pool.open_race = race;
                 pool.races.started += u32::from(race.is_some());
-                self.publish(usize::MAX);
+                self.publish(shared, usize::MAX);
             }
-            2 => self.publish(usize::MAX),
-            _ => self.publish(1),
+            2 => self.publish(shared, usize::MAX),
+            _ => self.publish(shared, 1),
         }
     }
 
     /// Publishes the pool's first `count` unpublished blocks through its gateway.
-    fn publish(&mut self, count: usize) {
+    pub(super) fn publish(&mut self, shared: &Shared<'_>, count: usize) {
         let Some(pool) = self.pool.as_mut() else {
             return;
         };
@@ -192,32 +214,21 @@ impl Sim {
         let Some(last) = blocks.last().map(HashedBlock::hash) else {
             return;
         };
-        let clock_ms = self.clock_ms();
-        let host = &mut self.nodes[gateway].host;
+        let clock_ms = self.clock_ms(shared);
+        let host = &mut self.node_mut(shared, gateway).host;
         host.set_clock_ms(clock_ms);
         for block in blocks {
             // The pool's own blocks, valid by construction; a refusal would show as the block
             // never reaching the others.
             let _ = host.submit_block(block);
         }
-        for note in host.take_notes() {
-            self.records.note(gateway, self.now_us, note);
-        }
-        self.input(gateway, Input::AnnounceBlock(last));
+        self.take_notes(shared, gateway);
+        self.input(shared, gateway, Input::AnnounceBlock(last));
+        let public_height = self.node(shared, gateway).host.chain.tip().height;
         if let Some(pool) = self.pool.as_mut() {
-            pool.public_height = self.nodes[gateway].host.chain.tip().height;
+            pool.public_height = public_height;
             pool.dirty = false;
         }
-    }
-
-    /// How the pool's races went, if there is a pool.
-    pub fn races(&self) -> Option<RaceCounts> {
-        self.pool.as_ref().map(|pool| pool.races)
-    }
-
-    /// The node that publishes for the selfish pool, if there is one.
-    pub fn pool_gateway(&self) -> Option<usize> {
-        self.pool.as_ref().map(|pool| pool.gateway)
     }
 }
 

@@ -48,7 +48,7 @@ pub const REGIONS: [&str; 6] = [
 const REGION_SHARE: [f64; 6] = [0.3316, 0.4998, 0.0090, 0.1177, 0.0224, 0.0195];
 
 /// Mean one-way latency between regions, milliseconds (2019).
-const REGION_LATENCY_MS: [[u32; 6]; 6] = [
+pub(super) const REGION_LATENCY_MS: [[u32; 6]; 6] = [
     [32, 124, 184, 198, 151, 189],
     [124, 11, 227, 237, 252, 294],
     [184, 227, 88, 325, 301, 322],
@@ -118,7 +118,7 @@ pub struct Links {
 
 impl Links {
     /// A message's latency from node `from` to node `to`, microseconds (at least one).
-    pub fn latency_us(&self, from: usize, to: usize, rng: &mut StdRng) -> u64 {
+    pub fn latency_us(&self, from: usize, to: usize, rng: &mut impl Rng) -> u64 {
         let ms = match self.latency {
             Latency::Fixed(ms) => ms as f64,
             Latency::Uniform(low, high) => rng.random_range(low..=high.max(low)) as f64,

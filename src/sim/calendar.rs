@@ -1,0 +1,128 @@
+//! The queue of everything due at one shard's nodes, in (time, order of scheduling) order: a
+//! calendar of 1 ms buckets, each sorted when its turn comes.
+//!
+//! Owns the order of items. Must not look inside them: `network` says what they are.
+
+use super::network::Due;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BinaryHeap};
+
+/// Items are kept in buckets of this many microseconds of simulated time: pushing one is an
+/// append, and a bucket is sorted once when its turn comes. One binary heap of the hundreds of
+/// thousands of messages a large network has in flight spent most of its time on cache misses.
+const BUCKET_US: u64 = 1_000;
+
+pub(super) struct Scheduled {
+    pub(super) at_us: u64,
+    /// The scheduling node in the high bits and its own count below (`network::Sequence`), so
+    /// the order of items due at the same time does not depend on which thread made them.
+    pub(super) seq: u64,
+    pub(super) due: Due,
+}
+
+impl Scheduled {
+    pub(super) fn key(&self) -> (u64, u64) {
+        (self.at_us, self.seq)
+    }
+}
+
+/// An item scheduled into the bucket already being taken from: kept in a small heap of its own.
+struct Late(Scheduled);
+
+impl PartialEq for Late {
+    fn eq(&self, other: &Late) -> bool {
+        self.0.key() == other.0.key()
+    }
+}
+
+impl Eq for Late {}
+
+impl PartialOrd for Late {
+    fn partial_cmp(&self, other: &Late) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Late {
+    /// Reversed, so the max-heap pops the earliest (and of equal times, the first scheduled).
+    fn cmp(&self, other: &Late) -> Ordering {
+        other.0.key().cmp(&self.0.key())
+    }
+}
+
+/// Everything due, in (time, order of scheduling) order.
+#[derive(Default)]
+pub(super) struct Calendar {
+    /// Buckets after the current one, each unsorted.
+    later: BTreeMap<u64, Vec<Scheduled>>,
+    /// The bucket being taken from, sorted and reversed (the next item last).
+    current: Vec<Scheduled>,
+    /// Items scheduled into the current bucket while it is being taken from.
+    late: BinaryHeap<Late>,
+    current_bucket: u64,
+    pub(super) len: usize,
+}
+
+impl Calendar {
+    pub(super) fn push(&mut self, scheduled: Scheduled) {
+        self.len += 1;
+        let bucket = scheduled.at_us / BUCKET_US;
+        if bucket < self.current_bucket {
+            // A look ahead took a later bucket out (nothing was due before it then): put it
+            // back, so the early item and its followers are not all pushed onto the late heap.
+            let mut items = std::mem::take(&mut self.current);
+            items.extend(self.late.drain().map(|Late(item)| item));
+            if !items.is_empty() {
+                self.later.insert(self.current_bucket, items);
+            }
+            self.current_bucket = bucket;
+        }
+        if bucket <= self.current_bucket && !(self.current.is_empty() && self.late.is_empty()) {
+            self.late.push(Late(scheduled));
+        } else {
+            self.later.entry(bucket).or_default().push(scheduled);
+        }
+    }
+
+    /// Makes the current bucket the earliest one with something in it.
+    fn refill(&mut self) {
+        if !self.current.is_empty() || !self.late.is_empty() {
+            return;
+        }
+        if let Some((bucket, mut items)) = self.later.pop_first() {
+            items.sort_unstable_by_key(|item| Reverse(item.key()));
+            self.current = items;
+            self.current_bucket = bucket;
+        }
+    }
+
+    /// Whether the next item is the late heap's rather than the sorted bucket's.
+    fn late_first(&self) -> bool {
+        match (self.current.last(), self.late.peek()) {
+            (Some(sorted), Some(Late(late))) => late.key() < sorted.key(),
+            (None, Some(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// The (time, order) key of the next item.
+    pub(super) fn peek_key(&mut self) -> Option<(u64, u64)> {
+        self.refill();
+        if self.late_first() {
+            self.late.peek().map(|Late(item)| item.key())
+        } else {
+            self.current.last().map(Scheduled::key)
+        }
+    }
+
+    pub(super) fn pop(&mut self) -> Option<Scheduled> {
+        self.refill();
+        let item = if self.late_first() {
+            self.late.pop().map(|Late(item)| item)
+        } else {
+            self.current.pop()
+        }?;
+        self.len -= 1;
+        Some(item)
+    }
+}

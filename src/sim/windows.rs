@@ -1,0 +1,224 @@
+//! Running the shards up to a deadline: in one thread, item by item in the order of their
+//! (time, scheduling) keys across all shards; or one thread per shard, in windows as long as the
+//! lookahead (a conservative parallel simulation: nothing one shard sends another during a
+//! window can arrive before the window ends, so each shard handles the window alone and they
+//! trade what they sent at its end).
+//!
+//! Both ways hand every node the same items in the same order (a node's items are ordered by
+//! their keys, which the scheduling nodes chose alone), so the outcome does not depend on the
+//! number of threads or on which thread ran first. Owns the threads and their barrier. Must not
+//! look inside items: shards handle them.
+
+use super::calendar::Scheduled;
+use super::shard::{Shard, Shared};
+use std::hint::spin_loop;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+/// Spins before a waiting thread yields its core: windows are short, but a machine running
+/// more threads than cores must still let the late thread run.
+const SPINS_BEFORE_YIELD: u32 = 4_000;
+
+/// Handles everything due by `deadline_us`, stopping early once the shards' inputs reach
+/// `until_inputs`.
+pub(super) fn run(
+    shards: &mut [Shard],
+    shared: &Shared<'_>,
+    deadline_us: u64,
+    until_inputs: u64,
+    threads: usize,
+) {
+    if threads < 2 || shards.len() < 2 {
+        in_turns(shards, shared, deadline_us, until_inputs);
+    } else {
+        side_by_side(shards, shared, deadline_us, until_inputs);
+    }
+}
+
+/// The windows in one thread, shard after shard. Stopping in the middle of a window is safe:
+/// the next starts at the earliest item left, and nothing sent from then on arrives before its
+/// end.
+fn in_turns(shards: &mut [Shard], shared: &Shared<'_>, deadline_us: u64, until_inputs: u64) {
+    loop {
+        deliver_outboxes(shards);
+        let start_us = shards
+            .iter_mut()
+            .filter_map(Shard::next_time_us)
+            .min()
+            .unwrap_or(u64::MAX);
+        let mut budget = until_inputs.saturating_sub(inputs(shards));
+        if start_us > deadline_us || budget == 0 {
+            return;
+        }
+        let end_us = start_us
+            .saturating_add(shared.wires.lookahead_us())
+            .min(deadline_us.saturating_add(1));
+        for shard in shards.iter_mut() {
+            let before = shard.inputs;
+            while budget > shard.inputs - before && shard.step(shared, end_us) {}
+            budget = budget.saturating_sub(shard.inputs - before);
+        }
+    }
+}
+
+fn inputs(shards: &[Shard]) -> u64 {
+    shards.iter().map(|shard| shard.inputs).sum()
+}
+
+/// Handles the earliest item of all shards if it is due by `deadline_us`; whether there was one.
+pub(super) fn step(shards: &mut [Shard], shared: &Shared<'_>, deadline_us: u64) -> bool {
+    let next = shards
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(index, shard)| shard.queue.peek_key().map(|key| (key, index)))
+        .min();
+    let Some(((at_us, _), index)) = next.filter(|((at_us, _), _)| *at_us <= deadline_us) else {
+        return false;
+    };
+    shards[index].step(shared, at_us + 1);
+    deliver_outboxes(shards);
+    true
+}
+
+/// Moves what shards sent each other into the queues of the shards it is for.
+pub(super) fn deliver_outboxes(shards: &mut [Shard]) {
+    for from in 0..shards.len() {
+        for (to, item) in std::mem::take(&mut shards[from].outbox) {
+            shards[to].queue.push(item);
+        }
+    }
+}
+
+/// What shards trade at the end of a window. Two of everything, used in turns by the parity of
+/// the window: a shard that is through a barrier fills one set while a slower shard still reads
+/// the other.
+struct Exchange {
+    /// Items for each shard.
+    mail: [Vec<Mutex<Vec<Scheduled>>>; 2],
+    /// Each shard's earliest item after its window, counting what it sent.
+    next_us: [Vec<AtomicU64>; 2],
+    inputs: [Vec<AtomicU64>; 2],
+    barrier: SpinBarrier,
+}
+
+impl Exchange {
+    fn new(shards: usize) -> Exchange {
+        let mail = || (0..shards).map(|_| Mutex::new(Vec::new())).collect();
+        let atomics = || (0..shards).map(|_| AtomicU64::new(0)).collect();
+        Exchange {
+            mail: [mail(), mail()],
+            next_us: [atomics(), atomics()],
+            inputs: [atomics(), atomics()],
+            barrier: SpinBarrier::new(shards),
+        }
+    }
+
+    fn publish(&self, parity: usize, shard: usize, next_us: u64, inputs: u64) {
+        self.next_us[parity][shard].store(next_us, Ordering::Relaxed);
+        self.inputs[parity][shard].store(inputs, Ordering::Relaxed);
+    }
+}
+
+fn side_by_side(shards: &mut [Shard], shared: &Shared<'_>, deadline_us: u64, until_inputs: u64) {
+    let exchange = Exchange::new(shards.len());
+    let (first, rest) = shards.split_at_mut(1);
+    std::thread::scope(|scope| {
+        for shard in rest {
+            let exchange = &exchange;
+            scope.spawn(move || work(shard, shared, exchange, deadline_us, until_inputs));
+        }
+        work(&mut first[0], shared, &exchange, deadline_us, until_inputs);
+    });
+}
+
+/// One shard's thread: windows until every shard agrees that nothing more is due.
+fn work(
+    shard: &mut Shard,
+    shared: &Shared<'_>,
+    exchange: &Exchange,
+    deadline_us: u64,
+    until_inputs: u64,
+) {
+    let me = shard.index;
+    let lookahead_us = shared.wires.lookahead_us();
+    let mut parity = 0;
+    let next_us = shard.next_time_us().unwrap_or(u64::MAX);
+    exchange.publish(parity, me, next_us, shard.inputs);
+    exchange.barrier.wait();
+    loop {
+        // Every shard reads the same figures, so all agree on the window or on stopping.
+        let start_us = exchange.next_us[parity]
+            .iter()
+            .map(|next| next.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(u64::MAX);
+        let inputs: u64 = exchange.inputs[parity]
+            .iter()
+            .map(|inputs| inputs.load(Ordering::Relaxed))
+            .sum();
+        let mail = std::mem::take(
+            &mut *exchange.mail[parity][me]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for item in mail {
+            shard.queue.push(item);
+        }
+        if start_us > deadline_us || inputs >= until_inputs {
+            return;
+        }
+        let end_us = start_us
+            .saturating_add(lookahead_us)
+            .min(deadline_us.saturating_add(1));
+        while shard.step(shared, end_us) {}
+        parity ^= 1;
+        let mut sent_min_us = u64::MAX;
+        for (to, item) in shard.outbox.drain(..) {
+            sent_min_us = sent_min_us.min(item.at_us);
+            exchange.mail[parity][to]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(item);
+        }
+        let next_us = shard.next_time_us().unwrap_or(u64::MAX).min(sent_min_us);
+        exchange.publish(parity, me, next_us, shard.inputs);
+        exchange.barrier.wait();
+    }
+}
+
+/// A barrier that spins: a window is often a few hundred microseconds of work, and parking a
+/// thread costs tens of them.
+struct SpinBarrier {
+    parties: usize,
+    waiting: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    fn new(parties: usize) -> SpinBarrier {
+        SpinBarrier {
+            parties,
+            waiting: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+        }
+    }
+
+    /// Returns once every party called it; what each wrote before is visible to all after.
+    fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.waiting.fetch_add(1, Ordering::AcqRel) + 1 == self.parties {
+            self.waiting.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+            return;
+        }
+        let mut spins = 0;
+        while self.generation.load(Ordering::Acquire) == generation {
+            if spins < SPINS_BEFORE_YIELD {
+                spins += 1;
+                spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
