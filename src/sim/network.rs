@@ -49,6 +49,10 @@ pub(super) enum Due {
 
 /// Shards are not worth their barriers when messages between them may arrive sooner than this.
 const MIN_LOOKAHEAD_US: u64 = 1_000;
+/// Shards the nodes are split into: more than threads, so a thread that finished its share of
+/// a window takes another shard instead of waiting for a slow one (with two, a third of the
+/// threads' time went to waiting at the barrier).
+const SHARDS: usize = 8;
 /// Bits of an item's order taken by the scheduling node's own count.
 const SEQUENCE_BITS: u32 = 40;
 /// Bits of a peer id's connection key taken by the dialer's own count of dials.
@@ -142,12 +146,12 @@ impl Wires {
     }
 }
 
-/// Which shard each node runs in, and the lookahead between shards: the first half of the
-/// nodes and the second, and the lowest latency a message can have. Halves by index mix the
-/// regions, so every window of a block's spread has work for both; a split by region (Europe
-/// against the rest, 119 ms apart) had longer windows but left one shard idle while a block
-/// crossed the other's region, and ran 1.6 times slower. One shard when the lookahead is too
-/// short to be worth its barriers.
+/// Which shard each node runs in, and the lookahead between shards: runs of consecutive
+/// indexes, and the lowest latency a message can have. Runs by index mix the regions, so every
+/// window of a block's spread has work for every shard; a split by region (Europe against the
+/// rest, 119 ms apart) had longer windows but left one shard idle while a block crossed the
+/// other's region, and ran 1.6 times slower. One shard when the lookahead is too short to be
+/// worth its barriers.
 fn plan_shards(links: &Links, nodes: usize) -> (Vec<usize>, u64) {
     let lowest_ms = match links.latency {
         // A Pareto draw never falls below its scale, the mean less 5 ms (`Links::latency_us`).
@@ -163,9 +167,8 @@ fn plan_shards(links: &Links, nodes: usize) -> (Vec<usize>, u64) {
     if nodes < 2 || lookahead_us < MIN_LOOKAHEAD_US {
         return (vec![0; nodes], u64::MAX);
     }
-    let shard_of = (0..nodes)
-        .map(|node| usize::from(node >= nodes / 2))
-        .collect();
+    let shards = SHARDS.min(nodes);
+    let shard_of = (0..nodes).map(|node| node * shards / nodes).collect();
     (shard_of, lookahead_us)
 }
 
@@ -466,7 +469,9 @@ mod tests {
         };
         let (shard_of, lookahead_us) = plan_shards(&links, 60);
         assert_eq!(lookahead_us, 6_000, "Europe to Europe: 11 ms less 5");
-        assert_eq!(shard_of.iter().filter(|shard| **shard == 1).count(), 30);
+        assert!(shard_of.windows(2).all(|pair| pair[0] <= pair[1]));
+        assert_eq!(shard_of.iter().filter(|shard| **shard == 0).count(), 8);
+        assert_eq!(shard_of.last(), Some(&(SHARDS - 1)));
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(5);
         for from in 0..60 {
             for to in 0..60 {
@@ -486,8 +491,8 @@ mod tests {
         };
         assert_eq!(plan_shards(&links(Latency::Fixed(0)), 10).1, u64::MAX);
         assert_eq!(plan_shards(&links(Latency::Uniform(2, 9)), 1).1, u64::MAX);
-        let (shard_of, lookahead_us) = plan_shards(&links(Latency::Uniform(2, 9)), 10);
+        let (shard_of, lookahead_us) = plan_shards(&links(Latency::Uniform(2, 9)), 4);
         assert_eq!(lookahead_us, 2_000);
-        assert_eq!(shard_of, [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+        assert_eq!(shard_of, [0, 1, 2, 3], "no more shards than nodes");
     }
 }

@@ -1,8 +1,9 @@
-//! Running the shards up to a deadline: in one thread, item by item in the order of their
-//! (time, scheduling) keys across all shards; or one thread per shard, in windows as long as the
-//! lookahead (a conservative parallel simulation: nothing one shard sends another during a
-//! window can arrive before the window ends, so each shard handles the window alone and they
-//! trade what they sent at its end).
+//! Running the shards up to a deadline, in windows as long as the lookahead (a conservative
+//! parallel simulation: nothing one shard sends another during a window can arrive before the
+//! window ends, so each shard handles its window alone and they trade what they sent at its
+//! end): in one thread, shard after shard; or in several, each taking shards no other took
+//! until the window's shards are done, then meeting at a barrier. Tests that look after every
+//! item step item by item, in the order of their (time, scheduling) keys across all shards.
 //!
 //! Both ways hand every node the same items in the same order (a node's items are ordered by
 //! their keys, which the scheduling nodes chose alone), so the outcome does not depend on the
@@ -13,7 +14,7 @@ use super::calendar::Scheduled;
 use super::shard::{Shard, Shared};
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Spins before a waiting thread yields its core: windows are short, but a machine running
 /// more threads than cores must still let the late thread run.
@@ -31,7 +32,8 @@ pub(super) fn run(
     if threads < 2 || shards.len() < 2 {
         in_turns(shards, shared, deadline_us, until_inputs);
     } else {
-        side_by_side(shards, shared, deadline_us, until_inputs);
+        let threads = threads.min(shards.len());
+        side_by_side(shards, shared, deadline_us, until_inputs, threads);
     }
 }
 
@@ -90,100 +92,169 @@ pub(super) fn deliver_outboxes(shards: &mut [Shard]) {
 }
 
 /// What shards trade at the end of a window. Two of everything, used in turns by the parity of
-/// the window: a shard that is through a barrier fills one set while a slower shard still reads
-/// the other.
+/// the window: a thread that is through a barrier fills one set while a slower thread still
+/// reads the other.
 struct Exchange {
     /// Items for each shard.
     mail: [Vec<Mutex<Vec<Scheduled>>>; 2],
     /// Each shard's earliest item after its window, counting what it sent.
     next_us: [Vec<AtomicU64>; 2],
     inputs: [Vec<AtomicU64>; 2],
+    /// The last window each shard was taken for.
+    taken: Vec<AtomicU64>,
     barrier: SpinBarrier,
 }
 
 impl Exchange {
-    fn new(shards: usize) -> Exchange {
+    fn new(shards: usize, threads: usize) -> Exchange {
         let mail = || (0..shards).map(|_| Mutex::new(Vec::new())).collect();
         let atomics = || (0..shards).map(|_| AtomicU64::new(0)).collect();
         Exchange {
             mail: [mail(), mail()],
             next_us: [atomics(), atomics()],
             inputs: [atomics(), atomics()],
-            barrier: SpinBarrier::new(shards),
+            taken: atomics(),
+            barrier: SpinBarrier::new(threads),
         }
     }
 
-    fn publish(&self, parity: usize, shard: usize, next_us: u64, inputs: u64) {
-        self.next_us[parity][shard].store(next_us, Ordering::Relaxed);
-        self.inputs[parity][shard].store(inputs, Ordering::Relaxed);
+    fn publish(&self, parity: usize, shard: &Shard, next_us: u64) {
+        self.next_us[parity][shard.index].store(next_us, Ordering::Relaxed);
+        self.inputs[parity][shard.index].store(shard.inputs, Ordering::Relaxed);
+    }
+
+    /// Takes shard `index` for `window` unless another thread did.
+    fn take(&self, index: usize, window: u64) -> bool {
+        self.taken[index]
+            .compare_exchange(window - 1, window, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// The end of the next window, from the figures of set `parity`; `None` when nothing is
+    /// due by the deadline or the inputs asked for were handled.
+    fn next_window(
+        &self,
+        parity: usize,
+        shared: &Shared<'_>,
+        deadline_us: u64,
+        until_inputs: u64,
+    ) -> Option<u64> {
+        let start_us = self.next_us[parity]
+            .iter()
+            .map(|next| next.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(u64::MAX);
+        if start_us > deadline_us || self.inputs(parity) >= until_inputs {
+            return None;
+        }
+        Some(
+            start_us
+                .saturating_add(shared.wires.lookahead_us())
+                .min(deadline_us.saturating_add(1)),
+        )
+    }
+
+    fn inputs(&self, parity: usize) -> u64 {
+        self.inputs[parity]
+            .iter()
+            .map(|inputs| inputs.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    fn mail(&self, parity: usize, shard: usize) -> MutexGuard<'_, Vec<Scheduled>> {
+        self.mail[parity][shard]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-fn side_by_side(shards: &mut [Shard], shared: &Shared<'_>, deadline_us: u64, until_inputs: u64) {
-    let exchange = Exchange::new(shards.len());
-    let (first, rest) = shards.split_at_mut(1);
+fn side_by_side(
+    shards: &mut [Shard],
+    shared: &Shared<'_>,
+    deadline_us: u64,
+    until_inputs: u64,
+    threads: usize,
+) {
+    let exchange = Exchange::new(shards.len(), threads);
+    for shard in shards.iter_mut() {
+        let next_us = shard.next_time_us().unwrap_or(u64::MAX);
+        exchange.publish(0, shard, next_us);
+    }
+    let cells: Vec<Mutex<&mut Shard>> = shards.iter_mut().map(Mutex::new).collect();
     std::thread::scope(|scope| {
-        for shard in rest {
-            let exchange = &exchange;
-            scope.spawn(move || work(shard, shared, exchange, deadline_us, until_inputs));
+        for thread in 1..threads {
+            let (cells, exchange) = (&cells, &exchange);
+            scope.spawn(move || work(thread, cells, shared, exchange, deadline_us, until_inputs));
         }
-        work(&mut first[0], shared, &exchange, deadline_us, until_inputs);
+        work(0, &cells, shared, &exchange, deadline_us, until_inputs);
     });
+    // What the last window sent is due after the deadline: into the queues it goes.
+    for shard in shards.iter_mut() {
+        for parity in 0..2 {
+            let mail = std::mem::take(&mut *exchange.mail(parity, shard.index));
+            for item in mail {
+                shard.queue.push(item);
+            }
+        }
+    }
 }
 
-/// One shard's thread: windows until every shard agrees that nothing more is due.
+/// One thread: windows until every shard agrees that nothing more is due. In each window the
+/// thread takes shards no other thread took yet, starting from its own part of the list.
 fn work(
-    shard: &mut Shard,
+    thread: usize,
+    cells: &[Mutex<&mut Shard>],
     shared: &Shared<'_>,
     exchange: &Exchange,
     deadline_us: u64,
     until_inputs: u64,
 ) {
-    let me = shard.index;
-    let lookahead_us = shared.wires.lookahead_us();
+    let shards = cells.len();
+    let threads = exchange.barrier.parties;
     let mut parity = 0;
-    let next_us = shard.next_time_us().unwrap_or(u64::MAX);
-    exchange.publish(parity, me, next_us, shard.inputs);
-    exchange.barrier.wait();
-    loop {
-        // Every shard reads the same figures, so all agree on the window or on stopping.
-        let start_us = exchange.next_us[parity]
-            .iter()
-            .map(|next| next.load(Ordering::Relaxed))
-            .min()
-            .unwrap_or(u64::MAX);
-        let inputs: u64 = exchange.inputs[parity]
-            .iter()
-            .map(|inputs| inputs.load(Ordering::Relaxed))
-            .sum();
-        let mail = std::mem::take(
-            &mut *exchange.mail[parity][me]
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        for item in mail {
-            shard.queue.push(item);
+    let mut window = 0;
+    // Every thread reads the same figures, so all agree on the window or on stopping.
+    while let Some(end_us) = exchange.next_window(parity, shared, deadline_us, until_inputs) {
+        window += 1;
+        for offset in 0..shards {
+            let index = (thread * shards / threads + offset) % shards;
+            if exchange.take(index, window) {
+                let mut shard = cells[index].lock().unwrap_or_else(PoisonError::into_inner);
+                run_window(&mut shard, shared, exchange, parity, end_us);
+            }
         }
-        if start_us > deadline_us || inputs >= until_inputs {
-            return;
-        }
-        let end_us = start_us
-            .saturating_add(lookahead_us)
-            .min(deadline_us.saturating_add(1));
-        while shard.step(shared, end_us) {}
         parity ^= 1;
-        let mut sent_min_us = u64::MAX;
-        for (to, item) in shard.outbox.drain(..) {
-            sent_min_us = sent_min_us.min(item.at_us);
-            exchange.mail[parity][to]
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(item);
-        }
-        let next_us = shard.next_time_us().unwrap_or(u64::MAX).min(sent_min_us);
-        exchange.publish(parity, me, next_us, shard.inputs);
         exchange.barrier.wait();
     }
+}
+
+/// One shard's window: what was sent it in the last window into its queue, everything due
+/// before `end_us` handled, what it sent other shards posted for the next.
+fn run_window(
+    shard: &mut Shard,
+    shared: &Shared<'_>,
+    exchange: &Exchange,
+    parity: usize,
+    end_us: u64,
+) {
+    let mail = std::mem::take(&mut *exchange.mail(parity, shard.index));
+    for item in mail {
+        shard.queue.push(item);
+    }
+    while shard.step(shared, end_us) {}
+    let mut outbox = std::mem::take(&mut shard.outbox);
+    outbox.sort_unstable_by_key(|(to, _)| *to);
+    let mut sent_min_us = u64::MAX;
+    let mut items = outbox.into_iter().peekable();
+    while let Some(&(to, _)) = items.peek() {
+        let mut mail = exchange.mail(parity ^ 1, to);
+        while let Some((_, item)) = items.next_if(|(next_to, _)| *next_to == to) {
+            sent_min_us = sent_min_us.min(item.at_us);
+            mail.push(item);
+        }
+    }
+    let next_us = shard.next_time_us().unwrap_or(u64::MAX).min(sent_min_us);
+    exchange.publish(parity ^ 1, shard, next_us);
 }
 
 /// A barrier that spins: a window is often a few hundred microseconds of work, and parking a
