@@ -211,7 +211,10 @@ impl Sim {
             regions,
         };
         let wires = Wires::new(links, setup.loss, setup.nodes);
-        let mut shards: Vec<Shard> = (0..wires.shards()).map(Shard::new).collect();
+        let shard_count = wires.shards();
+        let mut shards: Vec<Shard> = (0..shard_count)
+            .map(|index| Shard::new(index, shard_count))
+            .collect();
         let max_learned_addresses = match setup.wiring {
             Wiring::FullMesh => MAX_LEARNED_ADDRESSES,
             // Enough to replace every outbound peer a few times over; thousands of nodes each

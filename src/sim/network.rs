@@ -176,7 +176,7 @@ fn plan_shards(links: &Links, nodes: usize) -> (Vec<usize>, u64) {
 pub(super) struct Post<'a> {
     pub(super) shard: usize,
     pub(super) queue: &'a mut Calendar,
-    pub(super) outbox: &'a mut Vec<(usize, Scheduled)>,
+    pub(super) outboxes: &'a mut [Vec<Scheduled>],
 }
 
 impl Post<'_> {
@@ -185,7 +185,7 @@ impl Post<'_> {
         if shard == self.shard {
             self.queue.push(scheduled);
         } else {
-            self.outbox.push((shard, scheduled));
+            self.outboxes[shard].push(scheduled);
         }
     }
 }

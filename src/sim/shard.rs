@@ -3,7 +3,7 @@
 //! nothing outside itself, so shards run side by side (`windows`).
 //!
 //! Owns handing due items to its nodes' protocols and carrying out their outputs. Must not
-//! reach another shard's nodes: what they are sent goes through the outbox.
+//! reach another shard's nodes: what they are sent goes through the outboxes.
 
 use super::calendar::{Calendar, Scheduled};
 use super::network::{Due, Post, Wires};
@@ -33,8 +33,8 @@ pub(super) struct Shard {
     /// The shard's nodes, in the order of their indexes.
     pub(super) nodes: Vec<SimNode>,
     pub(super) queue: Calendar,
-    /// Items for other shards' nodes, with the shard each goes to.
-    pub(super) outbox: Vec<(usize, Scheduled)>,
+    /// Items for other shards' nodes, by the shard they go to.
+    pub(super) outboxes: Vec<Vec<Scheduled>>,
     /// What the simulator records: when, at which node, what; in the shard's order.
     pub(super) notes: Vec<(u64, usize, Note)>,
     /// Inputs handed to the shard's nodes so far.
@@ -45,12 +45,13 @@ pub(super) struct Shard {
 }
 
 impl Shard {
-    pub(super) fn new(index: usize) -> Shard {
+    /// Shard `index` of `shards`, with no nodes yet.
+    pub(super) fn new(index: usize, shards: usize) -> Shard {
         Shard {
             index,
             nodes: Vec::new(),
             queue: Calendar::default(),
-            outbox: Vec::new(),
+            outboxes: (0..shards).map(|_| Vec::new()).collect(),
             notes: Vec::new(),
             inputs: 0,
             now_us: 0,
@@ -95,7 +96,7 @@ impl Shard {
             post: Post {
                 shard: self.index,
                 queue: &mut self.queue,
-                outbox: &mut self.outbox,
+                outboxes: &mut self.outboxes,
             },
             wires: shared.wires,
             hashed: shared.hashed,

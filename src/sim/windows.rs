@@ -14,11 +14,10 @@ use super::calendar::Scheduled;
 use super::shard::{Shard, Shared};
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
-/// Spins before a waiting thread yields its core: windows are short, but a machine running
-/// more threads than cores must still let the late thread run.
-const SPINS_BEFORE_YIELD: u32 = 4_000;
+/// Spins (tens of microseconds) before a waiting thread sleeps: most windows end sooner.
+const SPINS_BEFORE_SLEEP: u32 = 1_000;
 
 /// Handles everything due by `deadline_us`, stopping early once the shards' inputs reach
 /// `until_inputs`.
@@ -85,8 +84,10 @@ pub(super) fn step(shards: &mut [Shard], shared: &Shared<'_>, deadline_us: u64) 
 /// Moves what shards sent each other into the queues of the shards it is for.
 pub(super) fn deliver_outboxes(shards: &mut [Shard]) {
     for from in 0..shards.len() {
-        for (to, item) in std::mem::take(&mut shards[from].outbox) {
-            shards[to].queue.push(item);
+        for to in 0..shards.len() {
+            for item in std::mem::take(&mut shards[from].outboxes[to]) {
+                shards[to].queue.push(item);
+            }
         }
     }
 }
@@ -237,32 +238,32 @@ fn run_window(
     parity: usize,
     end_us: u64,
 ) {
-    let mail = std::mem::take(&mut *exchange.mail(parity, shard.index));
-    for item in mail {
+    for item in exchange.mail(parity, shard.index).drain(..) {
         shard.queue.push(item);
     }
     while shard.step(shared, end_us) {}
-    let mut outbox = std::mem::take(&mut shard.outbox);
-    outbox.sort_unstable_by_key(|(to, _)| *to);
     let mut sent_min_us = u64::MAX;
-    let mut items = outbox.into_iter().peekable();
-    while let Some(&(to, _)) = items.peek() {
-        let mut mail = exchange.mail(parity ^ 1, to);
-        while let Some((_, item)) = items.next_if(|(next_to, _)| *next_to == to) {
-            sent_min_us = sent_min_us.min(item.at_us);
-            mail.push(item);
+    for (to, items) in shard.outboxes.iter_mut().enumerate() {
+        if let Some(earliest_us) = items.iter().map(|item| item.at_us).min() {
+            sent_min_us = sent_min_us.min(earliest_us);
+            exchange.mail(parity ^ 1, to).append(items);
         }
     }
     let next_us = shard.next_time_us().unwrap_or(u64::MAX).min(sent_min_us);
     exchange.publish(parity ^ 1, shard, next_us);
 }
 
-/// A barrier that spins: a window is often a few hundred microseconds of work, and parking a
-/// thread costs tens of them.
+/// A barrier that spins a little, then sleeps: a window is often a few tens of microseconds of
+/// work and waking a sleeping thread costs about as much, but on a machine busy with other work a
+/// thread that only spins takes the core from the very thread it waits for (two threads ran
+/// twice as slow as one beside a build).
 struct SpinBarrier {
     parties: usize,
     waiting: AtomicUsize,
     generation: AtomicUsize,
+    sleepers: AtomicUsize,
+    lock: Mutex<()>,
+    woken: Condvar,
 }
 
 impl SpinBarrier {
@@ -271,25 +272,40 @@ impl SpinBarrier {
             parties,
             waiting: AtomicUsize::new(0),
             generation: AtomicUsize::new(0),
+            sleepers: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            woken: Condvar::new(),
         }
     }
 
     /// Returns once every party called it; what each wrote before is visible to all after.
     fn wait(&self) {
-        let generation = self.generation.load(Ordering::Acquire);
+        let generation = self.generation.load(Ordering::SeqCst);
         if self.waiting.fetch_add(1, Ordering::AcqRel) + 1 == self.parties {
             self.waiting.store(0, Ordering::Relaxed);
-            self.generation.fetch_add(1, Ordering::Release);
+            self.generation.fetch_add(1, Ordering::SeqCst);
+            if self.sleepers.load(Ordering::SeqCst) > 0 {
+                // Taking the lock first: a sleeper is either not yet asleep (and will see the
+                // new generation) or asleep (and is woken).
+                let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+                self.woken.notify_all();
+            }
             return;
         }
-        let mut spins = 0;
-        while self.generation.load(Ordering::Acquire) == generation {
-            if spins < SPINS_BEFORE_YIELD {
-                spins += 1;
-                spin_loop();
-            } else {
-                std::thread::yield_now();
+        for _ in 0..SPINS_BEFORE_SLEEP {
+            if self.generation.load(Ordering::Acquire) != generation {
+                return;
             }
+            spin_loop();
         }
+        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        while self.generation.load(Ordering::SeqCst) == generation {
+            guard = self
+                .woken
+                .wait(guard)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
     }
 }
