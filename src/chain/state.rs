@@ -194,6 +194,7 @@ impl Chain {
     fn activate_best_chain(&mut self, invalid: &mut Vec<(Hash256, RuleError)>) {
         while let Some(best) = self.tree.best_candidate() {
             if best == self.tip_id() {
+                self.tree.keep_candidates_from(best);
                 return;
             }
             let mut path = Vec::new();

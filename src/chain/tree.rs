@@ -95,9 +95,13 @@ type CandidateKey = (U256, Reverse<u64>);
 pub(super) struct BlockTree {
     nodes: Chunked<Node>,
     index: HashMap<Hash256, usize>,
-    /// Every block whose status is not invalid; the best tip is the last key. Invariant: a block
-    /// is here exactly when its status is not invalid, and then none of its ancestors is invalid
-    /// either (marking covers all descendants and children of invalid blocks are refused).
+    /// Blocks that could become the tip; the best is the last key. Invariant: every block whose
+    /// status is not invalid and whose key is at least the active tip's is here, and only blocks
+    /// whose status is not invalid are (then none of their ancestors is invalid either: marking
+    /// covers all descendants and children of invalid blocks are refused). Blocks with less work
+    /// than the tip are let go (`keep_candidates_from`), as Bitcoin Core's
+    /// `setBlockIndexCandidates` lets them go: a chain of a thousand blocks held a thousand keys
+    /// that could never win.
     candidates: BTreeMap<CandidateKey, usize>,
 }
 
@@ -209,19 +213,38 @@ impl BlockTree {
         self.nodes[id].entry.reorged = true;
     }
 
+    /// Lets go of the candidates with less work than `tip`, the active tip (first seen wins a
+    /// tie, so one seen later with the same work goes too).
+    pub(super) fn keep_candidates_from(&mut self, tip: usize) {
+        let tip_key = candidate_key(&self.nodes[tip].entry);
+        while let Some(entry) = self.candidates.first_entry() {
+            if *entry.key() >= tip_key {
+                break;
+            }
+            entry.remove();
+        }
+    }
+
     /// Marks `id` with `status` and every descendant as `InvalidAncestor` (keeping their own
-    /// invalid marks), and drops them all from the candidates.
+    /// invalid marks), and drops them all from the candidates. The active chain may then go back
+    /// to blocks with less work than its tip, so every valid block is a candidate again until
+    /// the chain settles (a scan of the tree, as Bitcoin Core's `InvalidateBlock` does; a block
+    /// fails this way only with valid proof of work).
     pub(super) fn mark_invalid(&mut self, id: usize, status: BlockStatus) {
         self.nodes[id].entry.status = status;
-        self.candidates
-            .remove(&candidate_key(&self.nodes[id].entry));
         for descendant in self.descendants(id) {
             let entry = &mut self.nodes[descendant].entry;
             if !entry.status.is_invalid() {
                 entry.status = BlockStatus::InvalidAncestor;
             }
-            self.candidates.remove(&candidate_key(entry));
         }
+        self.candidates = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, node)| !node.entry.status.is_invalid())
+            .map(|(id, node)| (candidate_key(&node.entry), id))
+            .collect();
     }
 
     /// Clears invalid marks on `id`, its descendants and its ancestors (as Bitcoin Core's
@@ -315,6 +338,25 @@ mod tests {
         assert_eq!(tree.best_candidate(), Some(c));
         assert_eq!(tree.entry(c).height, 2);
         assert_eq!(tree.entry(c).chainwork, U256::from(3));
+    }
+
+    #[test]
+    fn candidates_below_the_tip_go_and_come_back_when_the_tip_is_marked_invalid() {
+        let mut tree = BlockTree::new(Params::regtest().genesis, U256::one());
+        let side = add(&mut tree, 0, 1);
+        let a = add(&mut tree, 0, 2);
+        let b = add(&mut tree, a, 3);
+        tree.keep_candidates_from(b);
+        assert_eq!(tree.candidates.values().copied().collect::<Vec<_>>(), [b]);
+        // Equal work seen later is no candidate either: first seen wins the tie.
+        let late_rival = add(&mut tree, side, 4);
+        tree.keep_candidates_from(b);
+        assert_eq!(tree.best_candidate(), Some(b));
+        assert!(!tree.candidates.values().any(|id| *id == late_rival));
+
+        tree.mark_invalid(a, BlockStatus::Invalidated);
+        assert_eq!(tree.best_candidate(), Some(late_rival));
+        assert_eq!(tree.candidates.len(), 3, "genesis, side and its child");
     }
 
     #[test]
