@@ -60,12 +60,10 @@ pub(super) struct Calendar {
     /// Items scheduled into the current bucket while it is being taken from.
     late: BinaryHeap<Late>,
     current_bucket: u64,
-    pub(super) len: usize,
 }
 
 impl Calendar {
     pub(super) fn push(&mut self, scheduled: Scheduled) {
-        self.len += 1;
         let bucket = scheduled.at_us / BUCKET_US;
         if bucket < self.current_bucket {
             // A look ahead took a later bucket out (nothing was due before it then): put it
@@ -117,12 +115,10 @@ impl Calendar {
 
     pub(super) fn pop(&mut self) -> Option<Scheduled> {
         self.refill();
-        let item = if self.late_first() {
+        if self.late_first() {
             self.late.pop().map(|Late(item)| item)
         } else {
             self.current.pop()
-        }?;
-        self.len -= 1;
-        Some(item)
+        }
     }
 }

@@ -225,8 +225,8 @@ pub struct SimOptions {
     /// Split SHARE of the nodes off from FROM to TO seconds after mining starts, then heal
     #[arg(long, value_name = "SHARE@FROM-TO", value_parser = PartitionPlan::from_str)]
     pub partition: Option<PartitionPlan>,
-    /// Threads to run in (default: one per core; the network is split in at most two
-    /// shards). The output is the same for any number.
+    /// Threads to run in (default: one per core; the nodes run in eight shards, taken by
+    /// whichever thread is free). The output is the same for any number.
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
     /// Print one JSON object as the last line instead of the text report

@@ -332,16 +332,6 @@ impl Sim {
         self.shards.iter().map(|shard| shard.inputs).sum()
     }
 
-    /// Items waiting in the queues.
-    pub fn queued(&self) -> usize {
-        self.shards.iter().map(|shard| shard.queue.len).sum()
-    }
-
-    /// Shards the nodes are split into.
-    pub fn shards(&self) -> usize {
-        self.shards.len()
-    }
-
     /// The consensus parameters the nodes run.
     pub fn params(&self) -> &Params {
         &self.params

@@ -85,9 +85,12 @@ pub(super) fn step(shards: &mut [Shard], shared: &Shared<'_>, deadline_us: u64) 
 pub(super) fn deliver_outboxes(shards: &mut [Shard]) {
     for from in 0..shards.len() {
         for to in 0..shards.len() {
-            for item in std::mem::take(&mut shards[from].outboxes[to]) {
+            // Taken out and put back empty, so the outbox keeps its room for the next window.
+            let mut items = std::mem::take(&mut shards[from].outboxes[to]);
+            for item in items.drain(..) {
                 shards[to].queue.push(item);
             }
+            shards[from].outboxes[to] = items;
         }
     }
 }
