@@ -362,3 +362,95 @@ fn a_shorter_branch_of_harder_blocks_wins_the_heal() {
         }
     }
 }
+
+/// What a run left that the order of events decides: each node's tip when the cut healed and
+/// at the end, each node's story, and when each node had each block.
+type Outcome = (Vec<Hash256>, Vec<Hash256>, Vec<u64>, Vec<Vec<(u32, u64)>>);
+
+/// How a run advances: in windows with some threads, or item by item in the order of all items
+/// (what the windows must reproduce).
+#[derive(Clone, Copy)]
+enum Advance {
+    Windows { threads: usize },
+    ItemByItem,
+}
+
+fn cut_and_heal(advance: Advance) -> Outcome {
+    use nakachain::protocol::Timers;
+    use nakachain::sim::topology::{Bandwidth, Latency};
+    use nakachain::sim::{sim_params, SimSetup, Wiring};
+    let nodes = 16;
+    let mut sim = Sim::build(&SimSetup {
+        nodes,
+        seed: 21,
+        params: sim_params(),
+        latency: Latency::Uniform(5, 60),
+        bandwidth: Bandwidth::Uniform(20_000_000),
+        loss: 0.0,
+        wiring: Wiring::Random {
+            outbound: 3,
+            max_inbound: 115,
+        },
+        timers: Timers::default(),
+        event_logs: true,
+        block_bytes: Some(50_000),
+        pool: None,
+        threads: match advance {
+            Advance::Windows { threads } => threads,
+            Advance::ItemByItem => 1,
+        },
+    });
+    let run_for = |sim: &mut Sim, ms: u64| match advance {
+        Advance::Windows { .. } => sim.run_for(ms),
+        Advance::ItemByItem => {
+            sim.run_until(ms, |_| false);
+        }
+    };
+    run_for(&mut sim, 10_000);
+    for miner in [0, 5, 9] {
+        sim.mine(miner);
+        run_for(&mut sim, 2_000);
+    }
+    let tip = |sim: &Sim| -> Vec<Hash256> {
+        (0..nodes)
+            .map(|node| sim.node(node).host.chain.tip().hash)
+            .collect()
+    };
+    let (west, east): (Vec<usize>, Vec<usize>) = (0..nodes).partition(|node| *node < nodes / 2);
+    // Cut: connections across close (and redials fill up on each side), both sides mine on.
+    sim.partition(&[&west, &east]);
+    for miner in [1, 12, 2, 13, 14] {
+        sim.mine(miner);
+        run_for(&mut sim, 3_000);
+    }
+    let at_heal = tip(&sim);
+    sim.heal();
+    sim.mine(3);
+    run_for(&mut sim, 60_000);
+    let stories = (0..nodes)
+        .map(|node| sim.node(node).host.events.last_seq())
+        .collect();
+    let arrivals = sim
+        .records()
+        .blocks()
+        .iter()
+        .map(|block| block.arrivals.clone())
+        .collect();
+    (at_heal, tip(&sim), stories, arrivals)
+}
+
+#[test]
+fn a_cut_and_heal_plays_out_the_same_in_windows_of_one_thread_or_two_as_item_by_item() {
+    let truth = cut_and_heal(Advance::ItemByItem);
+    let (west, east) = (truth.0[0], truth.0[15]);
+    assert_ne!(west, east, "each side had its own tip at the heal");
+    assert!(truth.0[..8].iter().all(|tip| *tip == west));
+    assert!(truth.0[8..].iter().all(|tip| *tip == east));
+    for threads in [1, 2] {
+        assert_eq!(
+            cut_and_heal(Advance::Windows { threads }),
+            truth,
+            "{threads} thread(s)"
+        );
+    }
+}

@@ -371,18 +371,19 @@ impl Sim {
         self.in_shard(index, |shard, shared| shard.input(shared, index, input));
     }
 
-    /// Delivers what shards sent each other, records what they noted (in the order of time and
-    /// node, whichever thread noted it first) and agrees on the time.
+    /// Delivers what shards sent each other, records what they noted (in the order of the items
+    /// that led to it, as one thread handling every item in turn would, whichever shard noted it
+    /// first) and agrees on the time.
     fn settle(&mut self) {
         windows::deliver_outboxes(&mut self.shards);
-        let mut notes: Vec<(u64, usize, Note)> = Vec::new();
+        let mut notes: Vec<((u64, u64), usize, Note)> = Vec::new();
         for shard in &mut self.shards {
             notes.append(&mut shard.notes);
             self.now_us = self.now_us.max(shard.now_us);
         }
-        // Stable, so one node's notes keep their order.
-        notes.sort_by_key(|(at_us, node, _)| (*at_us, *node));
-        for (at_us, node, note) in notes {
+        // Stable, so what one item led to keeps its order.
+        notes.sort_by_key(|(key, _, _)| *key);
+        for ((at_us, _), node, note) in notes {
             self.records.note(node, at_us, note);
         }
         for shard in &mut self.shards {

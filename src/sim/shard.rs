@@ -35,8 +35,12 @@ pub(super) struct Shard {
     pub(super) queue: Calendar,
     /// Items for other shards' nodes, by the shard they go to.
     pub(super) outboxes: Vec<Vec<Scheduled>>,
-    /// What the simulator records: when, at which node, what; in the shard's order.
-    pub(super) notes: Vec<(u64, usize, Note)>,
+    /// What the simulator records: the (time, order) key of the item that led to it, at which
+    /// node, what.
+    pub(super) notes: Vec<((u64, u64), usize, Note)>,
+    /// The key of the item being handled (zero for inputs from outside, which are recorded
+    /// alone).
+    handling: (u64, u64),
     /// Inputs handed to the shard's nodes so far.
     pub(super) inputs: u64,
     pub(super) now_us: u64,
@@ -53,6 +57,7 @@ impl Shard {
             queue: Calendar::default(),
             outboxes: (0..shards).map(|_| Vec::new()).collect(),
             notes: Vec::new(),
+            handling: (0, 0),
             inputs: 0,
             now_us: 0,
             pool: None,
@@ -78,10 +83,10 @@ impl Shard {
 
     /// Records what `node`'s host noted since last asked.
     pub(super) fn take_notes(&mut self, shared: &Shared<'_>, node: usize) {
-        let now_us = self.now_us;
         let notes = self.node_mut(shared, node).host.take_notes();
+        let key = (self.now_us, self.handling.1);
         self.notes
-            .extend(notes.into_iter().map(|note| (now_us, node, note)));
+            .extend(notes.into_iter().map(|note| (key, node, note)));
     }
 
     /// Hands `input` to node `node`'s protocol and carries out what it does.
@@ -112,8 +117,9 @@ impl Shard {
         );
         let now_us = self.now_us;
         let notes = sim_node.host.take_notes();
+        let key = (now_us, self.handling.1);
         self.notes
-            .extend(notes.into_iter().map(|note| (now_us, node, note)));
+            .extend(notes.into_iter().map(|note| (key, node, note)));
         if let Some(wake_ms) = sim_node.protocol.next_wake_ms(now_ms) {
             let wake_us = (wake_ms * 1_000).max(now_us);
             if wake_us < sim_node.wake_at_us {
@@ -136,7 +142,9 @@ impl Shard {
             return false;
         };
         self.now_us = self.now_us.max(item.at_us);
+        self.handling = item.key();
         self.deliver(shared, item.due);
+        self.handling = (0, 0);
         if self.pool.as_ref().is_some_and(|pool| pool.dirty) {
             self.pool_react(shared);
         }
