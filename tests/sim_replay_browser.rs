@@ -9,7 +9,7 @@
 #[path = "support/browser.rs"]
 mod browser;
 
-use browser::{browser_missing, free_port, Running, WebSession};
+use browser::{browser_missing, count, free_port, text, Running, WebSession};
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 use std::process::{Command, Stdio};
@@ -17,20 +17,6 @@ use std::time::{Duration, Instant};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 const NODES: usize = 20;
-
-async fn count(client: &Client, css: &str) -> usize {
-    client
-        .find_all(Locator::Css(css))
-        .await
-        .map_or(0, |found| found.len())
-}
-
-async fn text(client: &Client, css: &str) -> String {
-    match client.find(Locator::Css(css)).await {
-        Ok(element) => element.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
 
 /// Waits until `check` holds, up to `PATIENCE`.
 async fn until<F, Fut>(what: &str, mut check: F)

@@ -15,8 +15,8 @@ mod browser;
 #[path = "support/devnet.rs"]
 mod devnet;
 
-use browser::browser_missing;
 use browser::WebSession;
+use browser::{browser_missing, count, text};
 use devnet::{up_args, Devnet, PATIENCE};
 use fantoccini::{Client, Locator};
 use std::path::PathBuf;
@@ -45,20 +45,6 @@ impl Page {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(())
-    }
-
-    async fn count(client: &Client, css: &str) -> usize {
-        client
-            .find_all(Locator::Css(css))
-            .await
-            .map_or(0, |found| found.len())
-    }
-
-    async fn text(client: &Client, css: &str) -> String {
-        match client.find(Locator::Css(css)).await {
-            Ok(element) => element.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        }
     }
 
     async fn fill(&self, css: &str, value: &str) -> Step {
@@ -117,10 +103,10 @@ impl Page {
         let css = format!("#result.{class}");
         self.wait_for(&format!("a result of class {class}"), |client| {
             let css = css.clone();
-            async move { Page::count(&client, &css).await == 1 }
+            async move { count(&client, &css).await == 1 }
         })
         .await?;
-        Ok(Page::text(&self.client, "#result").await)
+        Ok(text(&self.client, "#result").await)
     }
 
     async fn screenshot(&self, name: &str) {
@@ -138,11 +124,11 @@ async fn split_mine_and_heal(page: &Page, web_port: u16) -> Step {
         .await
         .map_err(|e| format!("open the page: {e}"))?;
     page.wait_for("four nodes in the table", |client| async move {
-        Page::count(&client, "#nodes tr").await == 4
+        count(&client, "#nodes tr").await == 4
     })
     .await?;
     page.wait_for("four nodes in the network graph", |client| async move {
-        Page::count(&client, "#network circle").await == 4
+        count(&client, "#network circle").await == 4
     })
     .await?;
 
@@ -165,7 +151,7 @@ async fn split_mine_and_heal(page: &Page, web_port: u16) -> Step {
     page.click("[data-action=partition] button").await?;
     page.result("ok").await?;
     page.wait_for("the cut drawn", |client| async move {
-        Page::count(&client, "#network line.cut").await == 4
+        count(&client, "#network line.cut").await == 4
     })
     .await?;
 
@@ -189,7 +175,7 @@ async fn split_mine_and_heal(page: &Page, web_port: u16) -> Step {
         match hash {
             Some(hash) => {
                 let css = format!("#network circle[data-got=\"{hash}\"]");
-                Page::count(&client, &css).await == 2
+                count(&client, &css).await == 2
             }
             None => false,
         }
@@ -204,7 +190,7 @@ async fn split_mine_and_heal(page: &Page, web_port: u16) -> Step {
     })
     .await?;
     page.wait_for("the reorg in the timeline", |client| async move {
-        Page::text(&client, "#timeline li.reorg")
+        text(&client, "#timeline li.reorg")
             .await
             .contains("REORG depth 1")
     })

@@ -3,7 +3,6 @@
 //!
 //! Owns the order of items. Must not look inside them: `network` says what they are.
 
-use super::network::Due;
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap};
 
@@ -12,58 +11,68 @@ use std::collections::{BTreeMap, BinaryHeap};
 /// thousands of messages a large network has in flight spent most of its time on cache misses.
 const BUCKET_US: u64 = 1_000;
 
-pub(super) struct Scheduled {
+pub(super) struct Scheduled<T> {
     pub(super) at_us: u64,
-    /// The scheduling node in the high bits and its own count below (`network::Sequence`), so
+    /// The scheduling node in the high bits and its own count below (`NodeNet::schedule`), so
     /// the order of items due at the same time does not depend on which thread made them.
     pub(super) seq: u64,
-    pub(super) due: Due,
+    pub(super) due: T,
 }
 
-impl Scheduled {
+impl<T> Scheduled<T> {
     pub(super) fn key(&self) -> (u64, u64) {
         (self.at_us, self.seq)
     }
 }
 
 /// An item scheduled into the bucket already being taken from: kept in a small heap of its own.
-struct Late(Scheduled);
+struct Late<T>(Scheduled<T>);
 
-impl PartialEq for Late {
-    fn eq(&self, other: &Late) -> bool {
+impl<T> PartialEq for Late<T> {
+    fn eq(&self, other: &Late<T>) -> bool {
         self.0.key() == other.0.key()
     }
 }
 
-impl Eq for Late {}
+impl<T> Eq for Late<T> {}
 
-impl PartialOrd for Late {
-    fn partial_cmp(&self, other: &Late) -> Option<Ordering> {
+impl<T> PartialOrd for Late<T> {
+    fn partial_cmp(&self, other: &Late<T>) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Late {
+impl<T> Ord for Late<T> {
     /// Reversed, so the max-heap pops the earliest (and of equal times, the first scheduled).
-    fn cmp(&self, other: &Late) -> Ordering {
+    fn cmp(&self, other: &Late<T>) -> Ordering {
         other.0.key().cmp(&self.0.key())
     }
 }
 
 /// Everything due, in (time, order of scheduling) order.
-#[derive(Default)]
-pub(super) struct Calendar {
+pub(super) struct Calendar<T> {
     /// Buckets after the current one, each unsorted.
-    later: BTreeMap<u64, Vec<Scheduled>>,
+    later: BTreeMap<u64, Vec<Scheduled<T>>>,
     /// The bucket being taken from, sorted and reversed (the next item last).
-    current: Vec<Scheduled>,
+    current: Vec<Scheduled<T>>,
     /// Items scheduled into the current bucket while it is being taken from.
-    late: BinaryHeap<Late>,
+    late: BinaryHeap<Late<T>>,
     current_bucket: u64,
 }
 
-impl Calendar {
-    pub(super) fn push(&mut self, scheduled: Scheduled) {
+impl<T> Default for Calendar<T> {
+    fn default() -> Calendar<T> {
+        Calendar {
+            later: BTreeMap::new(),
+            current: Vec::new(),
+            late: BinaryHeap::new(),
+            current_bucket: 0,
+        }
+    }
+}
+
+impl<T> Calendar<T> {
+    pub(super) fn push(&mut self, scheduled: Scheduled<T>) {
         let bucket = scheduled.at_us / BUCKET_US;
         if bucket < self.current_bucket {
             // A look ahead took a later bucket out (nothing was due before it then): put it
@@ -113,7 +122,7 @@ impl Calendar {
         }
     }
 
-    pub(super) fn pop(&mut self) -> Option<Scheduled> {
+    pub(super) fn pop(&mut self) -> Option<Scheduled<T>> {
         self.refill();
         if self.late_first() {
             self.late.pop().map(|Late(item)| item)

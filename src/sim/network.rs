@@ -47,6 +47,11 @@ pub(super) enum Due {
     },
 }
 
+/// One item in a shard's queue: what is due, when, in which order.
+pub(super) type Item = Scheduled<Due>;
+/// A shard's queue of what is due at its nodes.
+pub(super) type Queue = Calendar<Due>;
+
 /// Shards are not worth their barriers when messages between them may arrive sooner than this.
 const MIN_LOOKAHEAD_US: u64 = 1_000;
 /// Shards the nodes are split into: more than threads, so a thread that finished its share of
@@ -175,12 +180,12 @@ fn plan_shards(links: &Links, nodes: usize) -> (Vec<usize>, u64) {
 /// Where a node's sends go: its own shard's queue, or the outbox for another shard.
 pub(super) struct Post<'a> {
     pub(super) shard: usize,
-    pub(super) queue: &'a mut Calendar,
-    pub(super) outboxes: &'a mut [Vec<Scheduled>],
+    pub(super) queue: &'a mut Queue,
+    pub(super) outboxes: &'a mut [Vec<Item>],
 }
 
 impl Post<'_> {
-    fn push(&mut self, wires: &Wires, scheduled: Scheduled, to_node: usize) {
+    fn push(&mut self, wires: &Wires, scheduled: Item, to_node: usize) {
         let shard = wires.homes[to_node].shard;
         if shard == self.shard {
             self.queue.push(scheduled);
@@ -262,7 +267,7 @@ impl NodeNet {
     }
 
     /// `due` at `at_us`, in the node's own order.
-    pub(super) fn schedule(&mut self, at_us: u64, due: Due) -> Scheduled {
+    pub(super) fn schedule(&mut self, at_us: u64, due: Due) -> Item {
         let seq = ((self.node as u64) << SEQUENCE_BITS) | self.scheduled;
         self.scheduled += 1;
         Scheduled { at_us, seq, due }

@@ -10,13 +10,13 @@
 //!   Δ = 2, it publishes everything and wins by one; Δ > 2, it publishes its first unpublished
 //!   block.
 //!
-//! Owns the pool's private branch and the race bookkeeping. Must not touch any node but its
-//! gateway, and that one only as the network would: blocks submitted and announced.
+//! Owns the pool's private branch, its strategy and the race bookkeeping. Must not touch any
+//! node: the gateway's shard (`Shard::publish`) submits and announces what the pool publishes,
+//! as the network would have brought it.
 
-use super::shard::{Shard, Shared};
 use super::Sim;
+use crate::chain::BlockEntry;
 use crate::miner::{assemble_block, BlockSpec};
-use crate::protocol::{Host, Input};
 use crate::types::{Hash256, HashedBlock};
 use rand::Rng;
 use std::collections::VecDeque;
@@ -92,6 +92,52 @@ impl Pool {
         }
     }
 
+    /// The gateway's chain now ends at `public`: the strategy's answer, as the number of
+    /// unpublished blocks to publish, if any.
+    pub(super) fn react(&mut self, public: &BlockEntry) -> Option<usize> {
+        if public.height <= self.public_height {
+            return None;
+        }
+        let lead = i64::from(self.tip.height) - i64::from(self.public_height);
+        self.public_height = public.height;
+        match lead {
+            ..=0 => {
+                self.tip = PrivateTip {
+                    hash: public.hash,
+                    height: public.height,
+                    time: public.header.time,
+                };
+                self.unpublished.clear();
+                self.race = None;
+                None
+            }
+            1 => {
+                let race = self.unpublished.back().map(|block| Race {
+                    pool_block: block.hash(),
+                    height: self.tip.height,
+                });
+                self.race = race;
+                self.open_race = race;
+                self.races.started += u32::from(race.is_some());
+                Some(usize::MAX)
+            }
+            2 => Some(usize::MAX),
+            _ => Some(1),
+        }
+    }
+
+    /// The first `count` unpublished blocks, taken for publishing.
+    pub(super) fn take_unpublished(&mut self, count: usize) -> Vec<HashedBlock> {
+        let take = count.min(self.unpublished.len());
+        self.unpublished.drain(..take).collect()
+    }
+
+    /// The gateway published and its chain now ends at `public_height`.
+    pub(super) fn published(&mut self, public_height: u32) {
+        self.public_height = public_height;
+        self.dirty = false;
+    }
+
     /// A block was mined at `height` on `parent`, by the pool or not: settles an open race.
     pub(super) fn block_mined(&mut self, by_pool: bool, parent: Hash256, height: u32) {
         let Some(race) = self.open_race else {
@@ -161,74 +207,6 @@ impl Sim {
     /// The node that publishes for the selfish pool, if there is one.
     pub fn pool_gateway(&self) -> Option<usize> {
         self.pool().map(|pool| pool.gateway)
-    }
-}
-
-impl Shard {
-    /// After an input to the gateway: the honest chain may have grown.
-    pub(super) fn pool_react(&mut self, shared: &Shared<'_>) {
-        let Some(pool) = self.pool.as_mut() else {
-            return;
-        };
-        pool.dirty = false;
-        let gateway = &self.nodes[shared.wires.home(pool.gateway).slot].host.chain;
-        let public = gateway.tip();
-        if public.height <= pool.public_height {
-            return;
-        }
-        let lead = i64::from(pool.tip.height) - i64::from(pool.public_height);
-        pool.public_height = public.height;
-        match lead {
-            ..=0 => {
-                pool.tip = PrivateTip {
-                    hash: public.hash,
-                    height: public.height,
-                    time: public.header.time,
-                };
-                pool.unpublished.clear();
-                pool.race = None;
-            }
-            1 => {
-                let race = pool.unpublished.back().map(|block| Race {
-                    pool_block: block.hash(),
-                    height: pool.tip.height,
-                });
-                pool.race = race;
-                pool.open_race = race;
-                pool.races.started += u32::from(race.is_some());
-                self.publish(shared, usize::MAX);
-            }
-            2 => self.publish(shared, usize::MAX),
-            _ => self.publish(shared, 1),
-        }
-    }
-
-    /// Publishes the pool's first `count` unpublished blocks through its gateway.
-    pub(super) fn publish(&mut self, shared: &Shared<'_>, count: usize) {
-        let Some(pool) = self.pool.as_mut() else {
-            return;
-        };
-        let gateway = pool.gateway;
-        let take = count.min(pool.unpublished.len());
-        let blocks: Vec<HashedBlock> = pool.unpublished.drain(..take).collect();
-        let Some(last) = blocks.last().map(HashedBlock::hash) else {
-            return;
-        };
-        let clock_ms = self.clock_ms(shared);
-        let host = &mut self.node_mut(shared, gateway).host;
-        host.set_clock_ms(clock_ms);
-        for block in blocks {
-            // The pool's own blocks, valid by construction; a refusal would show as the block
-            // never reaching the others.
-            let _ = host.submit_block(block);
-        }
-        self.take_notes(shared, gateway);
-        self.input(shared, gateway, Input::AnnounceBlock(last));
-        let public_height = self.node(shared, gateway).host.chain.tip().height;
-        if let Some(pool) = self.pool.as_mut() {
-            pool.public_height = public_height;
-            pool.dirty = false;
-        }
     }
 }
 

@@ -5,13 +5,12 @@
 //! Owns handing due items to its nodes' protocols and carrying out their outputs. Must not
 //! reach another shard's nodes: what they are sent goes through the outboxes.
 
-use super::calendar::{Calendar, Scheduled};
-use super::network::{Due, Post, Wires};
+use super::network::{Due, Item, Post, Queue, Wires};
 use super::record::Note;
 use super::selfish::Pool;
 use super::topology::node_of;
 use super::SimNode;
-use crate::protocol::{drive, DisconnectReason, Input, PeerId, Received, ResumeWhen};
+use crate::protocol::{drive, DisconnectReason, Host, Input, PeerId, Received, ResumeWhen};
 use crate::types::{Block, HashedBlock};
 use crate::wire::{Message, FRAME_HEADER_BYTES};
 use foldhash::HashMap;
@@ -32,9 +31,9 @@ pub(super) struct Shard {
     pub(super) index: usize,
     /// The shard's nodes, in the order of their indexes.
     pub(super) nodes: Vec<SimNode>,
-    pub(super) queue: Calendar,
+    pub(super) queue: Queue,
     /// Items for other shards' nodes, by the shard they go to.
-    pub(super) outboxes: Vec<Vec<Scheduled>>,
+    pub(super) outboxes: Vec<Vec<Item>>,
     /// What the simulator records: the (time, order) key of the item that led to it, at which
     /// node, what.
     pub(super) notes: Vec<((u64, u64), usize, Note)>,
@@ -54,7 +53,7 @@ impl Shard {
         Shard {
             index,
             nodes: Vec::new(),
-            queue: Calendar::default(),
+            queue: Queue::default(),
             outboxes: (0..shards).map(|_| Vec::new()).collect(),
             notes: Vec::new(),
             handling: (0, 0),
@@ -211,6 +210,45 @@ impl Shard {
                     self.input(shared, node, Input::Tick);
                 }
             }
+        }
+    }
+
+    /// After an input to the gateway: the honest chain may have grown, and the pool answers.
+    pub(super) fn pool_react(&mut self, shared: &Shared<'_>) {
+        let Some(pool) = self.pool.as_mut() else {
+            return;
+        };
+        pool.dirty = false;
+        let gateway = &self.nodes[shared.wires.home(pool.gateway).slot].host.chain;
+        if let Some(count) = pool.react(gateway.tip()) {
+            self.publish(shared, count);
+        }
+    }
+
+    /// Publishes the pool's first `count` unpublished blocks through its gateway: submitted to
+    /// its chain and announced, as the network would have brought them.
+    pub(super) fn publish(&mut self, shared: &Shared<'_>, count: usize) {
+        let Some(pool) = self.pool.as_mut() else {
+            return;
+        };
+        let gateway = pool.gateway;
+        let blocks = pool.take_unpublished(count);
+        let Some(last) = blocks.last().map(HashedBlock::hash) else {
+            return;
+        };
+        let clock_ms = self.clock_ms(shared);
+        let host = &mut self.node_mut(shared, gateway).host;
+        host.set_clock_ms(clock_ms);
+        for block in blocks {
+            // The pool's own blocks, valid by construction; a refusal would show as the block
+            // never reaching the others.
+            let _ = host.submit_block(block);
+        }
+        self.take_notes(shared, gateway);
+        self.input(shared, gateway, Input::AnnounceBlock(last));
+        let public_height = self.node(shared, gateway).host.chain.tip().height;
+        if let Some(pool) = self.pool.as_mut() {
+            pool.published(public_height);
         }
     }
 }

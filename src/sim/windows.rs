@@ -10,7 +10,7 @@
 //! number of threads or on which thread ran first. Owns the threads and their barrier. Must not
 //! look inside items: shards handle them.
 
-use super::calendar::Scheduled;
+use super::network::Item;
 use super::shard::{Shard, Shared};
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -100,7 +100,7 @@ pub(super) fn deliver_outboxes(shards: &mut [Shard]) {
 /// reads the other.
 struct Exchange {
     /// Items for each shard.
-    mail: [Vec<Mutex<Vec<Scheduled>>>; 2],
+    mail: [Vec<Mutex<Vec<Item>>>; 2],
     /// Each shard's earliest item after its window, counting what it sent.
     next_us: [Vec<AtomicU64>; 2],
     inputs: [Vec<AtomicU64>; 2],
@@ -165,7 +165,7 @@ impl Exchange {
             .sum()
     }
 
-    fn mail(&self, parity: usize, shard: usize) -> MutexGuard<'_, Vec<Scheduled>> {
+    fn mail(&self, parity: usize, shard: usize) -> MutexGuard<'_, Vec<Item>> {
         self.mail[parity][shard]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -3,7 +3,7 @@
 //! (`chromedriver`) with the flags this closed network needs. Shared through `#[path]`.
 #![allow(dead_code)] // each user takes a different part of it
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -183,5 +183,21 @@ pub async fn connect_browser(driver_port: u16, profile: &Path, patience: Duratio
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+/// How many elements match `css` (0 when the lookup fails).
+pub async fn count(client: &Client, css: &str) -> usize {
+    client
+        .find_all(Locator::Css(css))
+        .await
+        .map_or(0, |found| found.len())
+}
+
+/// The text of the first element matching `css` (empty when there is none).
+pub async fn text(client: &Client, css: &str) -> String {
+    match client.find(Locator::Css(css)).await {
+        Ok(element) => element.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
     }
 }
