@@ -83,7 +83,7 @@ pub(super) struct Node {
     pub(super) children: Vec<usize>,
     pub(super) block: Arc<Block>,
     /// The block's transaction ids, computed once when it was checked.
-    pub(super) txids: Vec<Txid>,
+    pub(super) txids: Arc<[Txid]>,
     /// Whether the block was ever connected, so clearing an invalid mark restores `Connected`.
     validated: bool,
 }
@@ -167,7 +167,7 @@ impl BlockTree {
         &mut self,
         block: Arc<Block>,
         hash: Hash256,
-        txids: Vec<Txid>,
+        txids: Arc<[Txid]>,
         parent: usize,
         work: U256,
     ) -> usize {

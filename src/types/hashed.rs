@@ -19,7 +19,8 @@ use std::sync::Arc;
 pub struct HashedBlock {
     block: Arc<Block>,
     hash: Hash256,
-    txids: Vec<Txid>,
+    /// Shared: every node that keeps the block keeps the same ids.
+    txids: Arc<[Txid]>,
     merkle_root: Hash256,
     encoded_len: usize,
 }
@@ -28,7 +29,7 @@ impl HashedBlock {
     /// Hashes `block`'s header.
     pub fn new(block: impl Into<Arc<Block>>) -> HashedBlock {
         let block = block.into();
-        let txids: Vec<Txid> = block.transactions.iter().map(Transaction::txid).collect();
+        let txids: Arc<[Txid]> = block.transactions.iter().map(Transaction::txid).collect();
         HashedBlock {
             hash: block.hash(),
             merkle_root: merkle_root(&txids),
@@ -64,7 +65,7 @@ impl HashedBlock {
     }
 
     /// The block and its transaction ids, for whoever keeps them.
-    pub(crate) fn into_parts(self) -> (Arc<Block>, Vec<Txid>) {
+    pub(crate) fn into_parts(self) -> (Arc<Block>, Arc<[Txid]>) {
         (self.block, self.txids)
     }
 }
