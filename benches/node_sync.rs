@@ -55,6 +55,7 @@ impl RunningNode {
             datadir: datadir.to_path_buf(),
             rpc_port,
             mine_threads: None,
+            miner: Default::default(),
             stop_after_mined: None,
             status_line: false,
             listen,

@@ -5,7 +5,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use nakachain::devnet::cli::DevnetArgs;
-use nakachain::node::{self, NodeConfig};
+use nakachain::node::{self, KernelChoice, MinerOptions, NodeConfig, Priority};
 use nakachain::observe::tree::{RenderOptions, TreeView};
 use nakachain::params::{Network, Params, DEVNET_SPACING_SECS};
 use nakachain::rpc::{self, ClientError, Cookie, RpcClient};
@@ -114,6 +114,8 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
         #[command(flatten)]
+        miner: MinerArgs,
+        #[command(flatten)]
         block_time: BlockTime,
         #[command(flatten)]
         peers: PeerArgs,
@@ -136,15 +138,18 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
         #[command(flatten)]
+        miner: MinerArgs,
+        #[command(flatten)]
         block_time: BlockTime,
         #[command(flatten)]
         peers: PeerArgs,
         #[command(flatten)]
         at: NodeAt,
     },
-    /// Measure the miner's hash kernel against plain SHA-256d and a single compress256 stream
+    /// Measure every hash kernel this CPU runs, and the miner's against plain SHA-256d and a
+    /// single compress256 stream
     #[command(
-        after_help = "Examples:\n  nakachain bench-hash\n  nakachain bench-hash --seconds 5 --threads 2 --json"
+        after_help = "Examples:\n  nakachain bench-hash\n  nakachain bench-hash --seconds 5 --threads 2 --json\n  nakachain bench-hash --kernel avx512-x16"
     )]
     BenchHash {
         /// Seconds per measurement
@@ -153,6 +158,9 @@ enum Command {
         /// Miner threads [default: one per core]
         #[arg(long)]
         threads: Option<usize>,
+        /// The kernel measured with every thread: fastest, or a name from the list it prints
+        #[arg(long, default_value = "fastest", value_parser = KernelChoice::parse)]
+        kernel: KernelChoice,
         /// Print one JSON object instead of a table
         #[arg(long)]
         json: bool,
@@ -271,6 +279,28 @@ impl BlockTime {
     }
 }
 
+/// How the miner hashes.
+#[derive(Args, Clone, Copy, Default)]
+struct MinerArgs {
+    /// The hash kernel: fastest (timed at start), portable-midstate, sha-ni-x4, avx2-x8 or
+    /// avx512-x16, as this CPU allows; `nakachain bench-hash` shows each one's rate
+    #[arg(long, default_value = "fastest", value_parser = KernelChoice::parse)]
+    kernel: KernelChoice,
+    /// The miner threads' OS priority: idle yields to everything else, so the machine stays
+    /// usable while every core mines
+    #[arg(long, value_enum, default_value_t = Priority::Idle)]
+    priority: Priority,
+}
+
+impl MinerArgs {
+    fn options(self) -> MinerOptions {
+        MinerOptions {
+            kernel: self.kernel,
+            priority: self.priority,
+        }
+    }
+}
+
 /// Where a node meets its peers, and the tools that watch it.
 #[derive(Args, Clone, Default)]
 struct PeerArgs {
@@ -319,6 +349,7 @@ fn main() -> ExitCode {
         Command::Node {
             mine,
             threads,
+            miner,
             block_time,
             peers,
             at,
@@ -330,8 +361,11 @@ fn main() -> ExitCode {
                 Ok(params) => run_node(
                     &target(at),
                     params,
-                    threads,
-                    None,
+                    Mining {
+                        threads,
+                        options: miner.options(),
+                        stop_after: None,
+                    },
                     false,
                     peers,
                     abort_in_reorg,
@@ -342,6 +376,7 @@ fn main() -> ExitCode {
         Command::Mine {
             blocks,
             threads,
+            miner,
             block_time,
             peers,
             at,
@@ -357,8 +392,11 @@ fn main() -> ExitCode {
             run_node(
                 &target(at),
                 params,
-                Some(threads),
-                blocks,
+                Mining {
+                    threads: Some(threads),
+                    options: miner.options(),
+                    stop_after: blocks,
+                },
                 interactive,
                 peers,
                 None,
@@ -367,6 +405,7 @@ fn main() -> ExitCode {
         Command::BenchHash {
             seconds,
             threads,
+            kernel,
             json,
         } => {
             if before.is_set() {
@@ -375,7 +414,8 @@ fn main() -> ExitCode {
                 );
             }
             init_logging(true);
-            let report = node::hash_bench::run(seconds, threads.unwrap_or_else(default_threads));
+            let report =
+                node::hash_bench::run(seconds, threads.unwrap_or_else(default_threads), kernel);
             if json {
                 println!("{}", serde_json::json!(report));
             } else {
@@ -460,11 +500,19 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// What a node started from the command line mines.
+struct Mining {
+    /// Threads to mine with from the start; `None` starts without mining.
+    threads: Option<usize>,
+    options: MinerOptions,
+    /// Exit after mining this many blocks.
+    stop_after: Option<u64>,
+}
+
 fn run_node(
     target: &NodeTarget,
     params: Params,
-    mine_threads: Option<usize>,
-    stop_after_mined: Option<u64>,
+    mining: Mining,
     status_line: bool,
     peers: PeerArgs,
     abort_in_reorg: Option<usize>,
@@ -477,8 +525,9 @@ fn run_node(
         params,
         datadir: target.datadir(),
         rpc_port: target.rpc_port(),
-        mine_threads,
-        stop_after_mined,
+        mine_threads: mining.threads,
+        miner: mining.options,
+        stop_after_mined: mining.stop_after,
         status_line,
     };
     match node::run(config) {

@@ -1,17 +1,20 @@
-//! `nakachain bench-hash`: the miner's kernel against plain SHA-256d and a single stream of
+//! `nakachain bench-hash`: every kernel this CPU runs, one thread each, and the miner's kernel
+//! (the fastest, or the one `--kernel` names) against plain SHA-256d and a single stream of
 //! `sha2::compress256`, all measured in the same run, plus thread scaling and how fast the
 //! workers move to a new job.
 //!
 //! Owns the measurement loops and the report. Reads the wall clock (it is a benchmark); must not
 //! touch chain state.
 
-use super::mining::MinerPool;
+use super::kernel_pick::{fastest_of, measure, KernelChoice};
+use super::mining::{MinerPool, Priority};
 use crate::miner::kernel::{compress, SHA256_IV};
 use crate::miner::{assemble_block, BlockSpec, Kernel};
 use crate::types::{sha256d, Address, Amount, BlockHeader, Hash256};
 use indicatif::{ProgressBar, ProgressStyle};
 use primitive_types::U256;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -29,15 +32,17 @@ const IMPOSSIBLE_BITS: u32 = 0x0300_0001;
 /// What `bench-hash` measured. Rates are millions per second.
 #[derive(Clone, Debug, Serialize)]
 pub struct HashBenchReport {
-    /// The kernel measured.
+    /// The kernel measured with every thread: the fastest in `kernels`, or the one named.
     pub kernel: &'static str,
+    /// Every kernel this CPU runs, by name: nonces per second on one thread.
+    pub kernels: BTreeMap<&'static str, f64>,
     /// Worker threads.
     pub threads: usize,
     /// Nonces per second of all threads together.
     pub mhps: f64,
     /// `mhps` per thread.
     pub per_thread_mhps: f64,
-    /// The kernel on one thread alone.
+    /// `kernel` on one thread alone.
     pub single_thread_mhps: f64,
     /// `mhps / (threads × single_thread_mhps)`.
     pub scaling: f64,
@@ -137,7 +142,7 @@ fn kernel_rate(kernel: Kernel, threads: usize, period: Duration) -> f64 {
 
 /// Publishes new jobs to a running pool and times how long until every worker hashes each.
 fn restart_latencies(kernel: Kernel, threads: usize) -> Vec<Duration> {
-    let mut pool = MinerPool::start(threads, kernel, |_| {});
+    let mut pool = MinerPool::start(threads, kernel, Priority::Normal, |_| {});
     let template = |time: u32| {
         assemble_block(
             &BlockSpec {
@@ -171,11 +176,11 @@ fn restart_latencies(kernel: Kernel, threads: usize) -> Vec<Duration> {
     latencies
 }
 
-/// Measures everything, each loop for `seconds`, showing which phase runs.
-pub fn run(seconds: f64, threads: usize) -> HashBenchReport {
+/// Measures everything, each loop for `seconds`, showing which phase runs. Workers run at
+/// normal priority: a benchmark measures the kernel, not the scheduler.
+pub fn run(seconds: f64, threads: usize, choice: KernelChoice) -> HashBenchReport {
     let period = Duration::from_secs_f64(seconds.max(0.1));
     let threads = threads.max(1);
-    let kernel = Kernel::detect();
     let progress = ProgressBar::new_spinner();
     progress.set_style(
         ProgressStyle::with_template("{spinner} {msg}")
@@ -188,10 +193,22 @@ pub fn run(seconds: f64, threads: usize) -> HashBenchReport {
     let compress_mps = compress_rate(period);
     phase("plain SHA-256d of the header");
     let naive_mhps = naive_rate(period);
-    phase("the portable kernel, one thread");
-    let portable_mhps = kernel_rate(Kernel::Portable, 1, period);
-    phase(&format!("{}, one thread", kernel.name()));
-    let single_thread_mhps = kernel_rate(kernel, 1, period);
+    phase("every kernel, one thread");
+    // Each kernel in turn in short slices, so load from elsewhere falls on all of them alike.
+    let slices = 10;
+    let rates = measure(&Kernel::available(), period / slices, slices as usize);
+    let kernel = match choice {
+        KernelChoice::Named(kernel) => kernel,
+        KernelChoice::Fastest => fastest_of(&rates),
+    };
+    let rate_of = |wanted: Kernel| {
+        rates
+            .iter()
+            .find(|(kernel, _)| *kernel == wanted)
+            .map_or(0.0, |(_, rate)| *rate)
+    };
+    let portable_mhps = rate_of(Kernel::Portable);
+    let single_thread_mhps = rate_of(kernel);
     phase(&format!("{}, {threads} threads", kernel.name()));
     let mhps = kernel_rate(kernel, threads, period);
     phase("restarts on a new job");
@@ -203,6 +220,10 @@ pub fn run(seconds: f64, threads: usize) -> HashBenchReport {
     let per_thread_mhps = mhps / threads as f64;
     HashBenchReport {
         kernel: kernel.name(),
+        kernels: rates
+            .iter()
+            .map(|(kernel, rate)| (kernel.name(), *rate))
+            .collect(),
         threads,
         mhps,
         per_thread_mhps,
@@ -220,7 +241,14 @@ pub fn run(seconds: f64, threads: usize) -> HashBenchReport {
 impl HashBenchReport {
     /// The human-readable table.
     pub fn table(&self) -> String {
-        [
+        let kernels = self
+            .kernels
+            .iter()
+            .map(|(name, rate)| format!("  {name:<26}{rate:8.2} M nonces/s, one thread"));
+        ["every kernel this CPU runs:".to_owned()]
+            .into_iter()
+            .chain(kernels)
+            .chain([
             format!("kernel                      {}", self.kernel),
             format!("threads                     {}", self.threads),
             format!("nonces/s, all threads       {:8.2} M", self.mhps),
@@ -240,7 +268,8 @@ impl HashBenchReport {
                 "restart on a new job        {:8.3} ms median, {:.3} ms max",
                 self.restart_ms_median, self.restart_ms_max
             ),
-        ]
+        ])
+        .collect::<Vec<_>>()
         .join("\n")
     }
 }

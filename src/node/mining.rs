@@ -1,10 +1,12 @@
 //! Miner worker threads: one per requested thread, each searching its own extra-nonce lane of the
-//! current job with the fastest kernel, handing found blocks to the node task.
+//! current job with the chosen kernel, handing found blocks to the node task. Workers lower
+//! their own OS priority first (`Priority`), so a laptop stays usable while every core mines.
 //!
 //! Owns the threads, the current job, the hash counter and the restart measurement. Must not
 //! validate or store blocks (the node task submits what a worker finds like any other block)
 //! and must not touch chain state: a job is a self-contained template.
 
+use super::kernel_pick::KernelChoice;
 use crate::consensus::pow::compact_to_target;
 use crate::miner::{set_extra_nonce, CoinbaseBranch, Kernel, SearchOutcome};
 use crate::types::Block;
@@ -15,6 +17,52 @@ use std::time::{Duration, Instant};
 
 /// Nonces a worker hashes between updates of its hash counter: a few hundredths of a second.
 const NONCES_PER_CHUNK: u32 = 1 << 20;
+
+/// How miner threads share the CPU with everything else on the machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Priority {
+    /// As any other thread.
+    Normal,
+    /// The lowest niceness (19): other programs come first, mining takes the rest.
+    Low,
+    /// Linux's `SCHED_IDLE` (elsewhere as `low`): only time nothing else wants.
+    #[default]
+    Idle,
+}
+
+impl Priority {
+    /// Lowers the calling thread's priority to this level.
+    fn apply_to_current_thread(self) -> Result<(), thread_priority::Error> {
+        use thread_priority::{set_current_thread_priority, ThreadPriority};
+        match self {
+            Priority::Normal => Ok(()),
+            Priority::Low => set_current_thread_priority(ThreadPriority::Min),
+            #[cfg(target_os = "linux")]
+            Priority::Idle => {
+                use thread_priority::unix::{
+                    set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+                    ThreadSchedulePolicy,
+                };
+                set_thread_priority_and_policy(
+                    thread_native_id(),
+                    ThreadPriority::Min,
+                    ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+                )
+            }
+            #[cfg(not(target_os = "linux"))]
+            Priority::Idle => set_current_thread_priority(ThreadPriority::Min),
+        }
+    }
+}
+
+/// How the miner runs, besides its number of threads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MinerOptions {
+    /// Which kernel hashes.
+    pub kernel: KernelChoice,
+    /// The workers' OS priority.
+    pub priority: Priority,
+}
 
 /// A template for the workers and the flag that retires it.
 struct Job {
@@ -60,11 +108,12 @@ pub(super) struct MinerPool {
 }
 
 impl MinerPool {
-    /// Starts `threads` workers searching with `kernel`, calling `on_found` with every block
-    /// they solve.
+    /// Starts `threads` workers searching with `kernel` at `priority`, calling `on_found` with
+    /// every block they solve.
     pub(super) fn start(
         threads: usize,
         kernel: Kernel,
+        priority: Priority,
         on_found: impl Fn(Block) + Send + Sync + 'static,
     ) -> MinerPool {
         let shared = Arc::new(Shared {
@@ -92,7 +141,13 @@ impl MinerPool {
                 };
                 std::thread::Builder::new()
                     .name(format!("miner-{}", lane.first_extra_nonce))
-                    .spawn(move || work(lane, kernel, &shared, &*on_found))
+                    .spawn(move || {
+                        if let Err(error) = priority.apply_to_current_thread() {
+                            // Mining at a higher priority than asked is better than not mining.
+                            tracing::warn!(?priority, %error, "cannot lower a miner thread's priority");
+                        }
+                        work(lane, kernel, &shared, &*on_found)
+                    })
             })
             .filter_map(|spawned| match spawned {
                 Ok(handle) => Some(handle),
@@ -294,7 +349,7 @@ mod tests {
         let params = Params::regtest();
         let (found_tx, found) = mpsc::channel();
         let found_tx = Mutex::new(found_tx);
-        let mut pool = MinerPool::start(2, Kernel::detect(), move |block| {
+        let mut pool = MinerPool::start(2, Kernel::detect(), Priority::Normal, move |block| {
             let _ = found_tx.lock().map(|tx| tx.send(block));
         });
         pool.set_job(
@@ -322,7 +377,7 @@ mod tests {
     fn every_worker_moves_to_a_new_job_and_the_restart_is_measured() {
         let params = Params::regtest();
         let impossible = 0x0300_0001;
-        let mut pool = MinerPool::start(2, Kernel::detect(), |_| {});
+        let mut pool = MinerPool::start(2, Kernel::detect(), Priority::Normal, |_| {});
         assert_eq!(pool.last_restart(), None);
         pool.set_job(regtest_template(&params, impossible), Instant::now());
         assert!(eventually(|| pool.last_restart().is_some()));

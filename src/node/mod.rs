@@ -13,7 +13,8 @@
 //! - `peers`: TCP connections, one reader and one writer task each
 //! - `command`: what helpers and connections tell the node task
 //! - `state`: `Node`, the state and its consistency with the block log
-//! - `mining`: the miner threads; `hash_bench`: `nakachain bench-hash` beside them
+//! - `mining`: the miner threads; `kernel_pick`: which kernel they hash with;
+//!   `hash_bench`: `nakachain bench-hash` beside them
 //! - `status`: the live line on a terminal
 //!
 //! Owns every thread, socket and clock read of a running node. Must not hold chain state behind
@@ -22,6 +23,7 @@
 mod command;
 mod generate;
 pub mod hash_bench;
+mod kernel_pick;
 mod methods;
 mod mining;
 mod network;
@@ -32,6 +34,8 @@ mod status;
 mod task;
 mod tip_waits;
 
+pub use kernel_pick::{KernelChoice, KernelNameError};
+pub use mining::{MinerOptions, Priority};
 pub use runtime::{run, NodeConfig};
 
 /// What this node calls itself, to peers (in its Version) and in `getnetworkinfo`, in the form

@@ -7,6 +7,7 @@
 //! (`task` does) nor hold chain state behind locks.
 
 use super::command::{Command, FromPeer};
+use super::mining::MinerOptions;
 use super::peers::Connections;
 use super::state::{os_random_bytes, Node, NodeError};
 use super::task::{NodeTask, TaskParts};
@@ -42,6 +43,8 @@ pub struct NodeConfig {
     pub rpc_port: u16,
     /// Worker threads to mine with from the start; `None` starts without mining.
     pub mine_threads: Option<usize>,
+    /// The miner's kernel and priority, whenever it mines.
+    pub miner: MinerOptions,
     /// Stop after this many blocks mined by this node's workers.
     pub stop_after_mined: Option<u64>,
     /// Show a live status line (height, hashrate, difficulty) on the terminal.
@@ -147,6 +150,7 @@ async fn run_async(config: NodeConfig) -> Result<(), NodeError> {
             commands: commands_tx,
             stop_after_mined: config.stop_after_mined,
             status_line: config.status_line,
+            miner: config.miner,
         },
     );
     let result = match config.mine_threads {

@@ -10,14 +10,13 @@
 use super::command::{Command, PeerNotice};
 use super::generate::generate;
 use super::methods::{self, Handler, MethodFailure, MiningStatus, NodeControl};
-use super::mining::MinerPool;
+use super::mining::{MinerOptions, MinerPool};
 use super::network::{Latencies, PeerLinks, SyncProgress};
 use super::peers::Connections;
 use super::state::{BlockOrigin, Node, NodeError};
 use super::status::{Hashing, StatusLine};
 use super::tip_waits::TipWaits;
 use crate::events::EventKind;
-use crate::miner::Kernel;
 use crate::protocol::{drive, Host, Input, PeerId, PeerInfo, Protocol, ResumeWhen};
 use crate::rpc::{RpcCall, RpcError};
 use crate::types::Hash256;
@@ -45,6 +44,7 @@ pub(super) struct NodeTask {
     tip_waits: TipWaits,
     commands: mpsc::UnboundedSender<Command>,
     miner: Option<MinerPool>,
+    miner_options: MinerOptions,
     /// `None` until a full second of hashing has been measured since the workers started.
     hashes_per_sec: Option<f64>,
     /// When the hash counter was last read, and what it said; `None` right after a start.
@@ -74,6 +74,7 @@ pub(super) struct TaskParts {
     pub(super) commands: mpsc::UnboundedSender<Command>,
     pub(super) stop_after_mined: Option<u64>,
     pub(super) status_line: bool,
+    pub(super) miner: MinerOptions,
 }
 
 impl NodeTask {
@@ -88,6 +89,7 @@ impl NodeTask {
             tip_waits: TipWaits::default(),
             commands: parts.commands,
             miner: None,
+            miner_options: parts.miner,
             hashes_per_sec: None,
             hash_sample: None,
             tip_stale: Arc::new(AtomicBool::new(false)),
@@ -435,7 +437,7 @@ impl NodeControl for NodeTask {
             kernel: self
                 .miner
                 .as_ref()
-                .map_or_else(Kernel::detect, MinerPool::kernel),
+                .map_or_else(|| self.miner_options.kernel.resolve(), MinerPool::kernel),
             hashes_per_sec: self.hashes_per_sec,
             last_restart: self.miner.as_ref().and_then(MinerPool::last_restart),
         }
@@ -444,12 +446,13 @@ impl NodeControl for NodeTask {
     fn start_mining(&mut self, threads: usize) -> Result<(), NodeError> {
         self.stop_mining();
         let commands = self.commands.clone();
-        let kernel = Kernel::detect();
-        self.miner = Some(MinerPool::start(threads, kernel, move |block| {
+        let MinerOptions { kernel, priority } = self.miner_options;
+        let kernel = kernel.resolve();
+        self.miner = Some(MinerPool::start(threads, kernel, priority, move |block| {
             let _ = commands.send(Command::Found(block));
         }));
         self.hash_sample = None;
-        tracing::info!(threads, kernel = kernel.name(), "mining started");
+        tracing::info!(threads, kernel = kernel.name(), ?priority, "mining started");
         self.publish_job(Instant::now())
     }
 

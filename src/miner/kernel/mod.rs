@@ -4,10 +4,21 @@
 //! - `portable`: midstate plus two `sha2::compress256` calls per nonce; every CPU.
 //! - `sha_ni` (x86-64 with the SHA extensions): several nonces in flight to hide the latency of
 //!   `sha256rnds2`, per-template precomputation, and an early test of the last hash word.
+//! - `avx512` and `avx2` (x86-64): 16 or 8 nonces in the lanes of one vector register, running
+//!   the rounds written once in `lanes` with its per-job precomputation and early reject.
 //!
-//! Owns the arithmetic and the only `unsafe` code of the crate (in `sha_ni`). Must not decide
-//! block validity (consensus re-checks every block a kernel finds) and must not spawn threads.
+//! Which one is fastest depends on the CPU (SHA-NI wins on AMD Zen, 16 AVX-512 lanes on Intel
+//! cores that have both), so the node measures them at start rather than guessing.
+//!
+//! Owns the arithmetic and the only `unsafe` code of the crate (in `sha_ni`, `avx512` and
+//! `avx2`; each runs its instructions only after detecting them). Must not decide block
+//! validity (consensus re-checks every block a kernel finds) and must not spawn threads.
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod lanes;
 mod portable;
 #[cfg(target_arch = "x86_64")]
 mod sha_ni;
@@ -77,6 +88,11 @@ impl TargetCheck {
         top <= self.top_word
     }
 
+    /// The most significant 32 bits of the target.
+    pub(crate) fn top_word(&self) -> u32 {
+        self.top_word
+    }
+
     /// The exact test: `hash` as a little-endian 256-bit integer is at most the target.
     pub fn meets(&self, hash: &Hash256) -> bool {
         let top = u32::from_le_bytes([hash.0[28], hash.0[29], hash.0[30], hash.0[31]]);
@@ -92,20 +108,49 @@ pub enum Kernel {
     Portable,
     /// x86-64 SHA extensions; on a CPU without them it searches with the portable kernel.
     ShaNi,
+    /// 8 lanes of AVX2; on a CPU without it, the portable kernel.
+    Avx2X8,
+    /// 16 lanes of AVX-512; on a CPU without it, the portable kernel.
+    Avx512X16,
 }
 
 impl Kernel {
-    /// The fastest kernel this CPU runs.
+    /// The kernel expected to be fastest here without measuring (SHA-NI, then AVX-512, then
+    /// AVX2): for solving blocks at test difficulty, where a few nonces do. A miner times them
+    /// instead (`node::kernel_pick`).
     pub fn detect() -> Kernel {
-        Kernel::available().pop().unwrap_or(Kernel::Portable)
+        let preference = [Kernel::ShaNi, Kernel::Avx512X16, Kernel::Avx2X8];
+        let available = Kernel::available();
+        preference
+            .into_iter()
+            .find(|kernel| available.contains(kernel))
+            .unwrap_or(Kernel::Portable)
     }
 
-    /// Every kernel this CPU runs, slowest first.
-    pub(crate) fn available() -> Vec<Kernel> {
+    /// Every kernel of this build, whether or not this CPU runs it.
+    pub fn all() -> [Kernel; 4] {
+        [
+            Kernel::Portable,
+            Kernel::Avx2X8,
+            Kernel::Avx512X16,
+            Kernel::ShaNi,
+        ]
+    }
+
+    /// Every kernel this CPU runs, the portable one first.
+    pub fn available() -> Vec<Kernel> {
         let mut kernels = vec![Kernel::Portable];
         #[cfg(target_arch = "x86_64")]
-        if sha_ni::supported() {
-            kernels.push(Kernel::ShaNi);
+        {
+            if avx2::supported() {
+                kernels.push(Kernel::Avx2X8);
+            }
+            if avx512::supported() {
+                kernels.push(Kernel::Avx512X16);
+            }
+            if sha_ni::supported() {
+                kernels.push(Kernel::ShaNi);
+            }
         }
         kernels
     }
@@ -115,6 +160,8 @@ impl Kernel {
         match self {
             Kernel::Portable => "portable-midstate",
             Kernel::ShaNi => "sha-ni-x4",
+            Kernel::Avx2X8 => "avx2-x8",
+            Kernel::Avx512X16 => "avx512-x16",
         }
     }
 
@@ -132,8 +179,14 @@ impl Kernel {
             Kernel::Portable => portable::search(header, nonces, &check, stop),
             #[cfg(target_arch = "x86_64")]
             Kernel::ShaNi => sha_ni::search(header, nonces, &check, stop),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2X8 => avx2::search(header, nonces, &check, stop),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512X16 => avx512::search(header, nonces, &check, stop),
             #[cfg(not(target_arch = "x86_64"))]
-            Kernel::ShaNi => portable::search(header, nonces, &check, stop),
+            Kernel::ShaNi | Kernel::Avx2X8 | Kernel::Avx512X16 => {
+                portable::search(header, nonces, &check, stop)
+            }
         }
     }
 }
@@ -280,10 +333,5 @@ mod tests {
                 "{kernel:?}"
             );
         }
-    }
-
-    #[test]
-    fn the_fastest_available_kernel_is_detected() {
-        assert_eq!(Some(&Kernel::detect()), Kernel::available().last());
     }
 }
