@@ -284,7 +284,13 @@ fn a_node_killed_while_mining_restarts_with_every_block_it_reported() {
     let dir = tempfile::tempdir().expect("tempdir");
     let datadir = dir.path().join("node");
     let port = free_port();
-    let mut node = NodeProcess::start_with(&datadir, port, &["--mine", "--threads", "1"]);
+    let mut node = NodeProcess::start_with(
+        &datadir,
+        port,
+        &["--mine", "--threads", "1", "--kernel", "portable-midstate"],
+    );
+    let mining = node.call("getmininginfo", vec![]);
+    assert_eq!(mining["kernel"], "portable-midstate", "{mining}");
     // A height the node has answered with was fsynced before the answer: the RPC is served by
     // the same task that stores blocks, only between blocks.
     let mut reported = 0;

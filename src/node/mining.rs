@@ -385,4 +385,73 @@ mod tests {
         assert!(eventually(|| pool.hashes() > first), "workers are hashing");
         pool.stop();
     }
+
+    /// The calling thread's nice value and scheduling policy, as Linux reports them.
+    #[cfg(target_os = "linux")]
+    fn nice_and_policy() -> (i64, i64) {
+        nice_and_policy_of("/proc/thread-self")
+    }
+
+    /// The nice value and policy of the thread whose `/proc` directory is `dir`.
+    #[cfg(target_os = "linux")]
+    fn nice_and_policy_of(dir: impl AsRef<std::path::Path>) -> (i64, i64) {
+        let stat = std::fs::read_to_string(dir.as_ref().join("stat")).expect("read a stat");
+        // Fields after the command name, which ends with the last ')': state is field 3, nice
+        // field 19 and policy field 41 (proc(5)).
+        let fields: Vec<&str> = stat[stat.rfind(')').expect("a command name") + 2..]
+            .split_whitespace()
+            .collect();
+        let field = |number: usize| fields[number - 3].parse::<i64>().expect("a number");
+        (field(19), field(41))
+    }
+
+    /// Linux's policy numbers (sched(7)).
+    #[cfg(target_os = "linux")]
+    const SCHED_OTHER: i64 = 0;
+    #[cfg(target_os = "linux")]
+    const SCHED_IDLE: i64 = 5;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn each_priority_sets_the_nice_value_and_policy_linux_reports() {
+        let on_a_thread = |priority: Priority| {
+            std::thread::spawn(move || {
+                priority.apply_to_current_thread().expect("lowering needs no privilege");
+                nice_and_policy()
+            })
+            .join()
+            .expect("the thread ran")
+        };
+        let (normal_nice, normal_policy) = on_a_thread(Priority::Normal);
+        assert_eq!(normal_policy, SCHED_OTHER);
+        assert_eq!(on_a_thread(Priority::Low), (19, SCHED_OTHER));
+        assert_eq!(on_a_thread(Priority::Idle).1, SCHED_IDLE);
+        assert!(normal_nice < 19, "the test itself runs at nice {normal_nice}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_pool_runs_its_workers_at_the_priority_asked() {
+        let mut pool = MinerPool::start(2, Kernel::detect(), Priority::Idle, |_| {});
+        // Other tests' pools (at normal priority) may run beside this one: count idle workers.
+        let idle_miners = || -> usize {
+            let tasks = std::fs::read_dir("/proc/self/task").expect("list own threads");
+            tasks
+                .filter_map(Result::ok)
+                .filter(|task| {
+                    std::fs::read_to_string(task.path().join("comm"))
+                        .is_ok_and(|name| name.starts_with("miner-"))
+                })
+                .filter(|task| nice_and_policy_of(task.path()).1 == SCHED_IDLE)
+                .count()
+        };
+        // Each worker lowers itself as it starts; wait until both have.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while idle_miners() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let idle = idle_miners();
+        pool.stop();
+        assert_eq!(idle, 2, "both workers under SCHED_IDLE");
+    }
 }

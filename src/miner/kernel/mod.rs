@@ -258,7 +258,8 @@ mod tests {
         fn every_kernel_finds_exactly_the_plain_sha256d_hits(
             seed: u8,
             time: u32,
-            start: u32,
+            // A quarter of the ranges end at u32::MAX, with groups of lanes straddling it.
+            start in prop_oneof![3 => any::<u32>(), 1 => (u32::MAX - 400)..=u32::MAX],
             len in 0u32..300,
             target_shift in 1u32..8,
             pick in any::<prop::sample::Index>(),
@@ -272,7 +273,7 @@ mod tests {
             }
             // A target equal to one nonce's hash: that nonce meets it, and so do only nonces
             // whose hashes are no larger; the last word of many candidates ties with it.
-            let chosen = start + pick.index(len as usize + 1) as u32;
+            let chosen = start + pick.index((end - start) as usize + 1) as u32;
             let exact = U256::from_little_endian(&hash_at(&base, chosen).0);
             let expected = plain_hits(&base, start..=end, &exact);
             prop_assert!(expected.contains(&chosen));
@@ -318,6 +319,47 @@ mod tests {
                     hashes: 0
                 }
             );
+        }
+    }
+
+    /// A job restart: the stop flag rises while a search is under way, wherever in a group of
+    /// lanes it is. The count reported must be exactly the nonces tried, so a search resumed
+    /// from there neither skips a hit nor reports one twice.
+    #[test]
+    fn a_search_stopped_midway_resumes_exactly_where_it_stopped() {
+        let base = header(9, 77);
+        // About one hit per 2^18 nonces: the stop usually comes before the first.
+        let target = U256::MAX >> 18;
+        let (start, end) = (1_000_003u32, 1_000_003 + (1 << 20));
+        let expected = plain_hits(&base, start..=end, &target);
+        for (round, kernel) in Kernel::available().into_iter().enumerate() {
+            let stop = AtomicBool::new(false);
+            let report = std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    std::thread::sleep(std::time::Duration::from_micros(300 * round as u64 + 200));
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                });
+                kernel.search(&base, start..=end, &target, &stop)
+            });
+            let resume_at = match report.outcome {
+                SearchOutcome::Stopped => start + report.hashes as u32,
+                SearchOutcome::Found(nonce) => {
+                    assert_eq!(report.hashes, u64::from(nonce - start) + 1, "{kernel:?}");
+                    nonce + 1
+                }
+                SearchOutcome::Exhausted => end + 1,
+            };
+            let before: Vec<u32> = expected.iter().copied().filter(|&n| n < resume_at).collect();
+            let first = match report.outcome {
+                SearchOutcome::Found(nonce) => vec![nonce],
+                _ => Vec::new(),
+            };
+            assert_eq!(first, before, "{kernel:?} missed or invented a hit before {resume_at}");
+            if resume_at <= end {
+                let rest = kernel_hits(kernel, &base, resume_at..=end, &target);
+                let after: Vec<u32> = expected.iter().copied().filter(|&n| n >= resume_at).collect();
+                assert_eq!(rest, after, "{kernel:?} resumed at {resume_at}");
+            }
         }
     }
 

@@ -11,8 +11,9 @@
 //! Owns all `unsafe` code of the crate; each block says why it is sound.
 #![allow(unsafe_code)]
 
+use super::lanes;
 use super::portable::{self, HeaderMidstate};
-use super::{SearchOutcome, SearchReport, TargetCheck, SHA256_IV, STOP_CHECK_INTERVAL};
+use super::{SearchReport, TargetCheck, SHA256_IV};
 use crate::types::{BlockHeader, HEADER_BYTES};
 use std::arch::x86_64::{
     __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_blend_epi16, _mm_cvtsi128_si32, _mm_insert_epi32,
@@ -20,7 +21,7 @@ use std::arch::x86_64::{
     _mm_sha256msg2_epu32, _mm_sha256rnds2_epu32, _mm_shuffle_epi32,
 };
 use std::ops::RangeInclusive;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 /// Nonces hashed side by side.
 const LANES: usize = 4;
@@ -235,48 +236,15 @@ pub(super) fn search(
     }
     // SAFETY: `supported()` just confirmed every feature `prepare` is compiled for.
     let template = unsafe { prepare(header) };
-    let mut confirm = HeaderMidstate::new(header);
-    let (start, end) = (u64::from(*nonces.start()), u64::from(*nonces.end()));
-    let mut next = start;
-    let mut until_stop_check = 0usize;
-    while next + LANES as u64 - 1 <= end {
-        if until_stop_check == 0 {
-            if stop.load(Ordering::Relaxed) {
-                return SearchReport {
-                    outcome: SearchOutcome::Stopped,
-                    hashes: next - start,
-                };
-            }
-            until_stop_check = STOP_CHECK_INTERVAL as usize / LANES;
-        }
-        until_stop_check -= 1;
-        // `next + LANES - 1 <= end <= u32::MAX`, so every lane's nonce fits in a u32.
-        let first = next as u32;
+    lanes::search_in_groups(header, nonces, check, stop, LANES, |first| {
         // SAFETY: `supported()` confirmed every feature `last_words` is compiled for.
         let words = unsafe { last_words(&template, first) };
-        for (lane, word) in words.into_iter().enumerate() {
-            let nonce = first + lane as u32;
-            if check.may_meet(word.swap_bytes()) && check.meets(&confirm.hash_with_nonce(nonce)) {
-                return SearchReport {
-                    outcome: SearchOutcome::Found(nonce),
-                    hashes: u64::from(nonce) - start + 1,
-                };
-            }
-        }
-        next += LANES as u64;
-    }
-    if next > end {
-        return SearchReport {
-            outcome: SearchOutcome::Exhausted,
-            hashes: end + 1 - start,
-        };
-    }
-    // Fewer nonces than lanes remain: finish them one at a time.
-    let tail = portable::search(header, next as u32..=end as u32, check, stop);
-    SearchReport {
-        outcome: tail.outcome,
-        hashes: next - start + tail.hashes,
-    }
+        words
+            .into_iter()
+            .enumerate()
+            .filter(|(_, word)| check.may_meet(word.swap_bytes()))
+            .fold(0, |mask, (lane, _)| mask | 1 << lane)
+    })
 }
 
 #[cfg(test)]
