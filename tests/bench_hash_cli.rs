@@ -79,7 +79,8 @@ fn a_kernel_named_is_the_one_measured_and_an_unknown_name_is_refused() {
     assert_eq!(refused.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        stderr.contains("no kernel is called \"sha-ni-x5\"") && stderr.contains("portable-midstate"),
+        stderr.contains("no kernel is called \"sha-ni-x5\"")
+            && stderr.contains("portable-midstate"),
         "{stderr}"
     );
 }

@@ -416,7 +416,9 @@ mod tests {
     fn each_priority_sets_the_nice_value_and_policy_linux_reports() {
         let on_a_thread = |priority: Priority| {
             std::thread::spawn(move || {
-                priority.apply_to_current_thread().expect("lowering needs no privilege");
+                priority
+                    .apply_to_current_thread()
+                    .expect("lowering needs no privilege");
                 nice_and_policy()
             })
             .join()
@@ -426,13 +428,16 @@ mod tests {
         assert_eq!(normal_policy, SCHED_OTHER);
         assert_eq!(on_a_thread(Priority::Low), (19, SCHED_OTHER));
         assert_eq!(on_a_thread(Priority::Idle).1, SCHED_IDLE);
-        assert!(normal_nice < 19, "the test itself runs at nice {normal_nice}");
+        assert!(
+            normal_nice < 19,
+            "the test itself runs at nice {normal_nice}"
+        );
     }
 
     #[cfg(target_os = "linux")]
     #[test]
     fn the_pool_runs_its_workers_at_the_priority_asked() {
-        let mut pool = MinerPool::start(2, Kernel::detect(), Priority::Idle, |_| {});
+        let pool = MinerPool::start(2, Kernel::detect(), Priority::Idle, |_| {});
         // Other tests' pools (at normal priority) may run beside this one: count idle workers.
         let idle_miners = || -> usize {
             let tasks = std::fs::read_dir("/proc/self/task").expect("list own threads");

@@ -349,15 +349,26 @@ mod tests {
                 }
                 SearchOutcome::Exhausted => end + 1,
             };
-            let before: Vec<u32> = expected.iter().copied().filter(|&n| n < resume_at).collect();
+            let before: Vec<u32> = expected
+                .iter()
+                .copied()
+                .filter(|&n| n < resume_at)
+                .collect();
             let first = match report.outcome {
                 SearchOutcome::Found(nonce) => vec![nonce],
                 _ => Vec::new(),
             };
-            assert_eq!(first, before, "{kernel:?} missed or invented a hit before {resume_at}");
+            assert_eq!(
+                first, before,
+                "{kernel:?} missed or invented a hit before {resume_at}"
+            );
             if resume_at <= end {
                 let rest = kernel_hits(kernel, &base, resume_at..=end, &target);
-                let after: Vec<u32> = expected.iter().copied().filter(|&n| n >= resume_at).collect();
+                let after: Vec<u32> = expected
+                    .iter()
+                    .copied()
+                    .filter(|&n| n >= resume_at)
+                    .collect();
                 assert_eq!(rest, after, "{kernel:?} resumed at {resume_at}");
             }
         }
