@@ -43,10 +43,12 @@ pub enum KernelNameError {
         available: String,
     },
     /// The CPU lacks the kernel's instructions.
-    #[error("this CPU lacks the instructions of kernel {name:?}; it runs: fastest, {available}")]
+    #[error("kernel {name:?} needs {needs}, which this CPU lacks; it runs: fastest, {available}")]
     Unsupported {
         /// The name given.
         name: String,
+        /// The features the kernel needs.
+        needs: &'static str,
         /// The names this CPU runs, comma-separated.
         available: String,
     },
@@ -86,6 +88,7 @@ impl KernelChoice {
         } else {
             Err(KernelNameError::Unsupported {
                 name: name.to_owned(),
+                needs: kernel.required_features(),
                 available: available_names(),
             })
         }

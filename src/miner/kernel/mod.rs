@@ -155,6 +155,16 @@ impl Kernel {
         kernels
     }
 
+    /// The CPU features the kernel needs, as `is_x86_feature_detected!` names them.
+    pub fn required_features(self) -> &'static str {
+        match self {
+            Kernel::Portable => "none",
+            Kernel::ShaNi => "sha, sse2, ssse3, sse4.1",
+            Kernel::Avx2X8 => "avx2",
+            Kernel::Avx512X16 => "avx512f, avx512bw",
+        }
+    }
+
     /// The name logs, `getmininginfo` and `bench-hash` show.
     pub fn name(self) -> &'static str {
         match self {
@@ -195,6 +205,22 @@ impl Kernel {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The kernels this CPU runs; each one it cannot run is named, with the features it lacks,
+    /// so a skipped kernel is never silent.
+    fn kernels_under_test() -> Vec<Kernel> {
+        let available = Kernel::available();
+        for kernel in Kernel::all() {
+            if !available.contains(&kernel) {
+                eprintln!(
+                    "skipping {}: this CPU lacks {}",
+                    kernel.name(),
+                    kernel.required_features()
+                );
+            }
+        }
+        available
+    }
 
     fn header(seed: u8, time: u32) -> BlockHeader {
         BlockHeader {
@@ -268,7 +294,7 @@ mod tests {
             let end = start.saturating_add(len);
             let easy = U256::MAX >> target_shift;
             let expected = plain_hits(&base, start..=end, &easy);
-            for kernel in Kernel::available() {
+            for kernel in kernels_under_test() {
                 prop_assert_eq!(kernel_hits(kernel, &base, start..=end, &easy), expected.clone(), "{:?}", kernel);
             }
             // A target equal to one nonce's hash: that nonce meets it, and so do only nonces
@@ -277,7 +303,7 @@ mod tests {
             let exact = U256::from_little_endian(&hash_at(&base, chosen).0);
             let expected = plain_hits(&base, start..=end, &exact);
             prop_assert!(expected.contains(&chosen));
-            for kernel in Kernel::available() {
+            for kernel in kernels_under_test() {
                 prop_assert_eq!(kernel_hits(kernel, &base, start..=end, &exact), expected.clone(), "{:?}", kernel);
             }
         }
@@ -288,7 +314,7 @@ mod tests {
             let hash = U256::from_little_endian(&hash_at(&base, nonce).0);
             let top_only = (hash >> 224) << 224;
             let just_below = hash - U256::one();
-            for kernel in Kernel::available() {
+            for kernel in kernels_under_test() {
                 let found = |target: &U256| {
                     kernel.search(&base, nonce..=nonce, target, &AtomicBool::new(false)).outcome
                 };
@@ -304,7 +330,7 @@ mod tests {
     #[test]
     fn every_kernel_stops_when_asked_and_reports_exhaustion() {
         let base = header(2, 1000);
-        for kernel in Kernel::available() {
+        for kernel in kernels_under_test() {
             let stopped = kernel.search(&base, 0..=u32::MAX, &U256::zero(), &AtomicBool::new(true));
             assert_eq!(stopped.outcome, SearchOutcome::Stopped, "{kernel:?}");
             let exhausted = kernel.search(&base, 1..=100, &U256::zero(), &AtomicBool::new(false));
@@ -332,7 +358,7 @@ mod tests {
         let target = U256::MAX >> 18;
         let (start, end) = (1_000_003u32, 1_000_003 + (1 << 20));
         let expected = plain_hits(&base, start..=end, &target);
-        for (round, kernel) in Kernel::available().into_iter().enumerate() {
+        for (round, kernel) in kernels_under_test().into_iter().enumerate() {
             let stop = AtomicBool::new(false);
             let report = std::thread::scope(|scope| {
                 scope.spawn(|| {
@@ -379,7 +405,7 @@ mod tests {
         let base = header(3, 1000);
         let target = U256::MAX >> 1;
         let expected = plain_hits(&base, u32::MAX - 20..=u32::MAX, &target);
-        for kernel in Kernel::available() {
+        for kernel in kernels_under_test() {
             assert_eq!(
                 kernel_hits(kernel, &base, u32::MAX - 20..=u32::MAX, &target),
                 expected,
