@@ -286,9 +286,10 @@ struct MinerArgs {
     /// avx512-x16, as this CPU allows; `nakachain bench-hash` shows each one's rate
     #[arg(long, default_value = "fastest", value_parser = KernelChoice::parse)]
     kernel: KernelChoice,
-    /// The miner threads' OS priority: idle yields to everything else, so the machine stays
-    /// usable while every core mines
-    #[arg(long, value_enum, default_value_t = Priority::Idle)]
+    /// The miner threads' OS priority: low (nice 19) lets everything else go first, so the
+    /// machine stays usable while every core mines; idle (SCHED_IDLE) gives them only time
+    /// nothing else wants
+    #[arg(long, value_enum, default_value_t = Priority::Low)]
     priority: Priority,
 }
 

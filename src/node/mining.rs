@@ -23,10 +23,13 @@ const NONCES_PER_CHUNK: u32 = 1 << 20;
 pub enum Priority {
     /// As any other thread.
     Normal,
-    /// The lowest niceness (19): other programs come first, mining takes the rest.
-    Low,
-    /// Linux's `SCHED_IDLE` (elsewhere as `low`): only time nothing else wants.
+    /// The lowest priority (nice 19 on Linux and macOS): other programs come first, mining
+    /// takes the rest. The default: threads this low still get a sliver of a busy CPU, so a
+    /// killed node exits at once even while the machine is loaded.
     #[default]
+    Low,
+    /// Linux's `SCHED_IDLE` (elsewhere as `low`): only time nothing else wants. On a loaded
+    /// machine such threads can wait long for any CPU, even to exit when killed.
     Idle,
 }
 
