@@ -33,6 +33,13 @@ pub(super) const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
+/// The same constants 16-byte aligned, so SHA-NI loads each group of four as one vector.
+#[repr(align(16))]
+pub(super) struct RoundConstants(pub(super) [u32; 64]);
+
+/// `K` where SHA-NI loads it from.
+pub(super) static ROUND_CONSTANTS: RoundConstants = RoundConstants(K);
+
 /// The padding word that follows a message ending on a word boundary.
 const PADDING: u32 = 0x8000_0000;
 /// Bits in the header: the length word of its second chunk.

@@ -11,7 +11,7 @@
 //! Owns all `unsafe` code of the crate; each block says why it is sound.
 #![allow(unsafe_code)]
 
-use super::lanes;
+use super::lanes::{self, ROUND_CONSTANTS};
 use super::portable::{self, HeaderMidstate};
 use super::{SearchReport, TargetCheck, SHA256_IV};
 use crate::types::{BlockHeader, HEADER_BYTES};
@@ -25,21 +25,6 @@ use std::sync::atomic::AtomicBool;
 
 /// Nonces hashed side by side.
 const LANES: usize = 4;
-
-/// SHA-256's round constants, 16-byte aligned so each group of four loads as one vector.
-#[repr(align(16))]
-struct RoundConstants([u32; 64]);
-
-static K: RoundConstants = RoundConstants([
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-]);
 
 /// Whether this CPU has every feature the kernel is compiled for.
 pub(super) fn supported() -> bool {
@@ -65,8 +50,8 @@ struct Template {
 /// roles each pair of rounds, which is why `cdgh` holds ABEF between the two instructions.
 macro_rules! quad_round {
     ($abef:ident, $cdgh:ident, $w:ident, $group:expr) => {{
-        // SAFETY (of the load): K is 16-byte aligned and 64 words long; group < 16.
-        let k = _mm_load_si128(K.0.as_ptr().add(4 * $group).cast::<__m128i>());
+        // SAFETY (of the load): ROUND_CONSTANTS is 16-byte aligned and 64 words long; group < 16.
+        let k = _mm_load_si128(ROUND_CONSTANTS.0.as_ptr().add(4 * $group).cast::<__m128i>());
         for lane in 0..LANES {
             let wk = _mm_add_epi32($w[lane], k);
             $cdgh[lane] = _mm_sha256rnds2_epu32($cdgh[lane], $abef[lane], wk);
@@ -146,8 +131,8 @@ unsafe fn prepare(header: &BlockHeader) -> Template {
         big_endian_word(&bytes, 68),
         big_endian_word(&bytes, 64),
     );
-    // SAFETY (of the load): K is 16-byte aligned.
-    let k = _mm_load_si128(K.0.as_ptr().cast::<__m128i>());
+    // SAFETY (of the load): ROUND_CONSTANTS is 16-byte aligned.
+    let k = _mm_load_si128(ROUND_CONSTANTS.0.as_ptr().cast::<__m128i>());
     // Rounds 0 and 1 read only the low two lanes (merkle tail and time), never the nonce.
     let cdgh_after_first_pair =
         _mm_sha256rnds2_epu32(mid_cdgh, mid_abef, _mm_add_epi32(chunk_words, k));
@@ -180,8 +165,8 @@ unsafe fn last_words(t: &Template, first: u32) -> [u32; LANES] {
     let mut w4 = [zero; LANES];
     let mut abef = [zero; LANES];
     let mut cdgh = [t.cdgh_after_first_pair; LANES];
-    // SAFETY (of the load): K is 16-byte aligned.
-    let k0 = _mm_load_si128(K.0.as_ptr().cast::<__m128i>());
+    // SAFETY (of the load): ROUND_CONSTANTS is 16-byte aligned.
+    let k0 = _mm_load_si128(ROUND_CONSTANTS.0.as_ptr().cast::<__m128i>());
     for lane in 0..LANES {
         let wk = _mm_shuffle_epi32(_mm_add_epi32(w0[lane], k0), 0x0E);
         abef[lane] = _mm_sha256rnds2_epu32(t.mid_abef, cdgh[lane], wk);
@@ -213,8 +198,8 @@ unsafe fn last_words(t: &Template, first: u32) -> [u32; LANES] {
     middle_groups!(abef, cdgh, w0, w1, w2, w3, w4);
     schedule!(w0 = w1, w2, w3, w4);
     // Rounds 60–61 only: afterwards the F lane (0) holds e60, which rounds 61–63 shift into h.
-    // SAFETY (of the load): K is 16-byte aligned; 60 + 4 <= 64.
-    let k15 = _mm_load_si128(K.0.as_ptr().add(60).cast::<__m128i>());
+    // SAFETY (of the load): ROUND_CONSTANTS is 16-byte aligned; 60 + 4 <= 64.
+    let k15 = _mm_load_si128(ROUND_CONSTANTS.0.as_ptr().add(60).cast::<__m128i>());
     let mut words = [0u32; LANES];
     for lane in 0..LANES {
         let wk = _mm_add_epi32(w0[lane], k15);
