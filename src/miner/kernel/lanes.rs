@@ -47,24 +47,12 @@ const HEADER_BITS: u32 = HEADER_BYTES as u32 * 8;
 /// Bits in a digest: the length word of the second hash's only chunk.
 const DIGEST_BITS: u32 = 256;
 /// The header's second chunk from word 4 on (padding, zeros, length); words 0–3 vary.
-const HEADER_TAIL_WORDS: [u32; 16] = [
-    0,
-    0,
-    0,
-    0,
-    PADDING,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    HEADER_BITS,
-];
+const HEADER_TAIL_WORDS: [u32; 16] = {
+    let mut words = [0; 16];
+    words[4] = PADDING;
+    words[15] = HEADER_BITS;
+    words
+};
 
 /// A vector of 32-bit lanes, one nonce per lane, with the operations SHA-256 needs. Every
 /// method is `#[inline(always)]` in its implementations, so the generic rounds below compile
@@ -152,7 +140,7 @@ impl Lanes for u32 {
 
 /// Runs `$body` once for each round number listed, with `$t` a constant: the rounds are
 /// unrolled in the source, so every ring index is known when compiling and the state and
-/// schedule stay in registers (a loop the compiler kept rolled cost AVX2 a tenth).
+/// schedule stay in registers (loops the compiler kept rolled cost AVX-512 7 % and AVX2 14 %).
 macro_rules! for_each_round {
     ($t:ident in $($round:literal),+ => $body:block) => {
         $({
