@@ -1,7 +1,7 @@
 //! Which kernel mines: the one `--kernel` names, or the fastest this CPU runs, found by timing
-//! each for a few tens of milliseconds when mining starts. SHA-NI wins on AMD Zen, AVX-512 on
-//! Intel cores that also have SHA-NI, AVX2 on laptops with neither: no fixed order is right
-//! everywhere.
+//! each for a few tens of milliseconds when mining starts. AVX-512 wins on AMD Zen 4 and Intel
+//! cores that have it, SHA-NI where there is no AVX-512, AVX2 on laptops with neither; how far
+//! ahead depends on the core, so no fixed order is right everywhere.
 //!
 //! Owns the timing and the names. Reads the wall clock (it is a measurement, as `hash_bench`
 //! is) on the calling thread; must not spawn threads or touch chain state.
