@@ -6,7 +6,7 @@
 //! Owns the measurement loops and the report. Reads the wall clock (it is a benchmark); must not
 //! touch chain state.
 
-use super::kernel_pick::{fastest_of, measure, KernelChoice};
+use super::kernel_pick::{fastest_of, measure, sample_header, KernelChoice, IMPOSSIBLE_BITS};
 use super::mining::{MinerPool, Priority};
 use crate::miner::kernel::{compress, SHA256_IV};
 use crate::miner::{assemble_block, BlockSpec, Kernel};
@@ -26,8 +26,6 @@ const CHUNK_NONCES: u32 = 1 << 16;
 const RESTART_SAMPLES: usize = 20;
 /// Time between measured job switches.
 const RESTART_PAUSE: Duration = Duration::from_millis(20);
-/// Bits whose target is 1: no header meets it, so workers hash until told to stop.
-const IMPOSSIBLE_BITS: u32 = 0x0300_0001;
 
 /// What `bench-hash` measured. Rates are millions per second.
 #[derive(Clone, Debug, Serialize)]
@@ -59,17 +57,6 @@ pub struct HashBenchReport {
     pub restart_ms_median: f64,
     /// Slowest such move, in milliseconds.
     pub restart_ms_max: f64,
-}
-
-fn sample_header() -> BlockHeader {
-    BlockHeader {
-        version: 1,
-        prev_hash: Hash256([0x11; 32]),
-        merkle_root: Hash256([0x22; 32]),
-        time: 1_767_225_600,
-        bits: IMPOSSIBLE_BITS,
-        nonce: 0,
-    }
 }
 
 /// Runs `step` (which reports the units of work it did) until `period` has passed; millions

@@ -20,6 +20,20 @@ const ROUNDS: usize = 3;
 const SLICE: Duration = Duration::from_millis(10);
 /// Nonces per search call while timing: well under a millisecond for every kernel.
 const CHUNK_NONCES: u32 = 1 << 13;
+/// Bits whose target is 1: no header meets it, so every search hashes its whole range.
+pub(super) const IMPOSSIBLE_BITS: u32 = 0x0300_0001;
+
+/// The header kernels are timed on (`bench-hash` too).
+pub(super) fn sample_header() -> BlockHeader {
+    BlockHeader {
+        version: 1,
+        prev_hash: Hash256([0x11; 32]),
+        merkle_root: Hash256([0x22; 32]),
+        time: 1_767_225_600,
+        bits: IMPOSSIBLE_BITS,
+        nonce: 0,
+    }
+}
 
 /// How the miner's kernel is chosen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -94,9 +108,9 @@ impl KernelChoice {
         }
     }
 
-    /// The kernel to mine with: the named one, or the fastest (measured once per process).
+    /// The kernel to mine with: the named one, or the fastest (measured once per process, on
+    /// the calling thread: about 120 ms the first time).
     pub fn resolve(self) -> Kernel {
-        static FASTEST: OnceLock<Kernel> = OnceLock::new();
         match self {
             KernelChoice::Named(kernel) => kernel,
             KernelChoice::Fastest => *FASTEST.get_or_init(|| {
@@ -107,7 +121,20 @@ impl KernelChoice {
             }),
         }
     }
+
+    /// What a status report names without measuring: the kernel `resolve` gives if it is known
+    /// by now, else the one expected fastest (`Kernel::detect`), so a status call never holds
+    /// the node task up for a measurement.
+    pub fn known_or_expected(self) -> Kernel {
+        match self {
+            KernelChoice::Named(kernel) => kernel,
+            KernelChoice::Fastest => FASTEST.get().copied().unwrap_or_else(Kernel::detect),
+        }
+    }
 }
+
+/// The fastest kernel, once measured.
+static FASTEST: OnceLock<Kernel> = OnceLock::new();
 
 /// The kernel with the highest rate (the portable one if `rates` is empty).
 pub fn fastest_of(rates: &[(Kernel, f64)]) -> Kernel {
@@ -120,14 +147,7 @@ pub fn fastest_of(rates: &[(Kernel, f64)]) -> Kernel {
 /// Millions of nonces per second of each kernel on this thread, each timed for `slice` in
 /// each of `rounds` rounds; a kernel's rate is its best slice.
 pub fn measure(kernels: &[Kernel], slice: Duration, rounds: usize) -> Vec<(Kernel, f64)> {
-    let header = BlockHeader {
-        version: 1,
-        prev_hash: Hash256([0x11; 32]),
-        merkle_root: Hash256([0x22; 32]),
-        time: 1_767_225_600,
-        bits: 0x0300_0001,
-        nonce: 0,
-    };
+    let header = sample_header();
     let never = AtomicBool::new(false);
     let mut best = vec![0.0f64; kernels.len()];
     let mut start = 0u32;
@@ -186,5 +206,14 @@ mod tests {
         let top = rates.iter().map(|(_, rate)| *rate).fold(0.0, f64::max);
         assert!(rates.contains(&(fastest, top)));
         assert_eq!(fastest_of(&[]), Kernel::Portable);
+    }
+
+    #[test]
+    fn a_status_names_the_measured_kernel_once_known_and_the_named_one_always() {
+        for kernel in Kernel::available() {
+            assert_eq!(KernelChoice::Named(kernel).known_or_expected(), kernel);
+        }
+        let measured = KernelChoice::Fastest.resolve();
+        assert_eq!(KernelChoice::Fastest.known_or_expected(), measured);
     }
 }

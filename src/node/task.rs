@@ -434,10 +434,10 @@ impl NodeControl for NodeTask {
     fn mining(&self) -> MiningStatus {
         MiningStatus {
             threads: self.miner.as_ref().map(MinerPool::threads),
-            kernel: self
-                .miner
-                .as_ref()
-                .map_or_else(|| self.miner_options.kernel.resolve(), MinerPool::kernel),
+            kernel: self.miner.as_ref().map_or_else(
+                || self.miner_options.kernel.known_or_expected(),
+                MinerPool::kernel,
+            ),
             hashes_per_sec: self.hashes_per_sec,
             last_restart: self.miner.as_ref().and_then(MinerPool::last_restart),
         }
