@@ -142,12 +142,34 @@ fn wait_for_exec(pid: u32, marker: &str) {
 }
 
 /// Whether `pid` is alive and is still the process started with `marker` among its arguments.
+///
+/// Alive means any of its threads is: after SIGKILL the main thread may already show as a
+/// zombie (with an empty command line) while low-priority miner threads on a loaded machine
+/// have not yet been scheduled to exit, and until the last of them has, the process still holds
+/// its data directory's lock.
 pub(crate) fn is_running(pid: u32, marker: &str) -> bool {
-    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
-    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return false;
     };
-    !is_zombie(&stat) && cmdline_has(&proc_dir, marker)
+    any_thread_is_ours_and_alive(
+        tasks.filter_map(Result::ok).filter_map(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            let cmdline = std::fs::read(task.path().join("cmdline")).unwrap_or_default();
+            Some((stat, cmdline))
+        }),
+        marker,
+    )
+}
+
+/// Given each thread's `/proc` stat line and command line, whether one of them has not exited
+/// and carries `marker` among its arguments.
+fn any_thread_is_ours_and_alive(
+    threads: impl IntoIterator<Item = (String, Vec<u8>)>,
+    marker: &str,
+) -> bool {
+    threads
+        .into_iter()
+        .any(|(stat, cmdline)| !is_zombie(&stat) && has_arg(&cmdline, marker))
 }
 
 /// Whether a `/proc/<pid>/stat` line shows an exited process not yet reaped. The state letter
@@ -157,14 +179,10 @@ fn is_zombie(stat: &str) -> bool {
         .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
 }
 
-fn cmdline_has(proc_dir: &Path, marker: &str) -> bool {
-    std::fs::read(proc_dir.join("cmdline"))
-        .map(|bytes| {
-            bytes
-                .split(|byte| *byte == 0)
-                .any(|arg| arg == marker.as_bytes())
-        })
-        .unwrap_or(false)
+fn has_arg(cmdline: &[u8], marker: &str) -> bool {
+    cmdline
+        .split(|byte| *byte == 0)
+        .any(|arg| arg == marker.as_bytes())
 }
 
 /// Sends `signal` (a `kill` name like TERM or KILL) to `pid` if it is still ours.
@@ -301,6 +319,32 @@ mod tests {
         assert!(is_running(me, &first_arg), "{}", exe.display());
         assert!(!is_running(me, "/no/such/devnet/node-0"));
         assert!(!is_running(u32::MAX, &first_arg));
+    }
+
+    #[test]
+    fn a_killed_process_runs_until_its_last_thread_has_exited() {
+        let marker = "/devnet/node-1";
+        let ours = b"nakachain\0--datadir\0/devnet/node-1\0node\0".to_vec();
+        let zombie_leader = ("7 (nakachain) Z 1 7".to_string(), Vec::new());
+        let exiting_miner = ("9 (miner-1) R 1 7".to_string(), ours.clone());
+        assert!(any_thread_is_ours_and_alive(
+            [zombie_leader.clone(), exiting_miner],
+            marker
+        ));
+        assert!(!any_thread_is_ours_and_alive([zombie_leader], marker));
+        let reused_pid = ("7 (vim) S 1 7".to_string(), b"vim\0notes\0".to_vec());
+        assert!(!any_thread_is_ours_and_alive([reused_pid], marker));
+        let alive = ("7 (nakachain) S 1 7".to_string(), ours);
+        assert!(any_thread_is_ours_and_alive([alive], marker));
+    }
+
+    #[test]
+    fn zombie_states_are_read_after_the_command_name() {
+        assert!(is_zombie("42 (nakachain) Z 1 42 42 0"));
+        assert!(is_zombie("42 (a) b) X 1"));
+        assert!(!is_zombie("42 (tokio-runtime-w) S 1 42"));
+        assert!(!is_zombie("42 (Z) R 1"));
+        assert!(!is_zombie("garbage"));
     }
 
     #[test]
