@@ -131,3 +131,65 @@ impl<T> Calendar<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        /// Schedule an item this many microseconds after the last one taken.
+        Push(u64),
+        Peek,
+        Pop,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (0u64..4 * BUCKET_US).prop_map(Step::Push),
+            1 => (0u64..200 * BUCKET_US).prop_map(Step::Push),
+            2 => Just(Step::Peek),
+            4 => Just(Step::Pop),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the mix of pushes, look-aheads and pops (items scheduled into the bucket being
+        /// taken from, or before one a look-ahead already took out), items come
+        /// out in (time, order of scheduling) order, as from a sorted set.
+        #[test]
+        fn items_come_out_in_time_then_scheduling_order(steps in prop::collection::vec(step(), 1..400)) {
+            let mut calendar = Calendar::default();
+            let mut expected = BTreeSet::new();
+            let mut now_us = 0;
+            let mut seq = 0;
+            for step in steps {
+                match step {
+                    Step::Push(after_us) => {
+                        let at_us = now_us + after_us;
+                        calendar.push(Scheduled { at_us, seq, due: (at_us, seq) });
+                        expected.insert((at_us, seq));
+                        seq += 1;
+                    }
+                    Step::Peek => prop_assert_eq!(calendar.peek_key(), expected.first().copied()),
+                    Step::Pop => {
+                        let popped = calendar.pop().map(|item| {
+                            assert_eq!(item.key(), item.due);
+                            item.due
+                        });
+                        prop_assert_eq!(popped, expected.pop_first());
+                        if let Some((at_us, _)) = popped {
+                            now_us = at_us;
+                        }
+                    }
+                }
+            }
+            while let Some(item) = calendar.pop() {
+                prop_assert_eq!(Some(item.key()), expected.pop_first());
+            }
+            prop_assert!(expected.is_empty());
+        }
+    }
+}
