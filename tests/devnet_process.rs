@@ -158,3 +158,21 @@ fn a_line_keeps_its_shape_and_relays_end_to_end() {
     wait_for_tip(&nodes, &tip);
     down_leaving_nothing(&devnet, &pids(&state));
 }
+
+/// With its state file unreadable, the devnet's nodes are still found by their arguments: `up`
+/// refuses to start another beside them and `down` stops them.
+#[test]
+fn a_corrupt_state_file_still_lets_down_find_and_stop_the_nodes() {
+    let devnet = Devnet::new();
+    devnet.ok(&up_args("2", "24660"));
+    let pids = pids(&devnet.state());
+    std::fs::write(devnet.root().join("devnet.json"), b"{ not json").expect("corrupt the state");
+    let again = devnet.refused(&up_args("2", "24670"));
+    assert!(
+        again.contains("is corrupt")
+            && again.contains("`nakachain devnet down` still stops its nodes"),
+        "{again}"
+    );
+    let down = down_leaving_nothing(&devnet, &pids);
+    assert!(down.contains("stopped 2 processes"), "{down}");
+}

@@ -246,14 +246,15 @@ pub(crate) fn find_by_root(root: &Path) -> Vec<(u32, String)> {
         .filter_map(Result::ok)
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| *pid != own)
-        .filter(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/exe"))
-                .ok()
-                .and_then(|exe| program_name(&exe))
-                .is_some_and(|name| name == program)
-        })
         .filter_map(|pid| {
-            let bytes = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            // Read through a live thread: a killed node's main thread may already be a zombie
+            // (no executable, empty command line) while its other threads still hold its lock.
+            let thread = live_thread_dir(pid)?;
+            let exe = std::fs::read_link(thread.join("exe")).ok()?;
+            if program_name(&exe)? != program {
+                return None;
+            }
+            let bytes = std::fs::read(thread.join("cmdline")).ok()?;
             let marker = bytes
                 .split(|byte| *byte == 0)
                 .filter_map(|arg| std::str::from_utf8(arg).ok())
@@ -262,6 +263,15 @@ pub(crate) fn find_by_root(root: &Path) -> Vec<(u32, String)> {
             is_running(pid, &marker).then_some((pid, marker))
         })
         .collect()
+}
+
+/// `/proc/<pid>/task/<tid>` of one of `pid`'s threads that has not exited.
+fn live_thread_dir(pid: u32) -> Option<PathBuf> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|task| task.path())
+        .find(|dir| std::fs::read_to_string(dir.join("stat")).is_ok_and(|stat| !is_zombie(&stat)))
 }
 
 /// The executable's file name; a rebuilt binary shows as "nakachain (deleted)" for processes
