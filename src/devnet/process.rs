@@ -2,7 +2,7 @@
 //! output appended to a log), asking whether a pid is still ours and alive, and signalling it.
 //!
 //! Owns processes and `/proc`. Must not call RPC or read the state file. A pid is only signalled
-//! after `/proc/<pid>/cmdline` shows it still carries our marker argument (a node's data
+//! after `/proc` shows one of its live threads still carries our marker argument (a node's data
 //! directory, the generator's state file), so a pid reused by another program is never killed.
 
 use super::DevnetError;
