@@ -343,7 +343,7 @@ pub(super) fn search_in_groups(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Hash256;
+    use crate::miner::kernel::test_header;
     use proptest::prelude::*;
 
     proptest! {
@@ -351,14 +351,7 @@ mod tests {
         /// shares, checked on any CPU.
         #[test]
         fn the_scalar_lane_yields_the_last_word_of_sha256d(seed: u8, time: u32, bits: u32, nonce: u32) {
-            let base = BlockHeader {
-                version: 1,
-                prev_hash: Hash256([seed; 32]),
-                merkle_root: Hash256([seed ^ 0x5a; 32]),
-                time,
-                bits,
-                nonce: 0,
-            };
+            let base = test_header(seed, time, bits);
             let word: u32 = last_words(&Job::new(&base), nonce);
             let hash = BlockHeader { nonce, ..base }.hash();
             let top = u32::from_le_bytes([hash.0[28], hash.0[29], hash.0[30], hash.0[31]]);

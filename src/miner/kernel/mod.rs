@@ -203,6 +203,19 @@ impl Kernel {
     }
 }
 
+/// A header for the kernels' tests: hashes filled from `seed`, nonce zero.
+#[cfg(test)]
+fn test_header(seed: u8, time: u32, bits: u32) -> BlockHeader {
+    BlockHeader {
+        version: 1,
+        prev_hash: Hash256([seed; 32]),
+        merkle_root: Hash256([seed ^ 0x5a; 32]),
+        time,
+        bits,
+        nonce: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,14 +238,7 @@ mod tests {
     }
 
     fn header(seed: u8, time: u32) -> BlockHeader {
-        BlockHeader {
-            version: 1,
-            prev_hash: Hash256([seed; 32]),
-            merkle_root: Hash256([seed.wrapping_mul(7); 32]),
-            time,
-            bits: 0x207f_ffff,
-            nonce: 0,
-        }
+        test_header(seed, time, 0x207f_ffff)
     }
 
     fn hash_at(base: &BlockHeader, nonce: u32) -> Hash256 {

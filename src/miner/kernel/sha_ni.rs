@@ -235,7 +235,7 @@ pub(super) fn search(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Hash256;
+    use crate::miner::kernel::test_header;
     use proptest::prelude::*;
 
     proptest! {
@@ -245,14 +245,7 @@ mod tests {
                 eprintln!("skipping sha-ni-x4 lanes: this CPU lacks sha, sse2, ssse3 or sse4.1");
                 return Ok(());
             }
-            let base = BlockHeader {
-                version: 1,
-                prev_hash: Hash256([seed; 32]),
-                merkle_root: Hash256([seed ^ 0x5a; 32]),
-                time,
-                bits,
-                nonce: 0,
-            };
+            let base = test_header(seed, time, bits);
             // SAFETY: `supported()` holds (assumed above).
             let words = unsafe { last_words(&prepare(&base), first) };
             for (lane, word) in words.into_iter().enumerate() {
