@@ -148,28 +148,27 @@ fn wait_for_exec(pid: u32, marker: &str) {
 /// have not yet been scheduled to exit, and until the last of them has, the process still holds
 /// its data directory's lock.
 pub(crate) fn is_running(pid: u32, marker: &str) -> bool {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return false;
-    };
-    any_thread_is_ours_and_alive(
-        tasks.filter_map(Result::ok).filter_map(|task| {
-            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
-            let cmdline = std::fs::read(task.path().join("cmdline")).unwrap_or_default();
-            Some((stat, cmdline))
-        }),
-        marker,
-    )
+    live_thread(pid).is_some_and(|(_, cmdline)| has_arg(&cmdline, marker))
 }
 
-/// Given each thread's `/proc` stat line and command line, whether one of them has not exited
-/// and carries `marker` among its arguments.
-fn any_thread_is_ours_and_alive(
-    threads: impl IntoIterator<Item = (String, Vec<u8>)>,
-    marker: &str,
-) -> bool {
+/// `/proc/<pid>/task/<tid>` of one of `pid`'s threads that has not exited, with the process's
+/// arguments as it shows them (every thread shares them). A thread that exits while it is read
+/// shows no arguments and is passed over for the next.
+fn live_thread(pid: u32) -> Option<(PathBuf, Vec<u8>)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    first_live(tasks.filter_map(Result::ok).filter_map(|task| {
+        let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+        let cmdline = std::fs::read(task.path().join("cmdline")).ok()?;
+        (!cmdline.is_empty()).then(|| ((task.path(), cmdline), stat))
+    }))
+}
+
+/// Of threads given with their `/proc` stat lines, the first that has not exited.
+fn first_live<T>(threads: impl IntoIterator<Item = (T, String)>) -> Option<T> {
     threads
         .into_iter()
-        .any(|(stat, cmdline)| !is_zombie(&stat) && has_arg(&cmdline, marker))
+        .find(|(_, stat)| !is_zombie(stat))
+        .map(|(thread, _)| thread)
 }
 
 /// Whether a `/proc/<pid>/stat` line shows an exited process not yet reaped. The state letter
@@ -249,29 +248,19 @@ pub(crate) fn find_by_root(root: &Path) -> Vec<(u32, String)> {
         .filter_map(|pid| {
             // Read through a live thread: a killed node's main thread may already be a zombie
             // (no executable, empty command line) while its other threads still hold its lock.
-            let thread = live_thread_dir(pid)?;
+            let (thread, bytes) = live_thread(pid)?;
             let exe = std::fs::read_link(thread.join("exe")).ok()?;
             if program_name(&exe)? != program {
                 return None;
             }
-            let bytes = std::fs::read(thread.join("cmdline")).ok()?;
             let marker = bytes
                 .split(|byte| *byte == 0)
                 .filter_map(|arg| std::str::from_utf8(arg).ok())
                 .find(|arg| arg.starts_with(&prefix))?
                 .to_string();
-            is_running(pid, &marker).then_some((pid, marker))
+            Some((pid, marker))
         })
         .collect()
-}
-
-/// `/proc/<pid>/task/<tid>` of one of `pid`'s threads that has not exited.
-fn live_thread_dir(pid: u32) -> Option<PathBuf> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|task| task.path())
-        .find(|dir| std::fs::read_to_string(dir.join("stat")).is_ok_and(|stat| !is_zombie(&stat)))
 }
 
 /// The executable's file name; a rebuilt binary shows as "nakachain (deleted)" for processes
@@ -332,20 +321,24 @@ mod tests {
     }
 
     #[test]
-    fn a_killed_process_runs_until_its_last_thread_has_exited() {
-        let marker = "/devnet/node-1";
-        let ours = b"nakachain\0--datadir\0/devnet/node-1\0node\0".to_vec();
-        let zombie_leader = ("7 (nakachain) Z 1 7".to_string(), Vec::new());
-        let exiting_miner = ("9 (miner-1) R 1 7".to_string(), ours.clone());
-        assert!(any_thread_is_ours_and_alive(
-            [zombie_leader.clone(), exiting_miner],
-            marker
-        ));
-        assert!(!any_thread_is_ours_and_alive([zombie_leader], marker));
-        let reused_pid = ("7 (vim) S 1 7".to_string(), b"vim\0notes\0".to_vec());
-        assert!(!any_thread_is_ours_and_alive([reused_pid], marker));
-        let alive = ("7 (nakachain) S 1 7".to_string(), ours);
-        assert!(any_thread_is_ours_and_alive([alive], marker));
+    fn a_killed_process_is_seen_through_a_thread_still_exiting() {
+        let zombie_leader = ("leader", "7 (nakachain) Z 1 7".to_string());
+        let exiting_miner = ("miner", "9 (miner-1) R 1 7".to_string());
+        assert_eq!(
+            first_live([zombie_leader.clone(), exiting_miner]),
+            Some("miner")
+        );
+        assert_eq!(first_live([zombie_leader]), None);
+        let alive_leader = ("leader", "7 (nakachain) S 1 7".to_string());
+        assert_eq!(first_live([alive_leader]), Some("leader"));
+    }
+
+    #[test]
+    fn only_arguments_equal_to_the_marker_match() {
+        let ours = b"nakachain\0--datadir\0/devnet/node-1\0node\0";
+        assert!(has_arg(ours, "/devnet/node-1"));
+        assert!(!has_arg(ours, "/devnet/node-"));
+        assert!(!has_arg(b"", "/devnet/node-1"));
     }
 
     #[test]
